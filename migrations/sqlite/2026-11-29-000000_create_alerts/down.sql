@@ -1,0 +1,3 @@
+DROP TABLE settings;
+DROP TABLE api_tokens;
+DROP TABLE alerts;

@@ -1,0 +1,160 @@
+//! `AlertWriter`: group commit for the trigger, the hot path.
+//!
+//! Each trigger used to be its own transaction; with SQLite that means one
+//! fsync per alert. The writer keeps at most one insert transaction in
+//! flight: requests that arrive while it runs are queued and then stored
+//! together in the next one. Under light load a request goes straight
+//! through; under heavy load many share one commit. After a commit the
+//! writer hands every newly created alert to `Delivery` and only then
+//! answers, so a 201 means "stored and on its way".
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use super::db::{DbActor, InsertAlerts};
+use crate::delivery::{Delivery, UserEvent};
+use crate::metrics::Metrics;
+use crate::models::{AlertRow, AlertView, NewAlert, NewAlertRow, UserId};
+use crate::storage::StorageError;
+
+/// Most alerts stored in one transaction: bounds the time one commit holds
+/// SQLite's write lock.
+const MAX_GROUP: usize = 5_000;
+
+/// Store these alerts (all or nothing) and deliver the new ones.
+pub struct StoreAlerts {
+    pub alerts: Vec<NewAlert>,
+    pub triggered_at_ms: i64,
+}
+
+/// One stored alert and whether this request created it.
+pub type Stored = (AlertRow, bool);
+
+impl Message for StoreAlerts {
+    type Result = Result<Vec<Stored>, StorageError>;
+}
+
+struct Waiting {
+    alerts: Vec<NewAlert>,
+    triggered_at_ms: i64,
+    reply: oneshot::Sender<Result<Vec<Stored>, StorageError>>,
+}
+
+pub struct AlertWriter {
+    db: Addr<DbActor>,
+    delivery: Delivery,
+    metrics: Arc<Metrics>,
+    queue: VecDeque<Waiting>,
+    in_flight: bool,
+}
+
+impl AlertWriter {
+    pub fn new(db: Addr<DbActor>, delivery: Delivery, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            delivery,
+            metrics,
+            queue: VecDeque::new(),
+            in_flight: false,
+        }
+    }
+
+    /// Starts the next transaction with as many queued requests as fit.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.queue.is_empty() {
+            return;
+        }
+        let mut group = Vec::new();
+        let mut size = 0;
+        while let Some(next) = self.queue.front() {
+            if !group.is_empty() && size + next.alerts.len() > MAX_GROUP {
+                break;
+            }
+            size += next.alerts.len();
+            group.extend(self.queue.pop_front());
+        }
+        let now = Utc::now();
+        let rows: Vec<NewAlertRow> = group
+            .iter()
+            .flat_map(|w| {
+                w.alerts
+                    .iter()
+                    .cloned()
+                    .map(|a| NewAlertRow::from_new(a, now))
+            })
+            .collect();
+        self.in_flight = true;
+        self.db
+            .send(InsertAlerts(rows))
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                act.in_flight = false;
+                let result =
+                    result.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())));
+                act.finish(group, result);
+                act.flush(ctx);
+            })
+            .spawn(ctx);
+    }
+
+    fn finish(&self, group: Vec<Waiting>, result: Result<Vec<Stored>, StorageError>) {
+        let mut stored = match result {
+            Ok(stored) => stored.into_iter(),
+            Err(e) => {
+                log::warn!("storing {} trigger request(s) failed: {e}", group.len());
+                let msg = e.to_string();
+                for w in group {
+                    let _ = w.reply.send(Err(StorageError::Unavailable(msg.clone())));
+                }
+                return;
+            }
+        };
+        for w in group {
+            let mine: Vec<Stored> = stored.by_ref().take(w.alerts.len()).collect();
+            for (row, created) in &mine {
+                if *created {
+                    self.metrics.alerts_created.inc();
+                    if let Ok(user) = UserId::parse(&row.user_id) {
+                        self.delivery.publish(
+                            user,
+                            UserEvent::Alert {
+                                alert: AlertView::from(row),
+                                triggered_at_ms: w.triggered_at_ms,
+                            },
+                        );
+                    }
+                }
+            }
+            // The caller may have gone (client disconnected); the alert is stored
+            // and delivered regardless.
+            let _ = w.reply.send(Ok(mine));
+        }
+    }
+}
+
+impl Actor for AlertWriter {
+    type Context = Context<Self>;
+}
+
+impl Handler<StoreAlerts> for AlertWriter {
+    type Result = ResponseFuture<Result<Vec<Stored>, StorageError>>;
+
+    fn handle(&mut self, msg: StoreAlerts, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, rx) = oneshot::channel();
+        self.queue.push_back(Waiting {
+            alerts: msg.alerts,
+            triggered_at_ms: msg.triggered_at_ms,
+            reply,
+        });
+        self.flush(ctx);
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(StorageError::Unavailable("the alert writer stopped".into()))
+            })
+        })
+    }
+}

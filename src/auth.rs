@@ -1,0 +1,354 @@
+//! Who is calling: user credentials (JWTs and opaque API tokens) and the
+//! service keys that may trigger alerts.
+//!
+//! JWTs are checked here with no I/O. Opaque tokens need the database, so
+//! `Authenticator::authenticate` asks the `DbActor`; only a SHA-256 of each
+//! opaque token is ever stored.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::Addr;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value, json};
+
+use crate::actors::db::{DbActor, TokenUser};
+use crate::models::UserId;
+
+/// A credential as presented, before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Jwt(String),
+    Opaque(String),
+}
+
+impl Credential {
+    /// Reads `Bearer <x>`, `Token <x>` or a bare value. The shape decides the
+    /// kind: three base64url parts joined by dots is a JWT, anything else an
+    /// opaque token (our opaque tokens never contain a dot).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let is_scheme =
+            |s: &str| s.eq_ignore_ascii_case("bearer") || s.eq_ignore_ascii_case("token");
+        let value = match raw.split_once(char::is_whitespace) {
+            Some((scheme, rest)) if is_scheme(scheme) => rest.trim(),
+            _ if is_scheme(raw) => "",
+            _ => raw,
+        };
+        if value.is_empty() {
+            return None;
+        }
+        Some(if looks_like_jwt(value) {
+            Self::Jwt(value.into())
+        } else {
+            Self::Opaque(value.into())
+        })
+    }
+
+    /// The raw secret, for comparing with service keys.
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Jwt(s) | Self::Opaque(s) => s,
+        }
+    }
+}
+
+fn looks_like_jwt(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('.').collect();
+    parts.len() == 3
+        && parts.iter().take(2).all(|p| !p.is_empty())
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, malformed, expired, revoked or wrongly signed.
+    #[error("authentication failed")]
+    Invalid,
+    /// The token store could not be asked.
+    #[error("storage unavailable")]
+    Unavailable,
+}
+
+/// The public key that enables RS256 or ES256.
+#[derive(Clone)]
+struct PublicKey {
+    key: DecodingKey,
+    algorithm: Algorithm,
+}
+
+/// Verifies JWTs with the configured keys only; `alg: none` cannot even be
+/// expressed in `jsonwebtoken`'s header type, and an algorithm with no key
+/// configured is refused before any signature check.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    secret: Option<DecodingKey>,
+    public: Option<PublicKey>,
+    user_claim: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(String);
+
+impl JwtVerifier {
+    pub fn new(
+        secret: Option<&str>,
+        public_pem: Option<&[u8]>,
+        user_claim: &str,
+    ) -> Result<Self, KeyError> {
+        let secret = secret
+            .map(|s| DecodingKey::from_secret(s.as_bytes()))
+            .transpose()
+            .map_err(|e| KeyError(format!("bad JWT secret: {e}")))?;
+        let public = public_pem
+            .map(|pem| {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    Ok(PublicKey {
+                        key,
+                        algorithm: Algorithm::RS256,
+                    })
+                } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+                    Ok(PublicKey {
+                        key,
+                        algorithm: Algorithm::ES256,
+                    })
+                } else {
+                    Err(KeyError(
+                        "the JWT public key is neither an RSA nor an EC (P-256) PEM key".into(),
+                    ))
+                }
+            })
+            .transpose()?;
+        Ok(Self {
+            secret,
+            public,
+            user_claim: user_claim.to_owned(),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+        let key = match (header.alg, &self.secret, &self.public) {
+            (Algorithm::HS256, Some(secret), _) => secret,
+            (alg, _, Some(public)) if alg == public.algorithm => &public.key,
+            _ => return Err(AuthError::Invalid),
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = true;
+        validation.leeway = 0;
+        // Simple JWT sets no audience; we do not require one.
+        validation.validate_aud = false;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
+            .map_err(|_| AuthError::Invalid)?;
+        let claims = data.claims;
+        if let Some(kind) = claims.get("token_type") {
+            if kind != "access" {
+                return Err(AuthError::Invalid);
+            }
+        }
+        let user = claims.get(&self.user_claim).ok_or(AuthError::Invalid)?;
+        UserId::from_claim(user).map_err(|_| AuthError::Invalid)
+    }
+}
+
+/// Mints an HS256 access token shaped like Simple JWT's, for trying things out.
+pub fn mint_jwt(
+    secret: &str,
+    user_claim: &str,
+    user: &UserId,
+    ttl_seconds: u64,
+) -> Result<String, KeyError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut jti = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut jti);
+    let claims = json!({
+        user_claim: user.as_str(),
+        "token_type": "access",
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": hex::encode(jti),
+    });
+    let key = EncodingKey::from_secret(secret.as_bytes()).map_err(|e| KeyError(e.to_string()))?;
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| KeyError(e.to_string()))
+}
+
+/// Checks any user credential; opaque tokens are looked up in storage.
+#[derive(Clone)]
+pub struct Authenticator {
+    jwt: JwtVerifier,
+    db: Addr<DbActor>,
+    service_keys: Vec<String>,
+}
+
+/// What a trigger's `Authorization` header turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ServiceAuth {
+    Service,
+    /// A valid user credential: authenticated, but not allowed to trigger.
+    User,
+    Invalid,
+}
+
+impl Authenticator {
+    pub fn new(jwt: JwtVerifier, db: Addr<DbActor>, service_keys: Vec<String>) -> Self {
+        Self {
+            jwt,
+            db,
+            service_keys,
+        }
+    }
+
+    pub async fn authenticate(&self, credential: &Credential) -> Result<UserId, AuthError> {
+        match credential {
+            Credential::Jwt(token) => self.jwt.verify(token),
+            Credential::Opaque(token) => match self.db.send(TokenUser(token.clone())).await {
+                Ok(Ok(Some(user))) => UserId::parse(&user).map_err(|_| AuthError::Invalid),
+                Ok(Ok(None)) => Err(AuthError::Invalid),
+                Ok(Err(_)) | Err(_) => Err(AuthError::Unavailable),
+            },
+        }
+    }
+
+    /// Service keys are compared in constant time so their bytes cannot be
+    /// guessed from response timing.
+    pub async fn authenticate_service(
+        &self,
+        credential: Option<&Credential>,
+    ) -> Result<ServiceAuth, AuthError> {
+        let Some(credential) = credential else {
+            return Ok(ServiceAuth::Invalid);
+        };
+        let secret = credential.secret().as_bytes();
+        if self
+            .service_keys
+            .iter()
+            .any(|k| constant_time_eq::constant_time_eq(k.as_bytes(), secret))
+        {
+            return Ok(ServiceAuth::Service);
+        }
+        match self.authenticate(credential).await {
+            Ok(_) => Ok(ServiceAuth::User),
+            Err(AuthError::Invalid) => Ok(ServiceAuth::Invalid),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier::new(Some("s3cret"), None, "user_id").unwrap()
+    }
+
+    fn sign(claims: Value, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn exp() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600
+    }
+
+    #[test]
+    fn credential_shapes() {
+        assert_eq!(
+            Credential::parse("Bearer a.b.c"),
+            Some(Credential::Jwt("a.b.c".into()))
+        );
+        assert_eq!(
+            Credential::parse("a.b.c"),
+            Some(Credential::Jwt("a.b.c".into()))
+        );
+        assert_eq!(
+            Credential::parse("Token ahk_1"),
+            Some(Credential::Opaque("ahk_1".into()))
+        );
+        assert_eq!(
+            Credential::parse("ahk_1"),
+            Some(Credential::Opaque("ahk_1".into()))
+        );
+        assert_eq!(
+            Credential::parse("a.b"),
+            Some(Credential::Opaque("a.b".into()))
+        );
+        assert_eq!(Credential::parse("Bearer "), None);
+    }
+
+    #[test]
+    fn simple_jwt_access_tokens_work() {
+        let t = sign(
+            json!({"token_type":"access","exp":exp(),"jti":"x","user_id":42}),
+            "s3cret",
+        );
+        assert_eq!(verifier().verify(&t).unwrap().as_str(), "42");
+    }
+
+    #[test]
+    fn refresh_tokens_expired_tokens_and_wrong_keys_fail() {
+        let v = verifier();
+        let refresh = sign(
+            json!({"token_type":"refresh","exp":exp(),"user_id":1}),
+            "s3cret",
+        );
+        assert_eq!(v.verify(&refresh), Err(AuthError::Invalid));
+        let expired = sign(json!({"exp":1000,"user_id":1}), "s3cret");
+        assert_eq!(v.verify(&expired), Err(AuthError::Invalid));
+        let no_exp = sign(json!({"user_id":1}), "s3cret");
+        assert_eq!(v.verify(&no_exp), Err(AuthError::Invalid));
+        let wrong = sign(json!({"exp":exp(),"user_id":1}), "other");
+        assert_eq!(v.verify(&wrong), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn alg_none_and_unconfigured_algorithms_fail() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let header = b64(r#"{"alg":"none","typ":"JWT"}"#);
+        let claims = b64(&format!(r#"{{"exp":{},"user_id":"1"}}"#, exp()));
+        assert_eq!(
+            verifier().verify(&format!("{header}.{claims}.")),
+            Err(AuthError::Invalid)
+        );
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &json!({"exp":exp(),"user_id":"1"}),
+            &EncodingKey::from_secret(b"s3cret").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(verifier().verify(&hs512), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn the_user_claim_name_is_configurable() {
+        let v = JwtVerifier::new(Some("s3cret"), None, "sub").unwrap();
+        let t = sign(json!({"exp":exp(),"sub":"alice"}), "s3cret");
+        assert_eq!(v.verify(&t).unwrap().as_str(), "alice");
+        let t = sign(json!({"exp":exp(),"user_id":"alice"}), "s3cret");
+        assert_eq!(v.verify(&t), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let user = UserId::parse("7").unwrap();
+        let t = mint_jwt("s3cret", "user_id", &user, 60).unwrap();
+        assert_eq!(verifier().verify(&t).unwrap(), user);
+    }
+}

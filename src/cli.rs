@@ -1,0 +1,156 @@
+//! The command line of the contract, section 4: serve, migrate, tokens and
+//! the test alert (the old `manage.py test_breach_alert`).
+
+use serde_json::{Value, json};
+
+use crate::auth::mint_jwt;
+use crate::config::{Cli, Command, ConfigError, Settings, TokenCommand};
+use crate::models::UserId;
+use crate::models::domain::Severity;
+use crate::secrets::{Secrets, SecretsError};
+use crate::startup::{Application, StartupError};
+use crate::storage::{self, DbConn, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("database {url}: {source}")]
+    Storage { url: String, source: StorageError },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the server at {url} did not answer: {reason}")]
+    Request { url: String, reason: String },
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::from_options(&cli.options)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            open(&settings)?;
+            println!("migrations applied to {}", settings.database.redacted());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { user_id }) => {
+            let user = parse_user(&user_id)?;
+            let mut conn = open(&settings)?;
+            let token = storage::create_token(&mut conn, user.as_str())
+                .map_err(|e| storage_error(&settings, e))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { token }) => {
+            let mut conn = open(&settings)?;
+            if storage::revoke_token(&mut conn, token.trim())
+                .map_err(|e| storage_error(&settings, e))?
+            {
+                eprintln!("token revoked");
+                Ok(())
+            } else {
+                Err(CliError::Usage("no live token matches".into()))
+            }
+        }
+        Command::Token(TokenCommand::Jwt { user_id, ttl }) => {
+            let user = parse_user(&user_id)?;
+            let mut conn = open(&settings)?;
+            let secrets = Secrets::resolve(&settings, &mut conn)?;
+            let secret = secrets.jwt_secret.ok_or_else(|| {
+                CliError::Usage("token jwt needs an HS256 secret (ALERTHUB_JWT_SECRET); only a public key is set".into())
+            })?;
+            let token = mint_jwt(&secret, &settings.jwt_user_claim, &user, ttl.as_secs())
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::SendTestAlert {
+            user_id,
+            severity,
+            url,
+        } => send_test_alert(&settings, &user_id, &severity, url),
+    }
+}
+
+fn parse_user(raw: &str) -> Result<UserId, CliError> {
+    UserId::parse(raw).map_err(|e| CliError::Usage(format!("user id {raw:?} {e}")))
+}
+
+fn storage_error(settings: &Settings, source: StorageError) -> CliError {
+    CliError::Storage {
+        url: settings.database.redacted(),
+        source,
+    }
+}
+
+/// Connects (applying migrations) and returns one connection.
+fn open(settings: &Settings) -> Result<DbConn, CliError> {
+    let pool = storage::connect(&settings.database, &settings.pool)
+        .map_err(|e| storage_error(settings, e))?;
+    pool.get().map_err(|e| storage_error(settings, e.into()))
+}
+
+fn serve(settings: Settings) -> Result<(), CliError> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn send_test_alert(
+    settings: &Settings,
+    user_id: &str,
+    severity: &str,
+    url: Option<String>,
+) -> Result<(), CliError> {
+    let user = parse_user(user_id)?;
+    let severity =
+        Severity::parse(severity).map_err(|e| CliError::Usage(format!("--severity {e}")))?;
+    let mut conn = open(settings)?;
+    let secrets = Secrets::resolve(settings, &mut conn)?;
+    let key = secrets.service_keys.first().cloned().unwrap_or_default();
+    let base = url.unwrap_or_else(|| format!("http://{}", settings.bind));
+    let endpoint = format!("{}/api/v1/alerts", base.trim_end_matches('/'));
+    let now = chrono::Utc::now();
+    let body = json!({
+        "user_id": user.as_str(),
+        "breach_id": format!("TEST_{}", now.timestamp_micros()),
+        "title": "Test breach alert",
+        "severity": severity.as_str(),
+        "confidence": 0.95,
+        "description": "A test alert sent by `alerthub send-test-alert`.",
+        "source": "alerthub-cli",
+    });
+    let request_error = |reason: String| CliError::Request {
+        url: endpoint.clone(),
+        reason,
+    };
+    let (status, answer) = actix_web::rt::System::new().block_on(async {
+        let mut response = awc::Client::new()
+            .post(&endpoint)
+            .bearer_auth(&key)
+            .send_json(&body)
+            .await
+            .map_err(|e| request_error(e.to_string()))?;
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| request_error(e.to_string()))?;
+        Ok::<_, CliError>((response.status(), answer))
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).unwrap_or_default()
+    );
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(request_error(format!("HTTP {status}")))
+    }
+}

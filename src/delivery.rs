@@ -1,0 +1,54 @@
+//! Handing events to a user's sessions wherever they are.
+//!
+//! Producers (the trigger, the alert writer, read-state changes) call
+//! `Delivery`; they do not know whether the user's sessions are on this node.
+//! In single-node mode the event goes straight to the `Registry`, which finds
+//! the user's `AlertHub`. `UserEvent` is serialisable so that the same event
+//! can cross nodes through Redis.
+
+use actix::Addr;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::registry::{Deliver, Registry};
+use crate::models::{AlertView, UserId};
+use crate::protocol::UpdateType;
+
+/// Something every session of one user must see.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UserEvent {
+    /// A newly stored alert. `triggered_at_ms` is when the trigger arrived,
+    /// in Unix milliseconds, for the trigger-to-send histogram.
+    Alert {
+        alert: AlertView,
+        triggered_at_ms: i64,
+    },
+    Update {
+        alert_id: Option<i64>,
+        update_type: UpdateType,
+        timestamp: String,
+    },
+    UnreadCount {
+        count: i64,
+    },
+}
+
+#[derive(Clone)]
+pub struct Delivery {
+    registry: Addr<Registry>,
+}
+
+impl Delivery {
+    pub fn in_process(registry: Addr<Registry>) -> Self {
+        Self { registry }
+    }
+
+    pub fn publish(&self, user: UserId, event: UserEvent) {
+        self.registry.do_send(Deliver { user, event });
+    }
+}
+
+/// Unix time in milliseconds, the clock events carry between nodes.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,47 @@
+//! The browser dashboard and client library, embedded in the binary so a
+//! single file is the whole deployment.
+
+use actix_web::{HttpResponse, web};
+
+/// (URL path, content type, file contents).
+const FILES: [(&str, &str, &str); 5] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("../../web/index.html"),
+    ),
+    (
+        "/web/alerthub-client.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/alerthub-client.js"),
+    ),
+    (
+        "/web/useBreachWebSocket.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/useBreachWebSocket.js"),
+    ),
+    (
+        "/web/dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard.js"),
+    ),
+    (
+        "/web/dashboard.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/dashboard.css"),
+    ),
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for (path, content_type, body) in FILES {
+        cfg.route(
+            path,
+            web::get().to(move || async move {
+                HttpResponse::Ok()
+                    .content_type(content_type)
+                    .insert_header(("Cache-Control", "no-cache"))
+                    .body(body)
+            }),
+        );
+    }
+}

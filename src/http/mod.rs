@@ -1,0 +1,124 @@
+//! The HTTP surface: routes, shared state, and the CORS and error policies
+//! that apply to all of them.
+
+mod body;
+mod dashboard;
+pub mod error;
+mod operators;
+mod trigger;
+mod user_alerts;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::Addr;
+use actix_cors::Cors;
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+
+use crate::actors::db::DbActor;
+use crate::actors::registry::Registry;
+use crate::actors::session::SessionServices;
+use crate::actors::writer::AlertWriter;
+use crate::auth::{AuthError, Authenticator, Credential};
+use crate::delivery::Delivery;
+use crate::metrics::Metrics;
+use crate::models::UserId;
+use error::ApiError;
+
+/// What every handler may use; cheap to clone into each worker.
+pub struct AppState {
+    pub auth: Authenticator,
+    pub writer: Addr<AlertWriter>,
+    pub db: Addr<DbActor>,
+    pub registry: Addr<Registry>,
+    pub delivery: Delivery,
+    pub metrics: Arc<Metrics>,
+    pub sessions: Arc<SessionServices>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub node_id: String,
+    pub redis_enabled: bool,
+    pub started: Instant,
+}
+
+impl AppState {
+    fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|o| o == origin))
+    }
+}
+
+/// The `Authorization` header as a credential, if it is one.
+fn header_credential(req: &HttpRequest) -> Option<Credential> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Credential::parse)
+}
+
+/// The user behind the `Authorization` header of a REST call.
+async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId, ApiError> {
+    let credential =
+        header_credential(req).ok_or(ApiError::Unauthorized("a user token is required"))?;
+    state
+        .auth
+        .authenticate(&credential)
+        .await
+        .map_err(|e| match e {
+            AuthError::Invalid => ApiError::Unauthorized("authentication failed"),
+            AuthError::Unavailable => ApiError::Unavailable,
+        })
+}
+
+/// CORS for the REST API: allowed origins get the preflight answers the
+/// contract names; any other origin simply gets no CORS headers.
+fn cors(allowed: &Option<Vec<String>>) -> Cors {
+    let base = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(3600)
+        .block_on_origin_mismatch(false);
+    match allowed {
+        None => base.allow_any_origin(),
+        Some(list) => list
+            .iter()
+            .fold(base, |cors, origin| cors.allowed_origin(origin)),
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>>) {
+    cfg.service(
+        web::resource([
+            "/ws/breach-alerts/{user_id}",
+            "/ws/breach-alerts/{user_id}/",
+        ])
+        .route(web::get().to(ws::upgrade)),
+    )
+    .service(
+        web::scope("/api/v1")
+            .wrap(cors(allowed_origins))
+            .route("/alerts", web::post().to(trigger::trigger))
+            .route("/alerts/batch", web::post().to(trigger::batch))
+            .route("/alerts", web::get().to(user_alerts::list))
+            .route(
+                "/alerts/unread-count",
+                web::get().to(user_alerts::unread_count),
+            )
+            .route("/alerts/read-all", web::post().to(user_alerts::read_all))
+            .route(
+                "/alerts/{alert_id}/read",
+                web::post().to(user_alerts::mark_read),
+            ),
+    )
+    .route("/health", web::get().to(operators::health))
+    .route("/ready", web::get().to(operators::ready))
+    .route("/metrics", web::get().to(operators::metrics))
+    .configure(dashboard::routes)
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such endpoint".into()))
+}

@@ -1,0 +1,56 @@
+//! `/health`, `/ready` and `/metrics` for operators and load balancers.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::AppState;
+use crate::actors::db::Ping;
+use crate::actors::registry::Stats;
+
+/// How long a health check waits for the database before calling it down.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The shared body of `/health` and `/ready`, and whether all checks pass.
+async fn report(state: &AppState) -> (serde_json::Value, bool) {
+    let database_ok = matches!(
+        tokio::time::timeout(CHECK_TIMEOUT, state.db.send(Ping)).await,
+        Ok(Ok(Ok(())))
+    );
+    let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
+    // Redis mode is not part of this build yet; see README.
+    let redis = if state.redis_enabled {
+        "down"
+    } else {
+        "disabled"
+    };
+    let healthy = database_ok && redis != "down";
+    let body = json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "node_id": state.node_id,
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "connections": connections,
+        "users": users,
+        "checks": { "database": if database_ok { "ok" } else { "down" }, "redis": redis },
+    });
+    (body, healthy)
+}
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(report(&state).await.0)
+}
+
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match report(&state).await {
+        (body, true) => HttpResponse::Ok().json(body),
+        (body, false) => HttpResponse::ServiceUnavailable().json(body),
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,149 @@
+//! Prometheus metrics, in a registry of their own per server instance so
+//! that several servers in one test process do not share counters.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Why a handshake was turned away, as the `reason` label.
+#[derive(Debug, Clone, Copy)]
+pub enum Rejection {
+    AuthenticationFailed,
+    UserMismatch,
+    RateLimited,
+    TooManySessions,
+    Origin,
+    Unavailable,
+}
+
+impl Rejection {
+    fn label(self) -> &'static str {
+        match self {
+            Self::AuthenticationFailed => "authentication_failed",
+            Self::UserMismatch => "user_mismatch",
+            Self::RateLimited => "rate_limited",
+            Self::TooManySessions => "too_many_sessions",
+            Self::Origin => "origin",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub connections: IntGauge,
+    pub users: IntGauge,
+    pub alerts_created: IntCounter,
+    pub messages_sent: IntCounter,
+    rejected_handshakes: IntCounterVec,
+    pub trigger_to_send: Histogram,
+    pub hub_restarts: IntCounter,
+    pub slow_consumers: IntCounter,
+    pub client_messages_dropped: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let connections = IntGauge::new(
+            "alerthub_open_connections",
+            "Open, accepted WebSocket sessions",
+        )
+        .unwrap();
+        let users = IntGauge::new(
+            "alerthub_connected_users",
+            "Users with at least one open session",
+        )
+        .unwrap();
+        let alerts_created = IntCounter::new(
+            "alerthub_alerts_created_total",
+            "Alerts stored for the first time",
+        )
+        .unwrap();
+        let messages_sent = IntCounter::new(
+            "alerthub_messages_sent_total",
+            "WebSocket text frames sent to clients",
+        )
+        .unwrap();
+        let rejected_handshakes = IntCounterVec::new(
+            Opts::new(
+                "alerthub_rejected_handshakes_total",
+                "WebSocket handshakes refused, by reason",
+            ),
+            &["reason"],
+        )
+        .unwrap();
+        let trigger_to_send = Histogram::with_opts(
+            HistogramOpts::new(
+                "alerthub_trigger_to_send_seconds",
+                "Time from receiving a trigger to handing the alert to a session's socket",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+        )
+        .unwrap();
+        let hub_restarts = IntCounter::new(
+            "alerthub_hub_restarts_total",
+            "User hubs restarted after a crash",
+        )
+        .unwrap();
+        let slow_consumers = IntCounter::new(
+            "alerthub_slow_consumers_total",
+            "Sessions closed with 1013 for falling behind",
+        )
+        .unwrap();
+        let client_messages_dropped = IntCounter::new(
+            "alerthub_client_messages_rate_limited_total",
+            "Client messages dropped by the per-session rate limit",
+        )
+        .unwrap();
+        for c in [
+            Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(users.clone()),
+            Box::new(alerts_created.clone()),
+            Box::new(messages_sent.clone()),
+            Box::new(rejected_handshakes.clone()),
+            Box::new(trigger_to_send.clone()),
+            Box::new(hub_restarts.clone()),
+            Box::new(slow_consumers.clone()),
+            Box::new(client_messages_dropped.clone()),
+        ] {
+            // Names are unique constants in this function, so registering cannot clash.
+            registry.register(c).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            connections,
+            users,
+            alerts_created,
+            messages_sent,
+            rejected_handshakes,
+            trigger_to_send,
+            hub_restarts,
+            slow_consumers,
+            client_messages_dropped,
+        }
+    }
+
+    pub fn rejected(&self, why: Rejection) {
+        self.rejected_handshakes
+            .with_label_values(&[why.label()])
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,33 @@
+//! Diesel's view of the tables in `migrations/` (same shape on both backends).
+
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        user_id -> Text,
+        breach_id -> Text,
+        title -> Text,
+        severity -> Text,
+        confidence -> Double,
+        detected_at -> Timestamp,
+        description -> Nullable<Text>,
+        source -> Nullable<Text>,
+        read -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}

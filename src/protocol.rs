@@ -1,0 +1,259 @@
+//! The WebSocket wire format of the contract, section 1: what a client may
+//! send (parsed into `ClientMessage`) and what the server sends
+//! (`ServerMessage`, serialised once per event).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::models::AlertView;
+
+/// A client frame that parsed into something the server acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    Ping { timestamp: Value },
+    GetUnreadCount,
+    SubscribeToUpdates,
+    MarkRead { alert_id: i64 },
+    MarkAllRead,
+}
+
+/// The `code` of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidMessage,
+    UnknownType,
+    NotFound,
+    RateLimited,
+    Unavailable,
+}
+
+/// Why a client frame was refused; answered with an `error` frame.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl ClientMessage {
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| FrameError::new(ErrorCode::InvalidJson, format!("not valid JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(FrameError::new(
+                ErrorCode::InvalidMessage,
+                "a message must be a JSON object",
+            ));
+        };
+        let kind = match obj.get("type") {
+            Some(Value::String(kind)) => kind.as_str(),
+            Some(_) => {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    "\"type\" must be a string",
+                ));
+            }
+            None => {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    "a message needs a \"type\"",
+                ));
+            }
+        };
+        match kind {
+            "ping" => Ok(Self::Ping {
+                timestamp: obj.get("timestamp").cloned().unwrap_or(Value::Null),
+            }),
+            "get_unread_count" => Ok(Self::GetUnreadCount),
+            "subscribe_to_updates" => Ok(Self::SubscribeToUpdates),
+            "mark_all_read" => Ok(Self::MarkAllRead),
+            "mark_read" => match obj.get("alert_id").and_then(Value::as_i64) {
+                Some(alert_id) => Ok(Self::MarkRead { alert_id }),
+                None => Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    "mark_read needs an integer \"alert_id\"",
+                )),
+            },
+            other => Err(FrameError::new(
+                ErrorCode::UnknownType,
+                format!("unknown message type {:?}", truncate(other, 64)),
+            )),
+        }
+    }
+}
+
+/// Echoing a client's string back must not echo 64 KiB of it.
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// `alert_update.message.update_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateType {
+    MarkedRead,
+    MarkedAllRead,
+}
+
+/// `breach_alert.message`: the alert, flagged when it comes from a replay.
+#[derive(Debug, Serialize)]
+pub struct AlertMessage<'a> {
+    #[serde(flatten)]
+    pub alert: &'a AlertView,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpdateMessage<'a> {
+    pub alert_id: Option<i64>,
+    pub update_type: UpdateType,
+    pub timestamp: &'a str,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage<'a> {
+    ConnectionEstablished {
+        message: &'a str,
+        user_id: &'a str,
+        timestamp: &'a str,
+    },
+    BreachAlert {
+        message: AlertMessage<'a>,
+        timestamp: &'a str,
+    },
+    ReplayTruncated {
+        oldest_alert_id: i64,
+    },
+    Pong {
+        timestamp: &'a Value,
+        server_time: &'a str,
+    },
+    UnreadCount {
+        count: i64,
+    },
+    AlertUpdate {
+        message: UpdateMessage<'a>,
+    },
+    Subscribed {
+        user_id: &'a str,
+        timestamp: &'a str,
+    },
+    Error {
+        code: ErrorCode,
+        message: &'a str,
+    },
+}
+
+/// The greeting the replaced system sent; kept word for word.
+pub const GREETING: &str = "Connected to ML-powered breach alert system";
+
+impl ServerMessage<'_> {
+    pub fn to_json(&self) -> String {
+        // Serialising these types cannot fail: every field is a plain value.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code(text: &str) -> ErrorCode {
+        ClientMessage::parse(text).unwrap_err().code
+    }
+
+    #[test]
+    fn known_messages_parse() {
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ping","timestamp":{"a":[1]}}"#).unwrap(),
+            ClientMessage::Ping {
+                timestamp: json!({"a":[1]})
+            }
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ping"}"#).unwrap(),
+            ClientMessage::Ping {
+                timestamp: Value::Null
+            }
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"mark_read","alert_id":5,"extra":true}"#).unwrap(),
+            ClientMessage::MarkRead { alert_id: 5 }
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"mark_all_read"}"#).unwrap(),
+            ClientMessage::MarkAllRead
+        );
+    }
+
+    #[test]
+    fn bad_frames_get_the_contract_codes() {
+        assert_eq!(code("{"), ErrorCode::InvalidJson);
+        assert_eq!(code("[1,2]"), ErrorCode::InvalidMessage);
+        assert_eq!(code(r#"{"no_type":1}"#), ErrorCode::InvalidMessage);
+        assert_eq!(code(r#"{"type":7}"#), ErrorCode::InvalidMessage);
+        assert_eq!(
+            code(r#"{"type":"mark_read","alert_id":"5"}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"mark_read","alert_id":1.5}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
+    }
+
+    #[test]
+    fn live_alerts_carry_no_replayed_flag() {
+        let view = AlertView {
+            alert_id: 1,
+            breach_id: "B".into(),
+            title: "T".into(),
+            severity: "HIGH".into(),
+            confidence: 0.5,
+            detected_at: "2025-11-25T12:00:00Z".into(),
+            description: None,
+            source: None,
+            read: false,
+            created_at: "2025-11-25T12:00:00Z".into(),
+        };
+        let live = ServerMessage::BreachAlert {
+            message: AlertMessage {
+                alert: &view,
+                replayed: false,
+            },
+            timestamp: "t",
+        };
+        let v: Value = serde_json::from_str(&live.to_json()).unwrap();
+        assert_eq!(v["type"], "breach_alert");
+        assert!(v["message"].get("replayed").is_none());
+        assert_eq!(v["message"]["description"], Value::Null);
+        let replayed = ServerMessage::BreachAlert {
+            message: AlertMessage {
+                alert: &view,
+                replayed: true,
+            },
+            timestamp: "t",
+        };
+        let v: Value = serde_json::from_str(&replayed.to_json()).unwrap();
+        assert_eq!(v["message"]["replayed"], true);
+    }
+}

@@ -1,0 +1,218 @@
+//! Builds the running service from `Settings`: storage, actors, HTTP server.
+//! Tests call `Application::build` with a port-0 address and talk to the
+//! real server over TCP.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{App, HttpServer, web};
+
+use crate::actors::db::DbActor;
+use crate::actors::registry::{AdmissionLimits, CloseAll, Registry};
+use crate::actors::session::SessionServices;
+use crate::actors::writer::AlertWriter;
+use crate::auth::{Authenticator, JwtVerifier};
+use crate::config::Settings;
+use crate::delivery::Delivery;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::secrets::{Secrets, SecretsError};
+use crate::storage::{self, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database {url}: {source}")]
+    Database { url: String, source: StorageError },
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("ALERTHUB_JWT_PUBLIC_KEY: {0}")]
+    PublicKey(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: io::Error },
+    #[error(
+        "REDIS_URL is set, but multi-node mode (Redis fan-out and ingest) is not built yet; \
+         unset REDIS_URL to run a single node"
+    )]
+    RedisNotSupported,
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    registry: Addr<Registry>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if settings.redis_url.is_some() {
+            return Err(StartupError::RedisNotSupported);
+        }
+        let db_error = |source| StartupError::Database {
+            url: settings.database.redacted(),
+            source,
+        };
+        let pool = storage::connect(&settings.database, &settings.pool).map_err(db_error)?;
+        let secrets = {
+            let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
+            Secrets::resolve(&settings, &mut conn)?
+        };
+        for name in &secrets.generated {
+            log::warn!(
+                "{name} is not set: using a development value generated and kept in the database"
+            );
+        }
+        let public_key = settings
+            .jwt_public_key
+            .as_ref()
+            .map(|p| {
+                std::fs::read(p)
+                    .map_err(|e| StartupError::PublicKey(format!("{}: {e}", p.display())))
+            })
+            .transpose()?;
+        let jwt = JwtVerifier::new(
+            secrets.jwt_secret.as_deref(),
+            public_key.as_deref(),
+            &settings.jwt_user_claim,
+        )
+        .map_err(|e| StartupError::PublicKey(e.to_string()))?;
+
+        let metrics = Arc::new(Metrics::new());
+        let db = {
+            let pool = pool.clone();
+            SyncArbiter::start(settings.pool.max_size as usize, move || {
+                DbActor::new(pool.clone())
+            })
+        };
+        let limits = &settings.limits;
+        let registry = Registry::new(
+            AdmissionLimits {
+                connect_limit: settings.connect_limit,
+                connect_window: limits.connect_window,
+                max_sessions: settings.max_sessions_per_user,
+                outbound_queue: limits.outbound_queue,
+            },
+            metrics.clone(),
+        )
+        .start();
+        let delivery = Delivery::in_process(registry.clone());
+        let writer = AlertWriter::new(db.clone(), delivery.clone(), metrics.clone()).start();
+        let sessions = Arc::new(SessionServices {
+            registry: registry.clone(),
+            db: db.clone(),
+            delivery: delivery.clone(),
+            metrics: metrics.clone(),
+            limits: settings.limits.clone(),
+        });
+        let state = web::Data::new(AppState {
+            auth: Authenticator::new(jwt, db.clone(), secrets.service_keys.clone()),
+            writer,
+            db,
+            registry: registry.clone(),
+            delivery,
+            metrics,
+            sessions,
+            allowed_origins: settings.allowed_origins.clone(),
+            node_id: settings.node_id.clone(),
+            redis_enabled: false,
+            started: Instant::now(),
+        });
+
+        let listener =
+            std::net::TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+                addr: settings.bind.clone(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let origins = settings.allowed_origins.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(|cfg| http::routes(cfg, &origins))
+        })
+        .disable_signals()
+        .backlog(4096)
+        .shutdown_timeout(5);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind.clone(),
+                source,
+            })?
+            .run();
+
+        log::info!(
+            "alerthub {} listening on http://{local} (node {}, database {})",
+            env!("CARGO_PKG_VERSION"),
+            settings.node_id,
+            settings.database.redacted()
+        );
+        if !secrets.generated.is_empty() {
+            log_try_it(local);
+        }
+        Ok(Self {
+            port: local.port(),
+            server,
+            registry,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The root actor, for tests that inject faults.
+    pub fn registry(&self) -> Addr<Registry> {
+        self.registry.clone()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then closes every session with 1001
+    /// and stops accepting connections.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let handle = self.server.handle();
+        let registry = self.registry.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            let closed = registry.send(CloseAll).await.unwrap_or(0);
+            log::info!("shutting down: closed {closed} session(s) with 1001");
+            // Give the close frames a moment to reach the sockets.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// A newcomer with no configuration is told how to try the server. The CLI
+/// reads the same environment, so it finds the generated secrets.
+fn log_try_it(addr: std::net::SocketAddr) {
+    log::info!(
+        "development mode (secrets generated and kept in the database). Try it:\n  \
+         1. mint a token:       TOKEN=$(cargo run --release -q -- token jwt 1)\n  \
+         2. open the dashboard: http://{addr}/?user=1&token=$TOKEN\n     \
+            or, in a browser console: new WebSocket('ws://{addr}/ws/breach-alerts/1/?token=<TOKEN>').onmessage = e => console.log(e.data)\n  \
+         3. send a test alert:  cargo run --release -q -- send-test-alert 1"
+    );
+}

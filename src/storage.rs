@@ -1,0 +1,444 @@
+//! Storage: one code path for SQLite and PostgreSQL.
+//!
+//! The pool hands out `AnyConnection`, diesel's `MultiConnection` over both
+//! backends, so the server, the CLI and the tests share one type. Queries
+//! that read or update are written once; the two places where SQL really
+//! differs — opening a write transaction and serialising one user's inserts —
+//! are spelled out per backend with `on_backend!`, which expands the same
+//! diesel expression for each concrete connection. We pick the backend from
+//! the URL scheme ourselves rather than through `MultiConnection::establish`,
+//! whose error hides the real cause from operators.
+//!
+//! Everything here is blocking; the `DbActor` runs it on its own threads.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::models::schema::{alerts, api_tokens, settings};
+use crate::models::{AlertRow, NewAlertRow};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Runs the same diesel expression on whichever backend `conn` is.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            AnyConnection::Sqlite($c) => $body,
+            AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+pub type DbPool = Pool<Manager>;
+pub type DbConn = PooledConnection<Manager>;
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `sqlite://PATH`, a bare path, or `postgres://…` / `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self, StorageError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path.contains("://") {
+            return Err(StorageError::BadUrl(format!(
+                "DATABASE_URL {raw:?} is neither sqlite://PATH, a file path, nor postgres://…"
+            )));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+
+    /// The URL with any password hidden, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let creds = &url[s + 3..at];
+                    let user = creds.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Opens connections of the configured backend and tunes SQLite on open.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = StorageError;
+
+    fn connect(&self) -> Result<AnyConnection, StorageError> {
+        let connect_error = |e: ConnectionError| StorageError::Connect(e.to_string());
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(path).map_err(connect_error)?;
+                // WAL lets readers run beside the writer; FULL keeps a commit on
+                // disk before we answer 201; busy_timeout makes the CLI and the
+                // server wait for each other instead of failing.
+                c.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(connect_error),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StorageError> {
+        conn.batch_execute("SELECT 1").map_err(Into::into)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        on_backend!(conn, |c| diesel::r2d2::R2D2Connection::is_broken(c))
+    }
+}
+
+/// Pool sizing and patience, from configuration.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+/// Connects once (so a bad URL or a down server is reported with its real
+/// cause), applies migrations, then builds the pool.
+pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, StorageError> {
+    let manager = Manager { url: url.clone() };
+    let mut first = manager.connect()?;
+    migrate(&mut first)?;
+    drop(first);
+    Ok(Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        .test_on_check_out(false)
+        .build_unchecked(manager))
+}
+
+pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    let result = match conn {
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StorageError::Migration(e.to_string()))
+}
+
+/// Stores alerts in one transaction; an existing (user, breach) pair is
+/// returned as it is stored, with `created == false`.
+pub fn insert_alerts(
+    conn: &mut AnyConnection,
+    rows: &[NewAlertRow],
+) -> Result<Vec<(AlertRow, bool)>, StorageError> {
+    macro_rules! insert_each {
+        ($c:expr) => {{
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let inserted = diesel::insert_into(alerts::table)
+                    .values(row)
+                    .on_conflict((alerts::user_id, alerts::breach_id))
+                    .do_nothing()
+                    .returning(AlertRow::as_returning())
+                    .get_result($c)
+                    .optional()?;
+                out.push(match inserted {
+                    Some(stored) => (stored, true),
+                    None => (
+                        alerts::table
+                            .filter(alerts::user_id.eq(&row.user_id))
+                            .filter(alerts::breach_id.eq(&row.breach_id))
+                            .select(AlertRow::as_select())
+                            .first($c)?,
+                        false,
+                    ),
+                });
+            }
+            Ok::<_, diesel::result::Error>(out)
+        }};
+    }
+    let result = match conn {
+        // IMMEDIATE takes the write lock up front: a deferred transaction
+        // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_each!(c)),
+        AnyConnection::Postgresql(c) => c.transaction(|c| {
+            // Ids are the replay cursor: one user's inserts must commit in id
+            // order, so they queue on a per-user lock (taken in sorted order
+            // so two batches cannot deadlock).
+            let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+            users.sort_unstable();
+            users.dedup();
+            for user in users {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind::<diesel::sql_types::Text, _>(user)
+                    .execute(c)?;
+            }
+            insert_each!(c)
+        }),
+    };
+    Ok(result?)
+}
+
+/// One page of a user's alerts, newest first. Returns up to `limit + 1`
+/// rows so the caller can tell whether another page exists.
+pub fn list_alerts(
+    conn: &mut AnyConnection,
+    user: &str,
+    unread_only: bool,
+    limit: i64,
+    before: Option<i64>,
+) -> Result<Vec<AlertRow>, StorageError> {
+    let rows = on_backend!(conn, |c| {
+        let mut q = alerts::table
+            .filter(alerts::user_id.eq(user))
+            .select(AlertRow::as_select())
+            .order(alerts::id.desc())
+            .limit(limit + 1)
+            .into_boxed();
+        if unread_only {
+            q = q.filter(alerts::read.eq(false));
+        }
+        if let Some(before) = before {
+            q = q.filter(alerts::id.lt(before));
+        }
+        q.load(c)
+    })?;
+    Ok(rows)
+}
+
+pub fn unread_count(conn: &mut AnyConnection, user: &str) -> Result<i64, StorageError> {
+    let n = on_backend!(conn, |c| alerts::table
+        .filter(alerts::user_id.eq(user))
+        .filter(alerts::read.eq(false))
+        .count()
+        .get_result(c))?;
+    Ok(n)
+}
+
+/// Marks one of the user's alerts read; `None` when the user has no such
+/// alert (another user's id looks exactly like an unknown one).
+pub fn mark_read(
+    conn: &mut AnyConnection,
+    user: &str,
+    alert_id: i64,
+) -> Result<Option<(AlertRow, i64)>, StorageError> {
+    let result = on_backend!(conn, |c| c.transaction(|c| {
+        let row = diesel::update(alerts::table)
+            .filter(alerts::id.eq(alert_id))
+            .filter(alerts::user_id.eq(user))
+            .set(alerts::read.eq(true))
+            .returning(AlertRow::as_returning())
+            .get_result(c)
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let count = alerts::table
+                    .filter(alerts::user_id.eq(user))
+                    .filter(alerts::read.eq(false))
+                    .count()
+                    .get_result(c)?;
+                Ok::<_, diesel::result::Error>(Some((row, count)))
+            }
+        }
+    }))?;
+    Ok(result)
+}
+
+/// Marks every alert of the user read; returns how many changed.
+pub fn mark_all_read(conn: &mut AnyConnection, user: &str) -> Result<usize, StorageError> {
+    let n = on_backend!(conn, |c| diesel::update(alerts::table)
+        .filter(alerts::user_id.eq(user))
+        .filter(alerts::read.eq(false))
+        .set(alerts::read.eq(true))
+        .execute(c))?;
+    Ok(n)
+}
+
+/// The alerts after `since`, oldest first, at most `max`; when more exist
+/// the newest `max` are returned and the flag says the rest were skipped.
+pub fn replay_since(
+    conn: &mut AnyConnection,
+    user: &str,
+    since: i64,
+    max: i64,
+) -> Result<(Vec<AlertRow>, bool), StorageError> {
+    let mut rows: Vec<AlertRow> = on_backend!(conn, |c| alerts::table
+        .filter(alerts::user_id.eq(user))
+        .filter(alerts::id.gt(since))
+        .order(alerts::id.desc())
+        .limit(max + 1)
+        .select(AlertRow::as_select())
+        .load(c))?;
+    let truncated = rows.len() as i64 > max;
+    rows.truncate(max as usize);
+    rows.reverse();
+    Ok((rows, truncated))
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Creates an opaque API token for a user and returns it; only its hash is kept.
+pub fn create_token(conn: &mut AnyConnection, user: &str) -> Result<String, StorageError> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = format!("ahk_{}", hex::encode(bytes));
+    let now = Utc::now().naive_utc();
+    on_backend!(conn, |c| diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::token_hash.eq(hash_token(&token)),
+            api_tokens::user_id.eq(user),
+            api_tokens::created_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(token)
+}
+
+/// Revokes a token; returns false when no live token matched.
+pub fn revoke_token(conn: &mut AnyConnection, token: &str) -> Result<bool, StorageError> {
+    let now = Utc::now().naive_utc();
+    let n = on_backend!(conn, |c| diesel::update(api_tokens::table)
+        .filter(api_tokens::token_hash.eq(hash_token(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(c))?;
+    Ok(n > 0)
+}
+
+/// The user an opaque token belongs to, unless it is unknown or revoked.
+pub fn user_for_token(
+    conn: &mut AnyConnection,
+    token: &str,
+) -> Result<Option<String>, StorageError> {
+    let user = on_backend!(conn, |c| api_tokens::table
+        .filter(api_tokens::token_hash.eq(hash_token(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .select(api_tokens::user_id)
+        .first::<String>(c)
+        .optional())?;
+    Ok(user)
+}
+
+/// Returns the stored value of `key`, storing `generate()` first if there is
+/// none. Two processes racing here agree on whichever value was stored first.
+pub fn setting_or_insert(
+    conn: &mut AnyConnection,
+    key: &str,
+    generate: impl FnOnce() -> String,
+) -> Result<String, StorageError> {
+    let value = generate();
+    let stored = on_backend!(conn, |c| {
+        diesel::insert_into(settings::table)
+            .values((settings::key.eq(key), settings::value.eq(&value)))
+            .on_conflict(settings::key)
+            .do_nothing()
+            .execute(c)?;
+        settings::table
+            .find(key)
+            .select(settings::value)
+            .first::<String>(c)
+    })?;
+    Ok(stored)
+}
+
+/// The stored value of `key`, if any.
+pub fn setting(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, StorageError> {
+    let v = on_backend!(conn, |c| settings::table
+        .find(key)
+        .select(settings::value)
+        .first::<String>(c)
+        .optional())?;
+    Ok(v)
+}
+
+pub fn ping(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://alerthub.db").unwrap(),
+            DatabaseUrl::Sqlite("alerthub.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/a.db").unwrap(),
+            DatabaseUrl::Sqlite("data/a.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_logs() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/alerts").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/alerts");
+    }
+}

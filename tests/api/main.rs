@@ -1,0 +1,13 @@
+//! Integration tests: the real server on port 0, real TCP, a real WebSocket
+//! client and a real HTTP client. One module per area of the contract.
+
+mod cli;
+mod helpers;
+mod limits;
+mod operators;
+mod replay;
+mod supervision;
+mod trigger;
+mod user_alerts;
+mod ws_auth;
+mod ws_messages;
