@@ -388,3 +388,43 @@ pub async fn refused_status(request: tungstenite::handshake::client::Request) ->
         Ok(_) => panic!("expected an HTTP refusal, got an upgrade"),
     }
 }
+
+/// Asserts a response is the contract's error: the given status and a body
+/// of exactly `{"error":{"code","message"[,"details"]}}` with that code and a
+/// non-empty message. Returns `details` (Null when there is none).
+pub fn assert_error(response: &(u16, Value), status: u16, code: &str) -> Value {
+    let (got_status, body) = response;
+    assert_eq!(*got_status, status, "{body}");
+    let top = body.as_object().unwrap_or_else(|| panic!("not an object: {body}"));
+    assert_eq!(top.keys().collect::<Vec<_>>(), ["error"], "{body}");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("error is not an object: {body}"));
+    assert_eq!(error["code"], code, "{body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message: {body}"
+    );
+    assert!(
+        error.keys().all(|k| ["code", "message", "details"].contains(&k.as_str())),
+        "{body}"
+    );
+    error.get("details").cloned().unwrap_or(Value::Null)
+}
+
+impl TestApp {
+    /// Proves that nothing else is queued for `user`'s sessions: triggers a
+    /// fresh alert and asserts it is the very next frame on every tab.
+    /// Events for one user reach a session in the order they were
+    /// published, so anything stray would come out first. Stores one alert.
+    pub async fn assert_nothing_queued(&self, user: &str, tabs: &mut [&mut WsClient]) {
+        static SENTINELS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SENTINELS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.create_alert(user, &format!("sentinel-{n}")).await;
+        for tab in tabs.iter_mut() {
+            let frame = tab.next_json().await;
+            assert_eq!(frame["type"], "breach_alert", "expected the sentinel, got {frame}");
+            assert_eq!(frame["message"]["alert_id"], id, "expected the sentinel, got {frame}");
+        }
+    }
+}
