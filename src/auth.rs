@@ -145,10 +145,11 @@ impl JwtVerifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
             .map_err(|_| AuthError::Invalid)?;
         let claims = data.claims;
-        if let Some(kind) = claims.get("token_type") {
-            if kind != "access" {
-                return Err(AuthError::Invalid);
-            }
+        if claims
+            .get("token_type")
+            .is_some_and(|kind| kind != "access")
+        {
+            return Err(AuthError::Invalid);
         }
         let user = claims.get(&self.user_claim).ok_or(AuthError::Invalid)?;
         UserId::from_claim(user).map_err(|_| AuthError::Invalid)

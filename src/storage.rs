@@ -165,7 +165,10 @@ pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, Stora
         .max_size(options.max_size)
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
-        .test_on_check_out(false)
+        // A PostgreSQL restart leaves pooled connections dead without
+        // diesel noticing; a `SELECT 1` on check-out finds them so the pool
+        // reconnects on its own. A SQLite file cannot go away like that.
+        .test_on_check_out(!url.is_sqlite())
         .build_unchecked(manager))
 }
 

@@ -52,8 +52,10 @@ pub struct WsSession {
     user: UserId,
     services: Arc<SessionServices>,
     since: Option<i64>,
-    /// Live alerts with an id up to this were sent by the replay (or the
-    /// client said it has them): skip them.
+    /// Live alerts with an id up to this were already sent by the replay:
+    /// skip them. (Not `since` itself: a client whose `since` is ahead of
+    /// the server's ids, e.g. after a database restore, must still get
+    /// new alerts.)
     replayed_up_to: i64,
     admitted: bool,
     last_heard: Instant,
@@ -72,7 +74,7 @@ impl WsSession {
             id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
             user,
             since,
-            replayed_up_to: since.unwrap_or(0),
+            replayed_up_to: 0,
             admitted: false,
             last_heard: now,
             last_ping: now,

@@ -13,17 +13,28 @@ use crate::helpers::*;
 /// (a CI's DATABASE_URL, say) leaks into what a test means.
 fn alerthub(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_alerthub"));
-    cmd.current_dir(dir).env_clear().env("RUST_LOG", "info").kill_on_drop(true);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .kill_on_drop(true);
     cmd
 }
 
 async fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().await.expect("the binary runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `alerthub serve` and waits until its log says it listens.
@@ -84,18 +95,34 @@ async fn token_create_prints_a_working_token_and_revoke_ends_it() {
     let db = [("DATABASE_URL", app.database_url.as_str())];
     let (ok, out, err) = run(alerthub(dir.path()).args(["token", "create", "3"]).envs(db)).await;
     assert!(ok, "{err}");
-    assert_eq!(out.lines().count(), 1, "the token is alone on stdout: {out:?}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "the token is alone on stdout: {out:?}"
+    );
     let token = out.trim();
     let url = app.ws_url(&format!("/ws/breach-alerts/3/?token={token}"));
-    WsClient::open(&url).await.unwrap().expect("connection_established").await;
-    let (status, body) = app.get_as("/api/v1/alerts/unread-count", &format!("Token {token}")).await;
+    WsClient::open(&url)
+        .await
+        .unwrap()
+        .expect("connection_established")
+        .await;
+    let (status, body) = app
+        .get_as("/api/v1/alerts/unread-count", &format!("Token {token}"))
+        .await;
     assert_eq!((status, body["count"].as_i64()), (200, Some(0)));
 
-    let (ok, _, err) = run(alerthub(dir.path()).args(["token", "revoke", token]).envs(db)).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["token", "revoke", token])
+        .envs(db))
+    .await;
     assert!(ok, "{err}");
     assert_eq!(close_of(&url).await.code, 4003);
     // Revoking again says so.
-    let (ok, _, err) = run(alerthub(dir.path()).args(["token", "revoke", token]).envs(db)).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["token", "revoke", token])
+        .envs(db))
+    .await;
     assert!(!ok && err.contains("no live token"), "{err}");
 }
 
@@ -109,7 +136,11 @@ async fn token_jwt_signs_with_the_configured_secret() {
     .await;
     assert!(ok, "{err}");
     let url = app.ws_url(&format!("/ws/breach-alerts/4/?token={}", out.trim()));
-    WsClient::open(&url).await.unwrap().expect("connection_established").await;
+    WsClient::open(&url)
+        .await
+        .unwrap()
+        .expect("connection_established")
+        .await;
     let (ok, _, err) = run(alerthub(dir.path()).args(["token", "jwt", "4", "--ttl", "1y"])).await;
     assert!(!ok && err.contains("unit"), "{err}");
 }
@@ -120,14 +151,26 @@ async fn send_test_alert_reaches_live_sessions() {
     let mut ws = app.connect("5").await;
     let dir = tempfile::tempdir().unwrap();
     let (ok, out, err) = run(alerthub(dir.path())
-        .args(["send-test-alert", "5", "--severity", "low", "--url", &app.address])
+        .args([
+            "send-test-alert",
+            "5",
+            "--severity",
+            "low",
+            "--url",
+            &app.address,
+        ])
         .env("ALERTHUB_SERVICE_KEYS", SERVICE_KEY))
     .await;
     assert!(ok, "{err}");
     assert!(out.contains("\"created\": true"), "{out}");
     let alert = ws.expect("breach_alert").await;
     assert_eq!(alert["message"]["severity"], "LOW");
-    assert!(alert["message"]["breach_id"].as_str().unwrap().starts_with("TEST_"));
+    assert!(
+        alert["message"]["breach_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("TEST_")
+    );
     // ALERTHUB_BIND names the server when --url is not given.
     let (ok, _, err) = run(alerthub(dir.path())
         .args(["send-test-alert", "5"])
@@ -135,7 +178,10 @@ async fn send_test_alert_reaches_live_sessions() {
         .env("ALERTHUB_SERVICE_KEYS", SERVICE_KEY))
     .await;
     assert!(ok, "{err}");
-    assert_eq!(ws.expect("breach_alert").await["message"]["severity"], "HIGH");
+    assert_eq!(
+        ws.expect("breach_alert").await["message"]["severity"],
+        "HIGH"
+    );
 }
 
 #[actix_web::test]
@@ -145,33 +191,56 @@ async fn a_newcomer_with_no_configuration_can_try_it_as_the_log_says() {
     let (mut server, log) = serve(dir.path(), port, &[]).await;
     let log = log.join("\n");
     assert!(log.contains("ALERTHUB_JWT_SECRET is not set"), "{log}");
-    assert!(log.contains("token jwt 1") && log.contains("send-test-alert 1"), "{log}");
+    assert!(
+        log.contains("token jwt 1") && log.contains("send-test-alert 1"),
+        "{log}"
+    );
 
     // Step 1: mint a token with the same (default) database.
     let (ok, token, err) = run(alerthub(dir.path()).args(["token", "jwt", "1"])).await;
     assert!(ok, "{err}");
-    let mut ws = WsClient::open(&format!("ws://127.0.0.1:{port}/ws/breach-alerts/1/?token={}", token.trim()))
-        .await
-        .unwrap();
+    let mut ws = WsClient::open(&format!(
+        "ws://127.0.0.1:{port}/ws/breach-alerts/1/?token={}",
+        token.trim()
+    ))
+    .await
+    .unwrap();
     ws.expect("connection_established").await;
     // Step 3: the test alert, with the generated service key.
-    let (ok, _, err) =
-        run(alerthub(dir.path()).args(["send-test-alert", "1"]).env("ALERTHUB_BIND", format!("127.0.0.1:{port}"))).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["send-test-alert", "1"])
+        .env("ALERTHUB_BIND", format!("127.0.0.1:{port}")))
+    .await;
     assert!(ok, "{err}");
-    assert_eq!(ws.expect("breach_alert").await["message"]["title"], "Test breach alert");
+    assert_eq!(
+        ws.expect("breach_alert").await["message"]["title"],
+        "Test breach alert"
+    );
 
     // SIGTERM closes every session with 1001 and the process exits cleanly.
     let pid = server.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     assert_eq!(ws.expect_close().await.code, 1001);
-    let status = tokio::time::timeout(PATIENCE, server.wait()).await.expect("exits in time").unwrap();
+    let status = tokio::time::timeout(PATIENCE, server.wait())
+        .await
+        .expect("exits in time")
+        .unwrap();
     assert!(status.success(), "{status}");
 }
 
 #[actix_web::test]
 async fn outside_dev_mode_missing_secrets_are_a_clear_start_up_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = run(alerthub(dir.path()).arg("serve").env("ALERTHUB_BIND", "0.0.0.0:0")).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .arg("serve")
+        .env("ALERTHUB_BIND", "0.0.0.0:0"))
+    .await;
     assert!(!ok);
     assert!(err.contains("ALERTHUB_JWT_SECRET is not set"), "{err}");
     let (ok, _, err) = run(alerthub(dir.path())
@@ -186,12 +255,23 @@ async fn outside_dev_mode_missing_secrets_are_a_clear_start_up_error() {
 #[actix_web::test]
 async fn bad_database_urls_name_the_real_cause() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = run(alerthub(dir.path()).arg("migrate").env("DATABASE_URL", "mysql://x@y/z")).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://x@y/z"))
+    .await;
     assert!(!ok && err.contains("neither sqlite"), "{err}");
-    let (ok, _, err) =
-        run(alerthub(dir.path()).arg("migrate").env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")).await;
-    assert!(!ok && err.contains("cannot connect") && err.contains("127.0.0.1"), "{err}");
-    let (ok, _, err) = run(alerthub(dir.path()).arg("serve").env("ALERTHUB_BIND", "not-an-address")).await;
+    let (ok, _, err) = run(alerthub(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"))
+    .await;
+    assert!(
+        !ok && err.contains("cannot connect") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    let (ok, _, err) = run(alerthub(dir.path())
+        .arg("serve")
+        .env("ALERTHUB_BIND", "not-an-address"))
+    .await;
     assert!(!ok && err.contains("ALERTHUB_BIND"), "{err}");
 }
 
@@ -201,7 +281,14 @@ async fn flags_override_environment_variables() {
     let dir = tempfile::tempdir().unwrap();
     // The environment names a wrong key; the flag wins.
     let (ok, _, err) = run(alerthub(dir.path())
-        .args(["send-test-alert", "6", "--url", &app.address, "--service-keys", SERVICE_KEY])
+        .args([
+            "send-test-alert",
+            "6",
+            "--url",
+            &app.address,
+            "--service-keys",
+            SERVICE_KEY,
+        ])
         .env("ALERTHUB_SERVICE_KEYS", "wrong"))
     .await;
     assert!(ok, "{err}");

@@ -31,6 +31,97 @@ pub struct TestApp {
     pub database_url: String,
     pub http: awc::Client,
     _dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+/// Each test's own database: a SQLite file in the test's temporary folder,
+/// or, when `ALERTHUB_TEST_DATABASE_URL` names a PostgreSQL server, a fresh
+/// database on it that is dropped when the test ends. Either way tests can
+/// run in parallel without seeing each other's rows.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_admin_url: Option<String>,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A database the test manages itself.
+    fn external(url: String) -> Self {
+        Self {
+            url,
+            postgres_admin_url: None,
+            name: String::new(),
+        }
+    }
+
+    fn create(dir: &std::path::Path) -> Self {
+        match std::env::var("ALERTHUB_TEST_DATABASE_URL") {
+            Ok(admin) if admin.starts_with("postgres") => {
+                use diesel::{Connection, RunQueryDsl};
+                let name = format!("alerthub_test_{}", rand_suffix());
+                let mut conn = diesel::PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("ALERTHUB_TEST_DATABASE_URL does not connect: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                Self {
+                    url: with_database(&admin, &name),
+                    postgres_admin_url: Some(admin),
+                    name,
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}", dir.join("test.db").display()),
+                postgres_admin_url: None,
+                name: String::new(),
+            },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        let Some(admin) = &self.postgres_admin_url else {
+            return;
+        };
+        if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = diesel::sql_query(drop).execute(&mut conn);
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The same PostgreSQL URL with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 /// A server with the contract's defaults.
@@ -42,18 +133,21 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(flags: &[&str], adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let _ = env_logger::builder().is_test(true).try_init();
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let mut args = vec![
-        "alerthub",
-        "--bind",
-        "127.0.0.1:0",
-        "--database-url",
-        &database_url,
-        "--jwt-secret",
-        JWT_SECRET,
-        "--service-keys",
-        SERVICE_KEY,
-    ];
+    // A test may bring its own database (`--database-url`); else it gets a fresh one.
+    let own_url = flags
+        .iter()
+        .position(|f| *f == "--database-url")
+        .map(|i| flags[i + 1].to_owned());
+    let database = match own_url.clone() {
+        Some(url) => TestDatabase::external(url),
+        None => TestDatabase::create(dir.path()),
+    };
+    let database_url = database.url.clone();
+    let mut args = vec!["alerthub", "--bind", "127.0.0.1:0"];
+    if own_url.is_none() {
+        args.extend(["--database-url", &database_url]);
+    }
+    args.extend(["--jwt-secret", JWT_SECRET, "--service-keys", SERVICE_KEY]);
     args.extend_from_slice(flags);
     let cli = Cli::try_parse_from(args).expect("test flags parse");
     let mut settings = Settings::from_options(&cli.options).expect("test settings");
@@ -73,6 +167,7 @@ pub async fn spawn_app_with(flags: &[&str], adjust: impl FnOnce(&mut Settings)) 
             .timeout(Duration::from_secs(30))
             .finish(),
         _dir: dir,
+        _database: database,
     }
 }
 
@@ -395,7 +490,9 @@ pub async fn refused_status(request: tungstenite::handshake::client::Request) ->
 pub fn assert_error(response: &(u16, Value), status: u16, code: &str) -> Value {
     let (got_status, body) = response;
     assert_eq!(*got_status, status, "{body}");
-    let top = body.as_object().unwrap_or_else(|| panic!("not an object: {body}"));
+    let top = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
     assert_eq!(top.keys().collect::<Vec<_>>(), ["error"], "{body}");
     let error = body["error"]
         .as_object()
@@ -406,7 +503,9 @@ pub fn assert_error(response: &(u16, Value), status: u16, code: &str) -> Value {
         "no message: {body}"
     );
     assert!(
-        error.keys().all(|k| ["code", "message", "details"].contains(&k.as_str())),
+        error
+            .keys()
+            .all(|k| ["code", "message", "details"].contains(&k.as_str())),
         "{body}"
     );
     error.get("details").cloned().unwrap_or(Value::Null)
@@ -423,8 +522,14 @@ impl TestApp {
         let id = self.create_alert(user, &format!("sentinel-{n}")).await;
         for tab in tabs.iter_mut() {
             let frame = tab.next_json().await;
-            assert_eq!(frame["type"], "breach_alert", "expected the sentinel, got {frame}");
-            assert_eq!(frame["message"]["alert_id"], id, "expected the sentinel, got {frame}");
+            assert_eq!(
+                frame["type"], "breach_alert",
+                "expected the sentinel, got {frame}"
+            );
+            assert_eq!(
+                frame["message"]["alert_id"], id,
+                "expected the sentinel, got {frame}"
+            );
         }
     }
 }

@@ -25,7 +25,10 @@ async fn a_text_frame_over_64_kib_is_closed_with_1009() {
 async fn a_binary_frame_is_closed_with_1003() {
     let app = spawn_app().await;
     let mut ws = app.connect("1").await;
-    ws.stream.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    ws.stream
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
     assert_eq!(ws.expect_close().await.code, 1003);
 }
 
@@ -62,20 +65,36 @@ async fn the_eleventh_connect_in_a_minute_is_closed_with_4029() {
         drop(ws);
     }
     let closed = close_of(&app.ws_url(&format!("/ws/breach-alerts/1/?token={}", jwt("1")))).await;
-    assert_eq!(closed, Closed { code: 4029, reason: "rate limited".into() });
+    assert_eq!(
+        closed,
+        Closed {
+            code: 4029,
+            reason: "rate limited".into()
+        }
+    );
     // Another user is not affected.
     app.connect("2").await.assert_alive().await;
 }
 
 #[actix_web::test]
 async fn sessions_over_the_cap_are_closed_with_4029() {
-    let app = spawn_app_with(&["--max-sessions-per-user", "3", "--connect-limit", "100"], |_| {}).await;
+    let app = spawn_app_with(
+        &["--max-sessions-per-user", "3", "--connect-limit", "100"],
+        |_| {},
+    )
+    .await;
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(app.connect("1").await);
     }
     let url = app.ws_url(&format!("/ws/breach-alerts/1/?token={}", jwt("1")));
-    assert_eq!(close_of(&url).await, Closed { code: 4029, reason: "too many sessions".into() });
+    assert_eq!(
+        close_of(&url).await,
+        Closed {
+            code: 4029,
+            reason: "too many sessions".into()
+        }
+    );
     // When one leaves, a new one fits again (the departure is asynchronous).
     drop(open.pop());
     let mut admitted = false;
@@ -107,9 +126,15 @@ async fn a_session_that_cannot_keep_up_is_closed_with_1013_and_recovers_with_sin
     // A client with a tiny receive buffer that stops reading.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(format!("127.0.0.1:{}", app.port).parse().unwrap()).await.unwrap();
+    let stream = socket
+        .connect(format!("127.0.0.1:{}", app.port).parse().unwrap())
+        .await
+        .unwrap();
     let url = app.ws_url(&format!("/ws/breach-alerts/1/?token={}", jwt("1")));
-    let (stream, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap();
+    let (stream, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
     let mut slow = WsClient { stream };
     // A healthy tab of the same user, reading all along, gets everything.
     let mut fast = app.connect("1").await;
@@ -134,20 +159,38 @@ async fn a_session_that_cannot_keep_up_is_closed_with_1013_and_recovers_with_sin
                 a
             })
             .collect();
-        let (status, body) =
-            app.post_as("/api/v1/alerts/batch", Some(&format!("Bearer {SERVICE_KEY}")), json!({"alerts": alerts})).await;
+        let (status, body) = app
+            .post_as(
+                "/api/v1/alerts/batch",
+                Some(&format!("Bearer {SERVICE_KEY}")),
+                json!({"alerts": alerts}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
-        ids.extend(body["results"].as_array().unwrap().iter().map(|r| r["alert_id"].as_i64().unwrap()));
+        ids.extend(
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["alert_id"].as_i64().unwrap()),
+        );
     }
 
     assert_eq!(fast_reader.await.unwrap(), total);
     // The slow one gets a prefix, then 1013.
     let (texts, closed) = slow.drain_until_close().await;
     assert_eq!(closed.code, 1013, "after {} frames", texts.len());
-    let alerts: Vec<i64> =
-        texts.iter().filter(|v| v["type"] == "breach_alert").map(|v| v["message"]["alert_id"].as_i64().unwrap()).collect();
+    let alerts: Vec<i64> = texts
+        .iter()
+        .filter(|v| v["type"] == "breach_alert")
+        .map(|v| v["message"]["alert_id"].as_i64().unwrap())
+        .collect();
     assert!(alerts.len() < total, "the slow session got everything");
-    assert!(app.metrics().await.contains("alerthub_slow_consumers_total 1"));
+    assert!(
+        app.metrics()
+            .await
+            .contains("alerthub_slow_consumers_total 1")
+    );
 
     // Nothing is lost: reconnecting with since replays the rest.
     let last = alerts.last().copied().unwrap_or(0);
@@ -179,7 +222,9 @@ async fn a_silent_client_is_reaped_with_1001_and_a_pinging_one_is_kept() {
             tokio::time::timeout_at(until, futures_util::StreamExt::next(&mut lively.stream)).await
         {
             pings += 1;
-            futures_util::SinkExt::flush(&mut lively.stream).await.unwrap();
+            futures_util::SinkExt::flush(&mut lively.stream)
+                .await
+                .unwrap();
         }
     }
     assert!(pings >= 3, "the server pings every interval ({pings})");
@@ -220,7 +265,9 @@ async fn garbage_from_one_client_does_not_disturb_another_user() {
     let mut frames: Vec<String> = fixed.to_vec();
     for _ in 0..200 {
         let len = (next() % 80) as usize;
-        let s: String = (0..len).map(|_| char::from_u32((next() % 0x7f) as u32).unwrap_or('?')).collect();
+        let s: String = (0..len)
+            .map(|_| char::from_u32((next() % 0x7f) as u32).unwrap_or('?'))
+            .collect();
         frames.push(s);
     }
     for f in &frames {
@@ -229,10 +276,16 @@ async fn garbage_from_one_client_does_not_disturb_another_user() {
     let mut answered = 0;
     while answered < frames.len() {
         let v: Value = attacker.next_json().await;
-        assert!(matches!(v["type"].as_str(), Some("error" | "pong" | "unread_count")), "{v}");
+        assert!(
+            matches!(v["type"].as_str(), Some("error" | "pong" | "unread_count")),
+            "{v}"
+        );
         answered += 1;
     }
     attacker.assert_alive().await;
     let id = app.create_alert("2", "still-fine").await;
-    assert_eq!(victim.expect("breach_alert").await["message"]["alert_id"], id);
+    assert_eq!(
+        victim.expect("breach_alert").await["message"]["alert_id"],
+        id
+    );
 }

@@ -5,6 +5,7 @@ mod cli;
 mod helpers;
 mod limits;
 mod operators;
+mod postgres_outage;
 mod replay;
 mod supervision;
 mod trigger;

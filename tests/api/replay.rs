@@ -185,7 +185,10 @@ async fn a_since_beyond_every_id_still_receives_live_alerts() {
     let mut ws = app.connect_query("1", &format!("&since={since}")).await;
     assert_eq!(until_pong(&mut ws).await, Vec::<Value>::new());
     let live = app.create_alert("1", "after-connect").await;
-    let frame = ws.expect("breach_alert").await;
+    let frame = next_within(&mut ws, PATIENCE / 2).await.unwrap_or_else(|| {
+        panic!("connected with since={since}; alert {live}, created afterwards, never arrived")
+    });
+    assert_eq!(frame["type"], "breach_alert", "{frame}");
     assert_eq!(frame["message"]["alert_id"], live, "{frame}");
     assert!(is_live(&frame), "{frame}");
 }
@@ -193,28 +196,34 @@ async fn a_since_beyond_every_id_still_receives_live_alerts() {
 #[actix_web::test]
 async fn more_than_1000_missed_alerts_replay_the_newest_1000_then_say_so() {
     let app = spawn_app().await;
-    let ids = app.create_many("1", "bulk", 1005).await;
+    let mut ids = app.create_many("1", "bulk", 1005).await;
     assert_eq!(ids.len(), 1005);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase");
     app.create_many("2", "other", 3).await;
 
-    for since in [0, ids[3]] {
+    for (round, since) in [0, ids[3]].into_iter().enumerate() {
+        // Newer than `since`: 1005 the first time, 1002 the second (the
+        // first round's live alert counts too).
+        let newer: Vec<i64> = ids.iter().copied().filter(|&id| id > since).collect();
+        assert_eq!(newer.len(), [1005, 1002][round]);
+        let newest_1000 = &newer[newer.len() - 1000..];
+
         let mut ws = app.connect_query("1", &format!("&since={since}")).await;
         let mut frames = until_pong(&mut ws).await;
         assert_eq!(frames.len(), 1001, "since={since}");
         let marker = frames.pop().unwrap();
         assert_eq!(
             marker,
-            json!({"type": "replay_truncated", "oldest_alert_id": ids[5]}),
+            json!({"type": "replay_truncated", "oldest_alert_id": newest_1000[0]}),
             "since={since}"
         );
-        assert_eq!(replayed_ids(&frames), ids[5..], "since={since}");
+        assert_eq!(replayed_ids(&frames), newest_1000, "since={since}");
 
         let live = app.create_alert("1", &format!("live-after-{since}")).await;
         let frame = ws.expect("breach_alert").await;
         assert_eq!(frame["message"]["alert_id"], live);
         assert!(is_live(&frame), "{frame}");
-        drop(ws);
+        ids.push(live);
     }
 }
 
@@ -234,7 +243,8 @@ struct Visit {
     ids: Vec<i64>,
 }
 
-/// The next frame, or None if none arrives within `within`.
+/// The next frame, or None if none arrives within `within` (which must be
+/// shorter than PATIENCE, after which `next_json` itself panics).
 async fn next_within(ws: &mut WsClient, within: Duration) -> Option<Value> {
     tokio::time::timeout(within, ws.next_json()).await.ok()
 }
@@ -278,12 +288,15 @@ async fn reconnecting_with_since_while_alerts_pour_in_loses_and_repeats_nothing(
     const ROUNDS: usize = 15;
     let app = Rc::new(spawn_app_with(&[], |s| s.connect_limit = 1_000).await);
 
+    // How many of user 1's alerts the producer has created so far.
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
     let producer = {
         let app = app.clone();
         actix_web::rt::spawn(async move {
             let mut ids = Vec::with_capacity(TOTAL);
             for i in 0..TOTAL {
                 ids.push(app.create_alert("1", &format!("storm-{i}")).await);
+                progress_tx.send_replace(ids.len());
                 // Another user's alerts interleave with the ids.
                 if i % 10 == 0 {
                     app.create_alert("2", &format!("storm-other-{i}")).await;
@@ -297,6 +310,14 @@ async fn reconnecting_with_since_while_alerts_pour_in_loses_and_repeats_nothing(
     let mut newest = 0;
     let received = |visits: &[Visit]| visits.iter().map(|v| v.ids.len()).sum::<usize>();
     for round in 0..ROUNDS {
+        // Most rounds let a backlog build up first, so that the replay and
+        // live alerts race; some reconnect at once.
+        let backlog = [0, 4, 9, 15][round % 4];
+        let target = (received(&visits) + backlog).min(TOTAL);
+        tokio::time::timeout(PATIENCE, progress.wait_for(|&n| n >= target))
+            .await
+            .expect("the producer makes progress")
+            .expect("the producer is running");
         let mut visit = Visit {
             since: newest,
             ids: Vec::new(),
@@ -331,7 +352,7 @@ async fn reconnecting_with_since_while_alerts_pour_in_loses_and_repeats_nothing(
     let mut ws = app.connect_query("1", &format!("&since={newest}")).await;
     let mut seen_live = false;
     while received(&visits) + visit.ids.len() < TOTAL {
-        match next_within(&mut ws, PATIENCE).await {
+        match next_within(&mut ws, PATIENCE / 2).await {
             Some(frame) => record(&mut visit, &mut seen_live, &frame),
             None => break,
         }

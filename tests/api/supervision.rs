@@ -126,9 +126,7 @@ async fn a_restarted_hub_takes_new_tabs_loses_old_ones_and_survives_another_cras
     let id = app.create_alert("1", "after-second-crash").await;
     expect_alert(&mut tab_a, id).await;
     expect_alert(&mut tab_c, id).await;
-    tab_c
-        .send_json(json!({"type": "mark_all_read"}))
-        .await;
+    tab_c.send_json(json!({"type": "mark_all_read"})).await;
     for tab in [&mut tab_a, &mut tab_c] {
         let update = tab.expect("alert_update").await;
         assert_eq!(update["message"]["alert_id"], Value::Null, "{update}");

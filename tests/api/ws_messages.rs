@@ -24,7 +24,10 @@ fn assert_utc_timestamp(value: &Value) {
 /// The user's unread count as the REST API reports it.
 async fn rest_unread_count(app: &TestApp, user: &str) -> i64 {
     let (status, body) = app
-        .get_as("/api/v1/alerts/unread-count", &format!("Bearer {}", jwt(user)))
+        .get_as(
+            "/api/v1/alerts/unread-count",
+            &format!("Bearer {}", jwt(user)),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     body["count"]
@@ -186,7 +189,12 @@ async fn mark_read_syncs_every_tab_then_counts() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["alert_id"].as_i64().unwrap(), a["read"].as_bool().unwrap()))
+        .map(|a| {
+            (
+                a["alert_id"].as_i64().unwrap(),
+                a["read"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(read, [(ids[2], false), (ids[1], true), (ids[0], true)]);
 
@@ -341,8 +349,8 @@ async fn a_live_alert_carries_the_stored_fields_and_no_replayed_flag() {
     assert_eq!(message["confidence"], 0.95);
     assert_eq!(message["description"], "Credentials found in a paste");
     assert_eq!(message["read"], false);
-    let detected = chrono::DateTime::parse_from_rfc3339(message["detected_at"].as_str().unwrap())
-        .unwrap();
+    let detected =
+        chrono::DateTime::parse_from_rfc3339(message["detected_at"].as_str().unwrap()).unwrap();
     assert_eq!(
         detected,
         chrono::DateTime::parse_from_rfc3339("2025-11-25T12:00:00Z").unwrap()
