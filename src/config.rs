@@ -84,6 +84,22 @@ pub struct Options {
     /// Enables multi-node mode.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel.
+    #[arg(
+        long,
+        env = "ALERTHUB_REDIS_PREFIX",
+        default_value = "alerthub:",
+        global = true
+    )]
+    pub redis_prefix: String,
+    /// Seconds an ingest entry may stay pending (its node died) before another node takes it over.
+    #[arg(
+        long,
+        env = "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub ingest_claim_idle_secs: u64,
     /// HS256 secret (Django's SECRET_KEY works).
     #[arg(
         long,
@@ -189,6 +205,8 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub pool: PoolOptions,
     pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub ingest_claim_idle: Duration,
     pub jwt_secret: Option<String>,
     pub jwt_public_key: Option<PathBuf>,
     pub jwt_user_claim: String,
@@ -248,6 +266,8 @@ impl Settings {
                 connect_timeout: Duration::from_secs(o.db_timeout_secs.max(1)),
             },
             redis_url: o.redis_url.clone().filter(|s| !s.is_empty()),
+            redis_prefix: o.redis_prefix.clone(),
+            ingest_claim_idle: Duration::from_secs(o.ingest_claim_idle_secs.max(1)),
             jwt_secret: o.jwt_secret.clone().filter(|s| !s.is_empty()),
             jwt_public_key: o.jwt_public_key.clone(),
             jwt_user_claim: o.jwt_user_claim.clone(),

@@ -3,8 +3,10 @@
 //! Producers (the trigger, the alert writer, read-state changes) call
 //! `Delivery`; they do not know whether the user's sessions are on this node.
 //! In single-node mode the event goes straight to the `Registry`, which finds
-//! the user's `AlertHub`. `UserEvent` is serialisable so that the same event
-//! can cross nodes through Redis.
+//! the user's `AlertHub`. In multi-node mode the event is also published on
+//! the user's Redis channel for the other nodes; this node does not wait for
+//! Redis to deliver locally, so its own sessions are served even while
+//! Redis is down.
 
 use actix::Addr;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::actors::registry::{Deliver, Registry};
 use crate::models::{AlertView, UserId};
 use crate::protocol::UpdateType;
+use crate::redis::publisher::Publisher;
 
 /// Something every session of one user must see.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,14 +39,21 @@ pub enum UserEvent {
 #[derive(Clone)]
 pub struct Delivery {
     registry: Addr<Registry>,
+    publisher: Option<Publisher>,
 }
 
 impl Delivery {
-    pub fn in_process(registry: Addr<Registry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Addr<Registry>, publisher: Option<Publisher>) -> Self {
+        Self {
+            registry,
+            publisher,
+        }
     }
 
     pub fn publish(&self, user: UserId, event: UserEvent) {
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(&user, event.clone());
+        }
         self.registry.do_send(Deliver { user, event });
     }
 }

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub hub_restarts: IntCounter,
     pub slow_consumers: IntCounter,
     pub client_messages_dropped: IntCounter,
+    pub ingest_stored: IntCounter,
+    pub ingest_invalid: IntCounter,
 }
 
 impl Metrics {
@@ -99,6 +101,16 @@ impl Metrics {
             "Client messages dropped by the per-session rate limit",
         )
         .unwrap();
+        let ingest_stored = IntCounter::new(
+            "alerthub_ingest_stored_total",
+            "Entries of the Redis ingest stream stored and acknowledged",
+        )
+        .unwrap();
+        let ingest_invalid = IntCounter::new(
+            "alerthub_ingest_invalid_total",
+            "Invalid entries of the Redis ingest stream, acknowledged and dropped",
+        )
+        .unwrap();
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),
@@ -109,6 +121,8 @@ impl Metrics {
             Box::new(hub_restarts.clone()),
             Box::new(slow_consumers.clone()),
             Box::new(client_messages_dropped.clone()),
+            Box::new(ingest_stored.clone()),
+            Box::new(ingest_invalid.clone()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
@@ -124,6 +138,8 @@ impl Metrics {
             hub_restarts,
             slow_consumers,
             client_messages_dropped,
+            ingest_stored,
+            ingest_invalid,
         }
     }
 

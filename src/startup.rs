@@ -10,14 +10,19 @@ use actix::prelude::*;
 use actix_web::{App, HttpServer, web};
 
 use crate::actors::db::DbActor;
-use crate::actors::registry::{AdmissionLimits, CloseAll, Registry};
+use crate::actors::redis_subscriber::RedisSubscriber;
+use crate::actors::registry::{AttachSubscriber, CloseAll, Registry};
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
+use crate::connect_limit::ConnectLimiter;
 use crate::delivery::Delivery;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::redis::ingest::IngestConsumer;
+use crate::redis::publisher::Publisher;
+use crate::redis::{RedisConfigError, RedisContext};
 use crate::secrets::{Secrets, SecretsError};
 use crate::storage::{self, StorageError};
 
@@ -31,11 +36,8 @@ pub enum StartupError {
     PublicKey(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: io::Error },
-    #[error(
-        "REDIS_URL is set, but multi-node mode (Redis fan-out and ingest) is not built yet; \
-         unset REDIS_URL to run a single node"
-    )]
-    RedisNotSupported,
+    #[error(transparent)]
+    Redis(#[from] RedisConfigError),
 }
 
 pub struct Application {
@@ -46,9 +48,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        if settings.redis_url.is_some() {
-            return Err(StartupError::RedisNotSupported);
-        }
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(|url| RedisContext::new(url, &settings.redis_prefix))
+            .transpose()?;
         let db_error = |source| StartupError::Database {
             url: settings.database.redacted(),
             source,
@@ -85,20 +89,40 @@ impl Application {
                 DbActor::new(pool.clone())
             })
         };
-        let limits = &settings.limits;
-        let registry = Registry::new(
-            AdmissionLimits {
-                connect_limit: settings.connect_limit,
-                connect_window: limits.connect_window,
-                max_sessions: settings.max_sessions_per_user,
-                outbound_queue: limits.outbound_queue,
-            },
-            metrics.clone(),
-        )
-        .start();
-        let delivery = Delivery::in_process(registry.clone());
+        let registry = {
+            let (db, metrics) = (db.clone(), metrics.clone());
+            let (max_sessions, outbound) = (
+                settings.max_sessions_per_user,
+                settings.limits.outbound_queue,
+            );
+            Registry::create(move |ctx| Registry::new(max_sessions, db, outbound, metrics, ctx))
+        };
+        let publisher = redis
+            .as_ref()
+            .map(|r| Publisher::start(r.clone(), settings.node_id.clone()));
+        let delivery = Delivery::new(registry.clone(), publisher);
         let writer = AlertWriter::new(db.clone(), delivery.clone(), metrics.clone()).start();
+        if let Some(redis) = &redis {
+            let subscriber =
+                RedisSubscriber::new(redis.clone(), settings.node_id.clone(), registry.clone())
+                    .start();
+            registry.do_send(AttachSubscriber(subscriber));
+            let ingest = IngestConsumer {
+                ctx: redis.clone(),
+                consumer: settings.node_id.clone(),
+                writer: writer.clone(),
+                metrics: metrics.clone(),
+                claim_idle: settings.ingest_claim_idle,
+            };
+            actix_web::rt::spawn(ingest.run());
+        }
+        let connect_limiter = ConnectLimiter::new(
+            settings.connect_limit,
+            settings.limits.connect_window,
+            redis.clone().map(|r| (r, settings.node_id.clone())),
+        );
         let sessions = Arc::new(SessionServices {
+            connect_limiter,
             registry: registry.clone(),
             db: db.clone(),
             delivery: delivery.clone(),
@@ -115,7 +139,7 @@ impl Application {
             sessions,
             allowed_origins: settings.allowed_origins.clone(),
             node_id: settings.node_id.clone(),
-            redis_enabled: false,
+            redis,
             started: Instant::now(),
         });
 

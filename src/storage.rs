@@ -331,6 +331,24 @@ pub fn replay_since(
     Ok((rows, truncated))
 }
 
+/// A user's alerts stored at or after `since`, oldest first, at most `max`:
+/// what a node may have missed while it could not hear other nodes.
+pub fn alerts_created_since(
+    conn: &mut AnyConnection,
+    user: &str,
+    since: chrono::NaiveDateTime,
+    max: i64,
+) -> Result<Vec<AlertRow>, StorageError> {
+    let rows = on_backend!(conn, |c| alerts::table
+        .filter(alerts::user_id.eq(user))
+        .filter(alerts::created_at.ge(since))
+        .order(alerts::id.asc())
+        .limit(max)
+        .select(AlertRow::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
 fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -101,6 +101,17 @@ db_message!(
 );
 
 db_message!(
+    /// A user's alerts stored at or after a time, oldest first (multi-node catch-up).
+    pub struct AlertsCreatedSince {
+        pub user: UserId,
+        pub since: chrono::NaiveDateTime,
+        pub max: i64,
+    }
+    AlertsCreatedSince -> Vec<AlertRow>,
+    |conn, msg| storage::alerts_created_since(conn, msg.user.as_str(), msg.since, msg.max)
+);
+
+db_message!(
     /// The user an opaque token belongs to, if it is live.
     pub struct TokenUser(pub String);
     TokenUser -> Option<String>,

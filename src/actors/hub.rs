@@ -8,24 +8,47 @@
 //! stops and restarts hubs; a hub keeps a copy for fan-out. If a hub dies
 //! (a panic in a handler), its `Lifeline` tells the registry on drop, which
 //! starts a new hub for the same sessions.
+//!
+//! In multi-node mode the hub also subscribes its user's Redis channel for
+//! as long as it lives, and after a Redis outage catches up from storage on
+//! alerts other nodes created meanwhile, skipping ids it already delivered.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 
+use super::db::{AlertsCreatedSince, DbActor, UnreadCount};
+use super::redis_subscriber::{RedisSubscriber, Subscribe, Unsubscribe};
 use super::registry::{HubExited, Registry};
 use super::session::SlowConsumer;
 use super::{Frame, Outbound, SessionLink};
 use crate::delivery::UserEvent;
-use crate::models::UserId;
 use crate::models::domain::format_timestamp;
+use crate::models::{AlertView, UserId};
 use crate::protocol::{AlertMessage, ServerMessage, UpdateMessage};
+use crate::read_state::db_result;
+
+/// Alert ids remembered for de-duplicating a catch-up.
+const REMEMBERED: usize = 1024;
+
+/// What a hub needs besides its sessions.
+#[derive(Clone)]
+pub struct HubServices {
+    pub registry: Addr<Registry>,
+    pub db: Addr<DbActor>,
+    pub subscriber: Option<Addr<RedisSubscriber>>,
+    pub outbound_limit: usize,
+}
 
 pub struct AlertHub {
     user: UserId,
     sessions: Vec<SessionLink>,
-    outbound_limit: usize,
+    services: HubServices,
+    /// Recently delivered alert ids, so a catch-up sends none twice.
+    delivered: BTreeSet<i64>,
     _lifeline: Lifeline,
 }
 
@@ -33,66 +56,92 @@ impl AlertHub {
     pub fn new(
         user: UserId,
         sessions: Vec<SessionLink>,
-        outbound_limit: usize,
-        registry: Addr<Registry>,
+        services: HubServices,
         generation: u64,
     ) -> Self {
         let lifeline = Lifeline {
             user: user.clone(),
             generation,
-            registry,
+            registry: services.registry.clone(),
+            subscriber: services.subscriber.clone(),
         };
         Self {
             user,
             sessions,
-            outbound_limit,
+            services,
+            delivered: BTreeSet::new(),
             _lifeline: lifeline,
         }
     }
 
     fn frame(event: &UserEvent) -> Frame {
         let now = format_timestamp(chrono::Utc::now());
-        match event {
+        let (json, alert_id, triggered_at_ms) = match event {
             UserEvent::Alert {
                 alert,
                 triggered_at_ms,
-            } => Frame {
-                text: ServerMessage::BreachAlert {
+            } => (
+                ServerMessage::BreachAlert {
                     message: AlertMessage {
                         alert,
                         replayed: false,
                     },
                     timestamp: &now,
                 }
-                .to_json()
-                .into(),
-                alert_id: Some(alert.alert_id),
-                triggered_at_ms: Some(*triggered_at_ms),
-            },
+                .to_json(),
+                Some(alert.alert_id),
+                Some(*triggered_at_ms),
+            ),
             UserEvent::Update {
                 alert_id,
                 update_type,
                 timestamp,
-            } => Frame {
-                text: ServerMessage::AlertUpdate {
+            } => (
+                ServerMessage::AlertUpdate {
                     message: UpdateMessage {
                         alert_id: *alert_id,
                         update_type: *update_type,
                         timestamp,
                     },
                 }
-                .to_json()
-                .into(),
-                alert_id: None,
-                triggered_at_ms: None,
-            },
-            UserEvent::UnreadCount { count } => Frame {
-                text: ServerMessage::UnreadCount { count: *count }
-                    .to_json()
-                    .into(),
-                alert_id: None,
-                triggered_at_ms: None,
-            },
+                .to_json(),
+                None,
+                None,
+            ),
+            UserEvent::UnreadCount { count } => (
+                ServerMessage::UnreadCount { count: *count }.to_json(),
+                None,
+                None,
+            ),
+        };
+        Frame {
+            text: json.into(),
+            alert_id,
+            triggered_at_ms,
+        }
+    }
+
+    fn fan_out(&mut self, event: &UserEvent) {
+        if let UserEvent::Alert { alert, .. } = event {
+            self.delivered.insert(alert.alert_id);
+            if self.delivered.len() > REMEMBERED {
+                self.delivered.pop_first();
+            }
+        }
+        let frame = Arc::new(Self::frame(event));
+        let limit = self.services.outbound_limit;
+        for session in &self.sessions {
+            // Over the bound, the session gets no more frames; it closes with
+            // 1013 the next time it runs and recovers with `since`.
+            let queued = session.outbox.queued.fetch_add(1, Ordering::AcqRel);
+            if queued >= limit {
+                session.outbox.queued.fetch_sub(1, Ordering::AcqRel);
+                if !session.outbox.overflowed.swap(true, Ordering::AcqRel) {
+                    session.addr.do_send(SlowConsumer);
+                }
+                continue;
+            }
+            session.addr.do_send(Outbound(frame.clone()));
         }
     }
 }
@@ -101,6 +150,9 @@ impl Actor for AlertHub {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Self::Context) {
+        if let Some(subscriber) = &self.services.subscriber {
+            subscriber.do_send(Subscribe(self.user.clone()));
+        }
         log::debug!(
             "hub for user {} started with {} session(s)",
             self.user,
@@ -109,17 +161,21 @@ impl Actor for AlertHub {
     }
 }
 
-/// Tells the registry when a hub is gone, however it went: dropping the
-/// actor's state is the one thing that happens on a normal stop and on a
-/// panic alike.
+/// Tells the registry (and the Redis subscriber) when a hub is gone,
+/// however it went: dropping the actor's state is the one thing that
+/// happens on a normal stop and on a panic alike.
 struct Lifeline {
     user: UserId,
     generation: u64,
     registry: Addr<Registry>,
+    subscriber: Option<Addr<RedisSubscriber>>,
 }
 
 impl Drop for Lifeline {
     fn drop(&mut self) {
+        if let Some(subscriber) = &self.subscriber {
+            subscriber.do_send(Unsubscribe(self.user.clone()));
+        }
         self.registry.do_send(HubExited {
             user: self.user.clone(),
             generation: self.generation,
@@ -153,6 +209,13 @@ pub struct Retire;
 #[rtype(result = "()")]
 pub struct Crash;
 
+/// Redis came back: deliver what other nodes stored since `since`.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct CatchUp {
+    pub since: DateTime<Utc>,
+}
+
 impl Handler<Join> for AlertHub {
     type Result = ();
     fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
@@ -170,20 +233,59 @@ impl Handler<Leave> for AlertHub {
 impl Handler<Fanout> for AlertHub {
     type Result = ();
     fn handle(&mut self, msg: Fanout, _: &mut Context<Self>) {
-        let frame = Arc::new(Self::frame(&msg.0));
-        for session in &self.sessions {
-            // Over the bound, the session gets no more frames; it closes with
-            // 1013 the next time it runs and recovers with `since`.
-            let queued = session.outbox.queued.fetch_add(1, Ordering::AcqRel);
-            if queued >= self.outbound_limit {
-                session.outbox.queued.fetch_sub(1, Ordering::AcqRel);
-                if !session.outbox.overflowed.swap(true, Ordering::AcqRel) {
-                    session.addr.do_send(SlowConsumer);
-                }
-                continue;
-            }
-            session.addr.do_send(Outbound(frame.clone()));
+        self.fan_out(&msg.0);
+    }
+}
+
+impl Handler<CatchUp> for AlertHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: CatchUp, ctx: &mut Context<Self>) {
+        let user = self.user.clone();
+        let db = self.services.db.clone();
+        async move {
+            let rows = db_result(
+                db.send(AlertsCreatedSince {
+                    user: user.clone(),
+                    since: msg.since.naive_utc(),
+                    max: 1000,
+                })
+                .await,
+            )?;
+            let count = db_result(db.send(UnreadCount(user)).await)?;
+            Ok::<_, crate::storage::StorageError>((rows, count))
         }
+        .into_actor(self)
+        .map(|result, act, _| match result {
+            Ok((rows, count)) => {
+                let missed: Vec<_> = rows
+                    .iter()
+                    .filter(|r| !act.delivered.contains(&r.id))
+                    .collect();
+                if !missed.is_empty() {
+                    log::info!(
+                        "user {}: delivering {} alert(s) missed while Redis was away",
+                        act.user,
+                        missed.len()
+                    );
+                }
+                for row in missed {
+                    let triggered_at_ms = row.created_at.and_utc().timestamp_millis();
+                    act.fan_out(&UserEvent::Alert {
+                        alert: AlertView::from(row),
+                        triggered_at_ms,
+                    });
+                }
+                // Read-state changes made on other nodes meanwhile: at least
+                // the count is right again.
+                act.fan_out(&UserEvent::UnreadCount { count });
+            }
+            Err(e) => log::warn!(
+                "user {}: catch-up after the Redis outage failed: {e}",
+                act.user
+            ),
+        })
+        .wait(ctx);
     }
 }
 

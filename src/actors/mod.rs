@@ -12,9 +12,13 @@
 //! list of each user's sessions and starts that user's `AlertHub`; the hub
 //! fans events out. The `AlertWriter` groups concurrent triggers into one
 //! transaction on the `DbActor` and hands stored alerts to `Delivery`.
+//! In multi-node mode `Delivery` also publishes to Redis, and the
+//! `RedisSubscriber` hands other nodes' events to the `Registry`; each hub
+//! subscribes its user's channel while it lives.
 
 pub mod db;
 pub mod hub;
+pub mod redis_subscriber;
 pub mod registry;
 pub mod session;
 pub mod writer;

@@ -1,32 +1,27 @@
 //! `Registry`: the root actor. It knows every open session by user, starts
 //! a user's `AlertHub` with their first session and retires it with their
-//! last, restarts a hub that died, and enforces the per-user limits: the
-//! connect rate (a sliding window of attempts) and the session cap.
+//! last, restarts a hub that died, and enforces the per-user session cap.
+//! (The connect rate is counted before a session asks to be admitted, in
+//! `connect_limit`, because in multi-node mode it is counted in Redis.)
 //!
 //! The registry, not the hub, owns the list of a user's sessions: that list
 //! is what survives a hub crash, so a restarted hub serves the same tabs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use super::SessionLink;
-use super::hub::{AlertHub, Crash, Fanout, Join, Leave, Retire};
+use super::db::DbActor;
+use super::hub::{
+    AlertHub, CatchUp as HubCatchUp, Crash, Fanout, HubServices, Join, Leave, Retire,
+};
+use super::redis_subscriber::RedisSubscriber;
 use super::session::GoingAway;
 use crate::delivery::UserEvent;
 use crate::metrics::Metrics;
 use crate::models::UserId;
-
-/// Per-user limits the registry enforces.
-#[derive(Debug, Clone)]
-pub struct AdmissionLimits {
-    pub connect_limit: u32,
-    pub connect_window: Duration,
-    pub max_sessions: usize,
-    pub outbound_queue: usize,
-}
 
 struct HubEntry {
     addr: Addr<AlertHub>,
@@ -35,56 +30,48 @@ struct HubEntry {
 }
 
 pub struct Registry {
-    limits: AdmissionLimits,
+    max_sessions: usize,
+    hub_services: HubServices,
     metrics: Arc<Metrics>,
     hubs: HashMap<UserId, HubEntry>,
-    attempts: HashMap<UserId, VecDeque<Instant>>,
     next_generation: u64,
     connections: usize,
 }
 
 impl Registry {
-    pub fn new(limits: AdmissionLimits, metrics: Arc<Metrics>) -> Self {
+    /// `hub_services.registry` is filled in when the registry starts.
+    pub fn new(
+        max_sessions: usize,
+        db: Addr<DbActor>,
+        outbound_limit: usize,
+        metrics: Arc<Metrics>,
+        ctx: &mut Context<Self>,
+    ) -> Self {
         Self {
-            limits,
+            max_sessions,
+            hub_services: HubServices {
+                registry: ctx.address(),
+                db,
+                subscriber: None,
+                outbound_limit,
+            },
             metrics,
             hubs: HashMap::new(),
-            attempts: HashMap::new(),
             next_generation: 0,
             connections: 0,
         }
     }
 
-    fn start_hub(
-        &mut self,
-        user: &UserId,
-        sessions: Vec<SessionLink>,
-        ctx: &mut Context<Self>,
-    ) -> (Addr<AlertHub>, u64) {
+    fn start_hub(&mut self, user: &UserId, sessions: Vec<SessionLink>) -> (Addr<AlertHub>, u64) {
         self.next_generation += 1;
         let generation = self.next_generation;
         let hub = AlertHub::new(
             user.clone(),
             sessions,
-            self.limits.outbound_queue,
-            ctx.address(),
+            self.hub_services.clone(),
             generation,
         );
         (hub.start(), generation)
-    }
-
-    /// Counts this attempt; true if it is within the sliding window's limit.
-    fn attempt_allowed(&mut self, user: &UserId, now: Instant) -> bool {
-        let window = self.limits.connect_window;
-        let attempts = self.attempts.entry(user.clone()).or_default();
-        while attempts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            attempts.pop_front();
-        }
-        attempts.push_back(now);
-        attempts.len() <= self.limits.connect_limit as usize
     }
 
     fn update_gauges(&self) {
@@ -95,48 +82,30 @@ impl Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        // Forget users whose attempts have all left the window, so the map
-        // does not grow with every user ever seen.
-        let every = self.limits.connect_window.max(Duration::from_secs(1));
-        ctx.run_interval(every, |act, _| {
-            let now = Instant::now();
-            let window = act.limits.connect_window;
-            act.attempts
-                .retain(|_, a| a.back().is_some_and(|t| now.duration_since(*t) < window));
-        });
-    }
 }
 
-/// Why a session was not admitted; both close with 4029.
+/// The user already has the maximum number of sessions (close 4029).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    RateLimited,
-    TooManySessions,
-}
+pub struct TooManySessions;
 
 /// An authenticated session asks to join its user's hub.
 #[derive(Message)]
-#[rtype(result = "Result<(), Refusal>")]
+#[rtype(result = "Result<(), TooManySessions>")]
 pub struct Admit {
     pub user: UserId,
     pub link: SessionLink,
 }
 
 impl Handler<Admit> for Registry {
-    type Result = Result<(), Refusal>;
+    type Result = Result<(), TooManySessions>;
 
-    fn handle(&mut self, msg: Admit, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.attempt_allowed(&msg.user, Instant::now()) {
-            return Err(Refusal::RateLimited);
-        }
+    fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
         if self
             .hubs
             .get(&msg.user)
-            .is_some_and(|e| e.sessions.len() >= self.limits.max_sessions)
+            .is_some_and(|e| e.sessions.len() >= self.max_sessions)
         {
-            return Err(Refusal::TooManySessions);
+            return Err(TooManySessions);
         }
         match self.hubs.get_mut(&msg.user) {
             Some(entry) => {
@@ -144,7 +113,7 @@ impl Handler<Admit> for Registry {
                 entry.sessions.insert(msg.link.id, msg.link);
             }
             None => {
-                let (addr, generation) = self.start_hub(&msg.user, vec![msg.link.clone()], ctx);
+                let (addr, generation) = self.start_hub(&msg.user, vec![msg.link.clone()]);
                 let sessions = HashMap::from([(msg.link.id, msg.link)]);
                 self.hubs.insert(
                     msg.user,
@@ -221,7 +190,7 @@ pub struct HubExited {
 impl Handler<HubExited> for Registry {
     type Result = ();
 
-    fn handle(&mut self, msg: HubExited, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: HubExited, _: &mut Context<Self>) {
         // A retired hub's entry is already gone, or belongs to a newer hub.
         let Some(entry) = self.hubs.get(&msg.user) else {
             return;
@@ -237,7 +206,7 @@ impl Handler<HubExited> for Registry {
             sessions.len()
         );
         self.metrics.hub_restarts.inc();
-        let (addr, generation) = self.start_hub(&msg.user, sessions, ctx);
+        let (addr, generation) = self.start_hub(&msg.user, sessions);
         if let Some(entry) = self.hubs.get_mut(&msg.user) {
             entry.addr = addr;
             entry.generation = generation;
@@ -292,6 +261,36 @@ impl Handler<CrashHub> for Registry {
                 true
             }
             None => false,
+        }
+    }
+}
+
+/// Multi-node mode: hubs started from now on subscribe through this actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachSubscriber(pub Addr<RedisSubscriber>);
+
+impl Handler<AttachSubscriber> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttachSubscriber, _: &mut Context<Self>) {
+        self.hub_services.subscriber = Some(msg.0);
+    }
+}
+
+/// Redis is back after an outage: every hub catches up from storage.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CatchUp {
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+impl Handler<CatchUp> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: CatchUp, _: &mut Context<Self>) {
+        for entry in self.hubs.values() {
+            entry.addr.do_send(HubCatchUp { since: msg.since });
         }
     }
 }

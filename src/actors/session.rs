@@ -26,9 +26,10 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::db::{DbActor, ReplaySince, UnreadCount};
-use super::registry::{Admit, Depart, Refusal, Registry};
+use super::registry::{Admit, Depart, Registry};
 use super::{Outbound, Outbox, SessionLink};
 use crate::config::Limits;
+use crate::connect_limit::ConnectLimiter;
 use crate::delivery::{Delivery, now_ms};
 use crate::metrics::{Metrics, Rejection};
 use crate::models::domain::format_timestamp;
@@ -39,6 +40,7 @@ use crate::read_state;
 /// What every session shares: one allocation for all of them.
 pub struct SessionServices {
     pub registry: Addr<Registry>,
+    pub connect_limiter: ConnectLimiter,
     pub db: Addr<DbActor>,
     pub delivery: Delivery,
     pub metrics: Arc<Metrics>,
@@ -254,39 +256,45 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.start_heartbeat(ctx);
+        let services = self.services.clone();
+        let user = self.user.clone();
         let link = SessionLink {
             id: self.id,
             addr: ctx.address(),
             outbox: self.outbox.clone(),
         };
-        self.services
-            .registry
-            .send(Admit {
-                user: self.user.clone(),
-                link,
-            })
-            .into_actor(self)
-            .map(|result, act, ctx| match result {
-                Ok(Ok(())) => {
-                    act.admitted = true;
-                    act.greet(ctx);
-                    if let Some(since) = act.since {
-                        act.replay(since, ctx);
-                    }
+        // Count the attempt, then ask to join; nothing else is handled until
+        // both answered (and the replay is sent), so no frame can precede
+        // `connection_established` or a 4029 close.
+        async move {
+            if !services.connect_limiter.allow(&user).await {
+                return Err((Rejection::RateLimited, "rate limited"));
+            }
+            match services.registry.send(Admit { user, link }).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err((Rejection::TooManySessions, "too many sessions")),
+                Err(_) => Err((Rejection::Unavailable, "server is shutting down")),
+            }
+        }
+        .into_actor(self)
+        .map(|result, act, ctx| match result {
+            Ok(()) => {
+                act.admitted = true;
+                act.greet(ctx);
+                if let Some(since) = act.since {
+                    act.replay(since, ctx);
                 }
-                Ok(Err(refusal)) => {
-                    let (why, reason) = match refusal {
-                        Refusal::RateLimited => (Rejection::RateLimited, "rate limited"),
-                        Refusal::TooManySessions => {
-                            (Rejection::TooManySessions, "too many sessions")
-                        }
-                    };
-                    act.services.metrics.rejected(why);
-                    Self::close(ctx, CloseCode::Other(4029), reason);
-                }
-                Err(_) => Self::close(ctx, CloseCode::Error, "server is shutting down"),
-            })
-            .wait(ctx);
+            }
+            Err((why, reason)) => {
+                act.services.metrics.rejected(why);
+                let code = match why {
+                    Rejection::Unavailable => CloseCode::Error,
+                    _ => CloseCode::Other(4029),
+                };
+                Self::close(ctx, code, reason);
+            }
+        })
+        .wait(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use actix::Addr;
 use actix_cors::Cors;
+use actix_web::dev::Service;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 
@@ -38,7 +39,7 @@ pub struct AppState {
     pub sessions: Arc<SessionServices>,
     pub allowed_origins: Option<Vec<String>>,
     pub node_id: String,
-    pub redis_enabled: bool,
+    pub redis: Option<crate::redis::RedisContext>,
     pub started: Instant,
 }
 
@@ -99,6 +100,28 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
     .service(
         web::scope("/api/v1")
             .wrap(cors(allowed_origins))
+            .wrap_fn(|req, srv| {
+                // A refused preflight gets the contract's error shape too.
+                let call = srv.call(req);
+                async move {
+                    let res = call.await?;
+                    let refused = res
+                        .response()
+                        .error()
+                        .and_then(|e| e.as_error::<actix_cors::CorsError>());
+                    Ok(match refused {
+                        Some(e) => {
+                            log::debug!("CORS refused: {e}");
+                            let forbidden = ApiError::Forbidden(
+                                "CORS request refused: origin, method or headers not allowed",
+                            );
+                            res.into_response(actix_web::ResponseError::error_response(&forbidden))
+                                .map_into_right_body()
+                        }
+                        None => res.map_into_left_body(),
+                    })
+                }
+            })
             .route("/alerts", web::post().to(trigger::trigger))
             .route("/alerts/batch", web::post().to(trigger::batch))
             .route("/alerts", web::get().to(user_alerts::list))

@@ -19,11 +19,10 @@ async fn report(state: &AppState) -> (serde_json::Value, bool) {
         Ok(Ok(Ok(())))
     );
     let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
-    // Redis mode is not part of this build yet; see README.
-    let redis = if state.redis_enabled {
-        "down"
-    } else {
-        "disabled"
+    let redis = match &state.redis {
+        None => "disabled",
+        Some(redis) if redis.health.subscriber_up() && redis.ping().await => "ok",
+        Some(_) => "down",
     };
     let healthy = database_ok && redis != "down";
     let body = json!({

@@ -28,7 +28,10 @@ async fn post_raw(app: &TestApp, path: &str, auth: Option<&str>, body: Vec<u8>) 
     if let Some(auth) = auth {
         req = req.insert_header(("Authorization", auth));
     }
-    let mut response = req.send_body(body).await.expect("request reaches the server");
+    let mut response = req
+        .send_body(body)
+        .await
+        .expect("request reaches the server");
     let bytes = response.body().await.expect("body");
     (
         response.status().as_u16(),
@@ -119,7 +122,10 @@ async fn a_trigger_returns_201_with_every_field_of_the_stored_alert() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["created"], true, "{body}");
     let alert = &body["alert"];
-    assert!(alert["alert_id"].as_i64().is_some_and(|id| id > 0), "{body}");
+    assert!(
+        alert["alert_id"].as_i64().is_some_and(|id| id > 0),
+        "{body}"
+    );
     assert_eq!(alert["breach_id"], "BREACH_001");
     assert_eq!(alert["title"], "Data Breach Detected");
     assert_eq!(alert["severity"], "HIGH");
@@ -136,7 +142,9 @@ async fn a_minimal_trigger_gets_the_defaults() {
     let app = spawn_app().await;
     let before = Utc::now();
     let (status, body) = app
-        .trigger(json!({"user_id":"1","breach_id":"B","title":"T","severity":"CrItIcAl","confidence":0}))
+        .trigger(
+            json!({"user_id":"1","breach_id":"B","title":"T","severity":"CrItIcAl","confidence":0}),
+        )
         .await;
     let after = Utc::now();
     assert_eq!(status, 201, "{body}");
@@ -185,10 +193,14 @@ async fn a_trigger_reaches_every_tab_of_the_user_and_no_other_user() {
 async fn a_retry_returns_200_with_the_stored_alert_and_pushes_nothing() {
     let app = spawn_app().await;
     let mut tab = app.connect("1").await;
-    let first = json!({"user_id":"1","breach_id":"B1","title":"First","severity":"low","confidence":0.1});
+    let first =
+        json!({"user_id":"1","breach_id":"B1","title":"First","severity":"low","confidence":0.1});
     let (status, created) = app.trigger(first.clone()).await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(tab.expect("breach_alert").await["message"]["alert_id"], created["alert"]["alert_id"]);
+    assert_eq!(
+        tab.expect("breach_alert").await["message"]["alert_id"],
+        created["alert"]["alert_id"]
+    );
 
     // The same (user, breach) again, even with other fields, is the stored alert.
     for retry in [
@@ -270,26 +282,81 @@ async fn every_bad_field_is_named_in_details() {
         ("missing severity", without("severity"), "severity"),
         ("missing confidence", without("confidence"), "confidence"),
         ("null user_id", with("user_id", Value::Null), "user_id"),
-        ("user_id with a dash", with("user_id", json!("a-b")), "user_id"),
+        (
+            "user_id with a dash",
+            with("user_id", json!("a-b")),
+            "user_id",
+        ),
         ("empty user_id", with("user_id", json!("")), "user_id"),
-        ("user_id of 65", with("user_id", json!("a".repeat(65))), "user_id"),
-        ("non-ascii user_id", with("user_id", json!("é")), "user_id"),
+        (
+            "user_id of 65",
+            with("user_id", json!("a".repeat(65))),
+            "user_id",
+        ),
         ("negative user_id", with("user_id", json!(-1)), "user_id"),
         ("empty breach_id", with("breach_id", json!("")), "breach_id"),
-        ("breach_id of 129", with("breach_id", json!("b".repeat(129))), "breach_id"),
-        ("numeric breach_id", with("breach_id", json!(5)), "breach_id"),
+        (
+            "breach_id of 129",
+            with("breach_id", json!("b".repeat(129))),
+            "breach_id",
+        ),
+        (
+            "numeric breach_id",
+            with("breach_id", json!(5)),
+            "breach_id",
+        ),
         ("empty title", with("title", json!("")), "title"),
-        ("title of 201", with("title", json!("t".repeat(201))), "title"),
-        ("description of 4001", with("description", json!("d".repeat(4001))), "description"),
-        ("source of 65", with("source", json!("s".repeat(65))), "source"),
-        ("confidence below 0", with("confidence", json!(-0.01)), "confidence"),
-        ("confidence above 1", with("confidence", json!(1.01)), "confidence"),
-        ("confidence as a string", with("confidence", json!("0.5")), "confidence"),
-        ("unknown severity", with("severity", json!("urgent")), "severity"),
+        (
+            "title of 201",
+            with("title", json!("t".repeat(201))),
+            "title",
+        ),
+        (
+            "description of 4001",
+            with("description", json!("d".repeat(4001))),
+            "description",
+        ),
+        (
+            "source of 65",
+            with("source", json!("s".repeat(65))),
+            "source",
+        ),
+        (
+            "confidence below 0",
+            with("confidence", json!(-0.01)),
+            "confidence",
+        ),
+        (
+            "confidence above 1",
+            with("confidence", json!(1.01)),
+            "confidence",
+        ),
+        (
+            "confidence as a string",
+            with("confidence", json!("0.5")),
+            "confidence",
+        ),
+        (
+            "unknown severity",
+            with("severity", json!("urgent")),
+            "severity",
+        ),
         ("numeric severity", with("severity", json!(3)), "severity"),
-        ("detected_at not RFC 3339", with("detected_at", json!("2025-11-25 12:00")), "detected_at"),
-        ("detected_at a word", with("detected_at", json!("yesterday")), "detected_at"),
-        ("detected_at a number", with("detected_at", json!(1764072000)), "detected_at"),
+        (
+            "detected_at not RFC 3339",
+            with("detected_at", json!("2025-11-25 12:00")),
+            "detected_at",
+        ),
+        (
+            "detected_at a word",
+            with("detected_at", json!("yesterday")),
+            "detected_at",
+        ),
+        (
+            "detected_at a number",
+            with("detected_at", json!(1764072000)),
+            "detected_at",
+        ),
         ("unknown field", with("extra", json!(1)), "extra"),
     ];
     for (what, body, field) in cases {
@@ -300,7 +367,10 @@ async fn every_bad_field_is_named_in_details() {
             .keys()
             .collect();
         assert_eq!(keys, [field], "{what}: {details}");
-        assert!(details[field].as_str().is_some_and(|s| !s.is_empty()), "{what}: {details}");
+        assert!(
+            details[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{what}: {details}"
+        );
     }
     // Every bad field at once is named at once.
     let details = assert_error(
@@ -313,7 +383,15 @@ async fn every_bad_field_is_named_in_details() {
     keys.sort();
     assert_eq!(
         keys,
-        ["breach_id", "confidence", "extra", "severity", "source", "title", "user_id"],
+        [
+            "breach_id",
+            "confidence",
+            "extra",
+            "severity",
+            "source",
+            "title",
+            "user_id"
+        ],
         "{details}"
     );
     // A JSON value that is not an object is a validation error too.
@@ -346,8 +424,10 @@ async fn values_at_the_limits_are_accepted() {
     assert_eq!(alert["confidence"], 1.0);
     // Optional fields may be null; an empty description is kept as given.
     let (status, body) = app
-        .trigger(json!({"user_id":"1","breach_id":"x","title":"t","severity":"low","confidence":0,
-                         "description":"","source":null,"detected_at":null}))
+        .trigger(
+            json!({"user_id":"1","breach_id":"x","title":"t","severity":"low","confidence":0,
+                         "description":"","source":null,"detected_at":null}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["alert"]["description"], "");
@@ -360,8 +440,18 @@ async fn the_trigger_needs_a_service_key() {
     let body = alert_body("1", "B");
     let opaque = alerthub::storage::create_token(&mut app.storage(), "1").unwrap();
 
-    assert_error(&app.post_as(TRIGGER, None, body.clone()).await, 401, "unauthorized");
-    for bad in ["Bearer wrong-key", "wrong-key", "Bearer ", "Basic c3ZjOnRlc3Q=", "Bearer a.b.c"] {
+    assert_error(
+        &app.post_as(TRIGGER, None, body.clone()).await,
+        401,
+        "unauthorized",
+    );
+    for bad in [
+        "Bearer wrong-key",
+        "wrong-key",
+        "Bearer ",
+        "Basic c3ZjOnRlc3Q=",
+        "Bearer a.b.c",
+    ] {
         let response = app.post_as(TRIGGER, Some(bad), body.clone()).await;
         assert_error(&response, 401, "unauthorized");
     }
@@ -375,13 +465,18 @@ async fn the_trigger_needs_a_service_key() {
         assert_error(&response, 403, "forbidden");
     }
     assert_error(
-        &app.post_as(BATCH, None, json!({"alerts":[body.clone()]})).await,
+        &app.post_as(BATCH, None, json!({"alerts":[body.clone()]}))
+            .await,
         401,
         "unauthorized",
     );
     assert_error(
-        &app.post_as(BATCH, Some("Bearer wrong-key"), json!({"alerts":[body.clone()]}))
-            .await,
+        &app.post_as(
+            BATCH,
+            Some("Bearer wrong-key"),
+            json!({"alerts":[body.clone()]}),
+        )
+        .await,
         401,
         "unauthorized",
     );
@@ -396,14 +491,22 @@ async fn auth_is_checked_before_the_body() {
     let app = spawn_app().await;
     let garbage = b"{not json".to_vec();
     for path in [TRIGGER, BATCH] {
-        assert_error(&post_raw(&app, path, None, garbage.clone()).await, 401, "unauthorized");
+        assert_error(
+            &post_raw(&app, path, None, garbage.clone()).await,
+            401,
+            "unauthorized",
+        );
         assert_error(
             &post_raw(&app, path, Some("Bearer wrong"), garbage.clone()).await,
             401,
             "unauthorized",
         );
         let user = format!("Bearer {}", jwt("1"));
-        assert_error(&post_raw(&app, path, Some(&user), garbage.clone()).await, 403, "forbidden");
+        assert_error(
+            &post_raw(&app, path, Some(&user), garbage.clone()).await,
+            403,
+            "forbidden",
+        );
         // With the key, the same body is a JSON error.
         assert_error(
             &post_raw(&app, path, Some(&service()), garbage.clone()).await,
@@ -422,7 +525,13 @@ async fn auth_is_checked_before_the_body() {
 #[actix_web::test]
 async fn invalid_json_is_400() {
     let app = spawn_app().await;
-    for raw in [&b"{"[..], b"not json", b"", b"{\"user_id\":\"1\",}", b"\xff\xfe"] {
+    for raw in [
+        &b"{"[..],
+        b"not json",
+        b"",
+        b"{\"user_id\":\"1\",}",
+        b"\xff\xfe",
+    ] {
         for path in [TRIGGER, BATCH] {
             let response = post_raw(&app, path, Some(&service()), raw.to_vec()).await;
             assert_error(&response, 400, "invalid_json");
@@ -473,7 +582,12 @@ fn results(body: &Value) -> Vec<(i64, bool)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["alert_id"].as_i64().unwrap(), r["created"].as_bool().unwrap()))
+        .map(|r| {
+            (
+                r["alert_id"].as_i64().unwrap(),
+                r["created"].as_bool().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -482,18 +596,30 @@ async fn a_batch_stores_every_item_and_answers_in_order() {
     let app = spawn_app().await;
     let (status, body) = batch(
         &app,
-        vec![alert_body("1", "A"), alert_body("2", "B"), alert_body("1", "C")],
+        vec![
+            alert_body("1", "A"),
+            alert_body("2", "B"),
+            alert_body("1", "C"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let r = results(&body);
     assert_eq!(r.len(), 3, "{body}");
     assert!(r.iter().all(|(_, created)| *created), "{body}");
-    assert!(r[0].0 < r[2].0, "a user's ids increase in creation order: {body}");
+    assert!(
+        r[0].0 < r[2].0,
+        "a user's ids increase in creation order: {body}"
+    );
     let ids = |alerts: Vec<Value>| -> Vec<(i64, String)> {
         alerts
             .iter()
-            .map(|a| (a["alert_id"].as_i64().unwrap(), a["breach_id"].as_str().unwrap().to_owned()))
+            .map(|a| {
+                (
+                    a["alert_id"].as_i64().unwrap(),
+                    a["breach_id"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
     assert_eq!(
@@ -515,7 +641,10 @@ async fn duplicates_in_a_batch_and_against_earlier_triggers_are_not_created_agai
     let app = spawn_app().await;
     let mut tab = app.connect("1").await;
     let earlier = app.create_alert("1", "B0").await;
-    assert_eq!(tab.expect("breach_alert").await["message"]["alert_id"], earlier);
+    assert_eq!(
+        tab.expect("breach_alert").await["message"]["alert_id"],
+        earlier
+    );
 
     let (status, body) = batch(
         &app,
@@ -549,7 +678,11 @@ async fn duplicates_in_a_batch_and_against_earlier_triggers_are_not_created_agai
     let (status, again) = batch(&app, vec![alert_body("1", "B1"), alert_body("1", "B2")]).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(results(&again), [(r[0].0, false), (r[4].0, false)]);
-    assert_eq!(stored(&app, "1").await.len(), 4, "B0, B1, B2 and the sentinel");
+    assert_eq!(
+        stored(&app, "1").await.len(),
+        4,
+        "B0, B1, B2 and the sentinel"
+    );
 }
 
 #[actix_web::test]
@@ -564,7 +697,13 @@ async fn one_invalid_item_stores_nothing() {
     let details = assert_error(
         &batch(
             &app,
-            vec![alert_body("1", "A"), alert_body("1", "B"), bad_title, bad_two, alert_body("1", "E")],
+            vec![
+                alert_body("1", "A"),
+                alert_body("1", "B"),
+                bad_title,
+                bad_two,
+                alert_body("1", "E"),
+            ],
         )
         .await,
         422,
@@ -583,7 +722,10 @@ async fn one_invalid_item_stores_nothing() {
 
     // Nothing stored, nothing pushed.
     let (status, count) = app
-        .get_as("/api/v1/alerts/unread-count", &format!("Bearer {}", jwt("1")))
+        .get_as(
+            "/api/v1/alerts/unread-count",
+            &format!("Bearer {}", jwt("1")),
+        )
         .await;
     assert_eq!((status, count), (200, json!({"count": 0})));
     assert!(stored(&app, "1").await.is_empty());
@@ -597,13 +739,21 @@ async fn a_batch_holds_1_to_1000_items() {
     let details = assert_error(&batch(&app, vec![]).await, 422, "validation_failed");
     assert!(details.get("alerts").is_some(), "{details}");
 
-    let many = |n: usize| (0..n).map(|i| alert_body("1", &format!("m{i}"))).collect::<Vec<_>>();
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| alert_body("1", &format!("m{i}")))
+            .collect::<Vec<_>>()
+    };
     let details = assert_error(&batch(&app, many(1001)).await, 422, "validation_failed");
     assert!(details.get("alerts").is_some(), "{details}");
     assert!(stored(&app, "1").await.is_empty());
 
     // The shape of the envelope is checked too.
-    for body in [json!({}), json!({"alerts": "x"}), json!({"alerts": alert_body("1", "x")})] {
+    for body in [
+        json!({}),
+        json!({"alerts": "x"}),
+        json!({"alerts": alert_body("1", "x")}),
+    ] {
         let details = assert_error(
             &app.post_as(BATCH, Some(&service()), body.clone()).await,
             422,
@@ -612,8 +762,12 @@ async fn a_batch_holds_1_to_1000_items() {
         assert!(details.get("alerts").is_some(), "{body}: {details}");
     }
     let details = assert_error(
-        &app.post_as(BATCH, Some(&service()), json!({"alerts":[alert_body("1","x")],"extra":1}))
-            .await,
+        &app.post_as(
+            BATCH,
+            Some(&service()),
+            json!({"alerts":[alert_body("1","x")],"extra":1}),
+        )
+        .await,
         422,
         "validation_failed",
     );
@@ -621,15 +775,26 @@ async fn a_batch_holds_1_to_1000_items() {
 
     // 1000 items, a body well over the single-trigger limit, are fine.
     let thousand = many(1000);
-    assert!(serde_json::to_vec(&json!({"alerts": thousand})).unwrap().len() > 64 * 1024);
+    assert!(
+        serde_json::to_vec(&json!({"alerts": thousand}))
+            .unwrap()
+            .len()
+            > 64 * 1024
+    );
     let (status, body) = batch(&app, thousand).await;
     assert_eq!(status, 200, "{body}");
     let r = results(&body);
     assert_eq!(r.len(), 1000);
     assert!(r.iter().all(|(_, c)| *c));
-    assert!(r.windows(2).all(|w| w[0].0 < w[1].0), "ids increase in item order");
+    assert!(
+        r.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids increase in item order"
+    );
     let (_, count) = app
-        .get_as("/api/v1/alerts/unread-count", &format!("Bearer {}", jwt("1")))
+        .get_as(
+            "/api/v1/alerts/unread-count",
+            &format!("Bearer {}", jwt("1")),
+        )
         .await;
     assert_eq!(count, json!({"count": 1000}));
 }
@@ -637,6 +802,31 @@ async fn a_batch_holds_1_to_1000_items() {
 #[actix_web::test]
 async fn a_batch_body_over_1_mib_is_413() {
     let app = spawn_app().await;
+    const LIMIT: usize = 1024 * 1024;
+    // Exactly 1 MiB is read (and refused for the unknown field of item 0)...
+    let sized = |size: usize| {
+        let mut item = alert_body("1", "PAD");
+        item["pad"] = json!("");
+        let base = serde_json::to_vec(&json!({ "alerts": [item.clone()] }))
+            .unwrap()
+            .len();
+        item["pad"] = json!("x".repeat(size - base));
+        let bytes = serde_json::to_vec(&json!({ "alerts": [item] })).unwrap();
+        assert_eq!(bytes.len(), size);
+        bytes
+    };
+    let details = assert_error(
+        &post_raw(&app, BATCH, Some(&service()), sized(LIMIT)).await,
+        422,
+        "validation_failed",
+    );
+    assert!(details["0"].get("pad").is_some(), "{details}");
+    // ...one byte more is too large.
+    assert_error(
+        &post_raw(&app, BATCH, Some(&service()), sized(LIMIT + 1)).await,
+        413,
+        "payload_too_large",
+    );
     let mut item = alert_body("1", "big");
     item["description"] = json!("d".repeat(3000));
     let alerts: Vec<Value> = (0..400)
@@ -653,7 +843,11 @@ async fn a_batch_body_over_1_mib_is_413() {
         413,
         "payload_too_large",
     );
-    assert_error(&post_chunked(&app, BATCH, body).await, 413, "payload_too_large");
+    assert_error(
+        &post_chunked(&app, BATCH, body).await,
+        413,
+        "payload_too_large",
+    );
     assert!(stored(&app, "1").await.is_empty());
 }
 
@@ -665,7 +859,11 @@ async fn batch_alerts_are_pushed_live_to_their_users() {
     let mut two = app.connect("2").await;
     let (status, body) = batch(
         &app,
-        vec![alert_body("1", "A"), alert_body("2", "B"), alert_body("1", "C")],
+        vec![
+            alert_body("1", "A"),
+            alert_body("2", "B"),
+            alert_body("1", "C"),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -688,4 +886,60 @@ async fn batch_alerts_are_pushed_live_to_their_users() {
     app.assert_nothing_queued("1", &mut [&mut one_a, &mut one_b])
         .await;
     app.assert_nothing_queued("2", &mut [&mut two]).await;
+}
+
+#[actix_web::test]
+async fn concurrent_retries_create_one_alert_and_push_it_once() {
+    let app = spawn_app().await;
+    let mut tab = app.connect("1").await;
+    let body = alert_body("1", "RACE");
+    let singles = (0..8).map(|_| app.trigger(body.clone()));
+    let batches = (0..4).map(|_| batch(&app, vec![body.clone(), alert_body("1", "RACE2")]));
+    let (singles, batches) = futures_util::future::join(
+        futures_util::future::join_all(singles),
+        futures_util::future::join_all(batches),
+    )
+    .await;
+
+    let mut outcomes: Vec<(i64, bool)> = singles
+        .iter()
+        .map(|(status, body)| {
+            let created = body["created"].as_bool().unwrap();
+            assert_eq!(*status, if created { 201 } else { 200 }, "{body}");
+            (body["alert"]["alert_id"].as_i64().unwrap(), created)
+        })
+        .collect();
+    let mut race2 = Vec::new();
+    for (status, body) in &batches {
+        assert_eq!(*status, 200, "{body}");
+        let r = results(body);
+        outcomes.push(r[0]);
+        race2.push(r[1]);
+    }
+    let id = outcomes[0].0;
+    assert!(outcomes.iter().all(|(i, _)| *i == id), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|(_, c)| *c).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let id2 = race2[0].0;
+    assert!(race2.iter().all(|(i, _)| *i == id2), "{race2:?}");
+    assert_eq!(race2.iter().filter(|(_, c)| *c).count(), 1, "{race2:?}");
+
+    // Each alert is pushed exactly once.
+    let mut pushed = vec![
+        tab.expect("breach_alert").await["message"]["alert_id"]
+            .as_i64()
+            .unwrap(),
+        tab.expect("breach_alert").await["message"]["alert_id"]
+            .as_i64()
+            .unwrap(),
+    ];
+    pushed.sort_unstable();
+    let mut want = vec![id, id2];
+    want.sort_unstable();
+    assert_eq!(pushed, want);
+    app.assert_nothing_queued("1", &mut [&mut tab]).await;
+    assert_eq!(stored(&app, "1").await.len(), 3);
 }

@@ -111,7 +111,11 @@ async fn paging_with_before_sees_every_alert_once() {
         seen.extend(ids(&page));
         match page["next_before"].as_i64() {
             Some(before) => {
-                assert_eq!(Some(&before), seen.last(), "next_before is the page's last id");
+                assert_eq!(
+                    Some(&before),
+                    seen.last(),
+                    "next_before is the page's last id"
+                );
                 query = format!("?limit=3&before={before}");
             }
             None => break,
@@ -127,7 +131,10 @@ async fn paging_with_before_sees_every_alert_once() {
     assert_eq!(page["next_before"], Value::Null);
     // limit=1 walks one at a time; the extremes of the range are accepted.
     let page = list(&app, "1", "?limit=1").await;
-    assert_eq!((ids(&page), page["next_before"].clone()), (vec![all[0]], json!(all[0])));
+    assert_eq!(
+        (ids(&page), page["next_before"].clone()),
+        (vec![all[0]], json!(all[0]))
+    );
     assert_eq!(ids(&list(&app, "1", "?limit=200").await), all);
 }
 
@@ -160,8 +167,17 @@ async fn unread_true_lists_only_unread_alerts() {
     }
     let page = list(&app, "1", "?unread=true").await;
     assert_eq!(ids(&page), [all[4], all[2], all[0]]);
-    assert!(page["alerts"].as_array().unwrap().iter().all(|a| a["read"] == false));
-    assert_eq!(ids(&list(&app, "1", "?unread=false").await), desc(all.clone()));
+    assert!(
+        page["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["read"] == false)
+    );
+    assert_eq!(
+        ids(&list(&app, "1", "?unread=false").await),
+        desc(all.clone())
+    );
     let all_page = list(&app, "1", "").await;
     let read_flags: Vec<bool> = all_page["alerts"]
         .as_array()
@@ -172,9 +188,20 @@ async fn unread_true_lists_only_unread_alerts() {
     assert_eq!(read_flags, [false, true, false, true, false]);
     // The filter pages too.
     let page = list(&app, "1", "?unread=true&limit=2").await;
-    assert_eq!((ids(&page), page["next_before"].clone()), (vec![all[4], all[2]], json!(all[2])));
-    let page = list(&app, "1", &format!("?unread=true&limit=2&before={}", all[2])).await;
-    assert_eq!((ids(&page), page["next_before"].clone()), (vec![all[0]], Value::Null));
+    assert_eq!(
+        (ids(&page), page["next_before"].clone()),
+        (vec![all[4], all[2]], json!(all[2]))
+    );
+    let page = list(
+        &app,
+        "1",
+        &format!("?unread=true&limit=2&before={}", all[2]),
+    )
+    .await;
+    assert_eq!(
+        (ids(&page), page["next_before"].clone()),
+        (vec![all[0]], Value::Null)
+    );
 }
 
 #[actix_web::test]
@@ -254,7 +281,13 @@ async fn another_users_alert_or_an_unknown_id_is_404() {
     let theirs = app.create_alert("2", "A").await;
     owner.expect("breach_alert").await;
 
-    for id in [theirs.to_string(), "999999".into(), "0".into(), "-1".into(), "abc".into()] {
+    for id in [
+        theirs.to_string(),
+        "999999".into(),
+        "0".into(),
+        "-1".into(),
+        "abc".into(),
+    ] {
         let response = mark_read(&app, "1", &id).await;
         assert_error(&response, 404, "not_found");
     }
@@ -292,7 +325,10 @@ async fn read_all_marks_everything_and_updates_every_tab() {
         let message = &update["message"];
         assert_eq!(message.get("alert_id"), Some(&Value::Null), "{update}");
         assert_eq!(message["update_type"], "marked_all_read", "{update}");
-        assert!(message["timestamp"].as_str().unwrap().ends_with('Z'), "{update}");
+        assert!(
+            message["timestamp"].as_str().unwrap().ends_with('Z'),
+            "{update}"
+        );
         let count = tab.expect("unread_count").await;
         assert_eq!(count["count"], 0, "{count}");
     }
@@ -331,7 +367,10 @@ async fn every_endpoint_needs_a_valid_user_token() {
         ),
         format!(
             "Bearer {}",
-            sign_jwt(json!({"user_id":"1","exp": now_secs() + 600}), "wrong-secret")
+            sign_jwt(
+                json!({"user_id":"1","exp": now_secs() + 600}),
+                "wrong-secret"
+            )
         ),
         format!(
             "Bearer {}",
@@ -382,7 +421,11 @@ async fn opaque_tokens_and_jwts_both_work_and_see_only_their_user() {
     assert_eq!((status, body), (200, json!({"count": 1})));
     // The opaque user cannot mark user 1's alert, but can mark their own.
     let path = |id: i64| format!("/api/v1/alerts/{id}/read");
-    assert_error(&app.post_as(&path(mine), Some(&token), json!({})).await, 404, "not_found");
+    assert_error(
+        &app.post_as(&path(mine), Some(&token), json!({})).await,
+        404,
+        "not_found",
+    );
     let (status, body) = app.post_as(&path(theirs), Some(&token), json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["alert"]["read"], true);
@@ -423,7 +466,10 @@ async fn cors_request(
     if preflight {
         req = req
             .insert_header(("Access-Control-Request-Method", "POST"))
-            .insert_header(("Access-Control-Request-Headers", "authorization,content-type"));
+            .insert_header((
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            ));
     } else {
         req = req.insert_header(("Authorization", bearer("1")));
     }
@@ -451,10 +497,18 @@ async fn allowed_origins_get_cors_answers_and_others_get_none() {
     let app = spawn_app_with(&["--allowed-origins", "https://app.example"], |_| {}).await;
     let good = "https://app.example";
 
-    for path in ["/api/v1/alerts", "/api/v1/alerts/read-all", "/api/v1/alerts/unread-count"] {
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/alerts/read-all",
+        "/api/v1/alerts/unread-count",
+    ] {
         let pre = cors_request(&app, Method::OPTIONS, path, good, true).await;
         assert!(pre.status().is_success(), "{path}: {}", pre.status());
-        assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some(good), "{path}");
+        assert_eq!(
+            header(&pre, "access-control-allow-origin").as_deref(),
+            Some(good),
+            "{path}"
+        );
         let methods = lower_list(header(&pre, "access-control-allow-methods"));
         assert!(
             methods.contains(&"get".to_owned()) && methods.contains(&"post".to_owned()),
@@ -468,9 +522,19 @@ async fn allowed_origins_get_cors_answers_and_others_get_none() {
         );
     }
     // The actual request from the allowed origin is answered with CORS too.
-    let res = cors_request(&app, Method::GET, "/api/v1/alerts/unread-count", good, false).await;
+    let res = cors_request(
+        &app,
+        Method::GET,
+        "/api/v1/alerts/unread-count",
+        good,
+        false,
+    )
+    .await;
     assert_eq!(res.status().as_u16(), 200);
-    assert_eq!(header(&res, "access-control-allow-origin").as_deref(), Some(good));
+    assert_eq!(
+        header(&res, "access-control-allow-origin").as_deref(),
+        Some(good)
+    );
 
     // Another origin gets no CORS headers, preflight or not.
     let evil = "https://evil.example";
@@ -478,12 +542,93 @@ async fn allowed_origins_get_cors_answers_and_others_get_none() {
     assert_eq!(header(&pre, "access-control-allow-origin"), None);
     assert_eq!(header(&pre, "access-control-allow-methods"), None);
     assert_eq!(header(&pre, "access-control-allow-headers"), None);
-    let res = cors_request(&app, Method::GET, "/api/v1/alerts/unread-count", evil, false).await;
+    let res = cors_request(
+        &app,
+        Method::GET,
+        "/api/v1/alerts/unread-count",
+        evil,
+        false,
+    )
+    .await;
     assert_eq!(header(&res, "access-control-allow-origin"), None);
     // A look-alike of the allowed origin is another origin.
-    for near in ["http://app.example", "https://app.example.evil", "https://APP.example:444"] {
+    for near in [
+        "http://app.example",
+        "https://app.example.evil",
+        "https://APP.example:444",
+    ] {
         let pre = cors_request(&app, Method::OPTIONS, "/api/v1/alerts", near, true).await;
         assert_eq!(header(&pre, "access-control-allow-origin"), None, "{near}");
+    }
+}
+
+#[actix_web::test]
+async fn errors_are_readable_by_allowed_origins() {
+    let app = spawn_app_with(&["--allowed-origins", "https://app.example"], |_| {}).await;
+    let good = "https://app.example";
+    let cases = [
+        ("/api/v1/alerts/unread-count", None, 401),
+        (
+            "/api/v1/alerts/unread-count",
+            Some("Bearer garbage".to_owned()),
+            401,
+        ),
+        ("/api/v1/alerts?limit=0", Some(bearer("1")), 422),
+    ];
+    for (path, auth, status) in cases {
+        let mut req = app.http.get(app.url(path)).insert_header(("Origin", good));
+        if let Some(auth) = &auth {
+            req = req.insert_header(("Authorization", auth.as_str()));
+        }
+        let res = req.send().await.expect("request reaches the server");
+        assert_eq!(res.status().as_u16(), status, "{path} {auth:?}");
+        assert_eq!(
+            header(&res, "access-control-allow-origin").as_deref(),
+            Some(good),
+            "{path} {auth:?}"
+        );
+    }
+}
+
+/// A preflight the CORS policy refuses: no CORS headers, and if the answer
+/// is an error it is the contract's error JSON like every other error.
+#[actix_web::test]
+async fn a_refused_preflight_gets_no_cors_headers_and_the_error_shape() {
+    let app = spawn_app_with(&["--allowed-origins", "https://app.example"], |_| {}).await;
+    let cases = [
+        ("https://evil.example", "POST", "authorization,content-type"),
+        ("https://app.example", "DELETE", "authorization"),
+        ("https://app.example", "POST", "x-custom"),
+    ];
+    for (origin, method, headers) in cases {
+        let mut res = app
+            .http
+            .request(Method::OPTIONS, app.url("/api/v1/alerts"))
+            .insert_header(("Origin", origin))
+            .insert_header(("Access-Control-Request-Method", method))
+            .insert_header(("Access-Control-Request-Headers", headers))
+            .send()
+            .await
+            .expect("request reaches the server");
+        let what = format!("{origin} {method} {headers}");
+        if origin != "https://app.example" {
+            assert_eq!(header(&res, "access-control-allow-origin"), None, "{what}");
+        }
+        let status = res.status().as_u16();
+        let bytes = res.body().await.unwrap();
+        if status >= 400 {
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{what}: {status} with a body that is not the error JSON: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            });
+            let code = body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert_error(&(status, body), status, &code);
+        }
     }
 }
 
@@ -498,8 +643,14 @@ async fn without_configured_origins_any_origin_is_allowed() {
             allowed.as_deref() == Some(origin) || allowed.as_deref() == Some("*"),
             "{origin}: {allowed:?}"
         );
-        let res =
-            cors_request(&app, Method::GET, "/api/v1/alerts/unread-count", origin, false).await;
+        let res = cors_request(
+            &app,
+            Method::GET,
+            "/api/v1/alerts/unread-count",
+            origin,
+            false,
+        )
+        .await;
         assert_eq!(res.status().as_u16(), 200);
         let allowed = header(&res, "access-control-allow-origin");
         assert!(

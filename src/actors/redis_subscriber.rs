@@ -1,0 +1,292 @@
+//! `RedisSubscriber`: this node's dedicated pub/sub connection.
+//!
+//! Hubs tell it when they start and stop; it subscribes to a user's channel
+//! while at least one hub of that user lives here (a count, because a
+//! retiring hub and its successor can overlap), so a node only receives
+//! events for users it holds sessions of. Events are handed to the
+//! `Registry` unless this node published them itself (it delivered those
+//! locally already).
+//!
+//! When the connection drops, the node keeps serving local sessions; the
+//! subscriber reconnects with backoff, resubscribes every channel, and then
+//! asks every hub to catch up from storage on what it may have missed while
+//! it was deaf.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis;
+use tokio::sync::mpsc;
+
+use super::registry::{CatchUp, Deliver, Registry};
+use crate::models::UserId;
+use crate::redis::{Envelope, RedisContext};
+
+/// How far before a detected outage a catch-up looks: events published
+/// just before the connection was seen to drop may be lost too.
+const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
+/// How often a quiet connection is checked with a PING.
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+enum Op {
+    Subscribe(String),
+    Unsubscribe(String),
+}
+
+pub struct RedisSubscriber {
+    ctx: RedisContext,
+    node_id: String,
+    registry: Addr<Registry>,
+    /// Hubs alive on this node per user.
+    users: HashMap<UserId, usize>,
+    /// Ordered subscribe/unsubscribe commands for the current connection.
+    ops: Option<mpsc::UnboundedSender<Op>>,
+    stream: Option<SpawnHandle>,
+    down_since: Option<DateTime<Utc>>,
+    backoff: Duration,
+    /// Which connection a `Live` or `ConnectionLost` report is about: a
+    /// report from a replaced connection is ignored.
+    generation: u64,
+}
+
+impl RedisSubscriber {
+    pub fn new(ctx: RedisContext, node_id: String, registry: Addr<Registry>) -> Self {
+        Self {
+            ctx,
+            node_id,
+            registry,
+            users: HashMap::new(),
+            ops: None,
+            stream: None,
+            down_since: Some(Utc::now()),
+            backoff: Duration::from_millis(100),
+            generation: 0,
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let client = self.ctx.client.clone();
+        async move {
+            match tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await {
+                Ok(Ok(pubsub)) => Ok(pubsub.split()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("connecting timed out".to_string()),
+            }
+        }
+        .into_actor(self)
+        .map(|result, act, ctx| match result {
+            Ok((sink, stream)) => act.connected(sink, stream, ctx),
+            Err(e) => act.retry(&e, ctx),
+        })
+        .wait(ctx);
+    }
+
+    fn connected(
+        &mut self,
+        sink: redis::aio::PubSubSink,
+        stream: redis::aio::PubSubStream,
+        ctx: &mut Context<Self>,
+    ) {
+        // The command queue exists before the snapshot of channels is taken,
+        // so nothing that changes in between is lost (a repeated SUBSCRIBE is
+        // harmless).
+        let (tx, rx) = mpsc::unbounded_channel();
+        let channels: Vec<String> = self
+            .users
+            .keys()
+            .map(|u| self.ctx.keys.user_channel(u))
+            .collect();
+        self.ops = Some(tx);
+        self.stream = Some(ctx.add_stream(stream));
+        self.generation += 1;
+        let me = ctx.address();
+        actix_web::rt::spawn(run_ops(sink, channels, rx, me, self.generation));
+    }
+
+    fn retry(&mut self, why: &str, ctx: &mut Context<Self>) {
+        log::warn!(
+            "redis subscriber: {why}; reconnecting in {:?}",
+            self.backoff
+        );
+        ctx.run_later(self.backoff, |act, ctx| act.connect(ctx));
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+    }
+
+    fn lost(&mut self, why: &str, ctx: &mut Context<Self>) {
+        self.ctx.health.set_subscriber_up(false);
+        self.ops = None;
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.down_since.is_none() {
+            self.down_since = Some(Utc::now());
+            log::warn!(
+                "redis subscriber: connection lost ({why}); local sessions are still served"
+            );
+        }
+        self.retry(why, ctx);
+    }
+
+    fn send_op(&self, op: Op) {
+        if let Some(ops) = &self.ops {
+            let _ = ops.send(op);
+        }
+    }
+}
+
+/// Subscribes the snapshot, reports the node live, then applies commands
+/// in order; a failure means the connection is gone.
+async fn run_ops(
+    mut sink: redis::aio::PubSubSink,
+    channels: Vec<String>,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+    subscriber: Addr<RedisSubscriber>,
+    generation: u64,
+) {
+    let lost = |why: String| subscriber.do_send(ConnectionLost { generation, why });
+    let resubscribed = async {
+        for channel in &channels {
+            sink.subscribe(channel).await?;
+        }
+        Ok::<_, redis::RedisError>(())
+    };
+    if let Err(e) = resubscribed.await {
+        return lost(e.to_string());
+    }
+    subscriber.do_send(Live { generation });
+    loop {
+        let next = tokio::time::timeout(PING_EVERY, rx.recv()).await;
+        let result = match next {
+            Ok(Some(Op::Subscribe(channel))) => sink.subscribe(channel).await,
+            Ok(Some(Op::Unsubscribe(channel))) => sink.unsubscribe(channel).await,
+            Ok(None) => return, // replaced by a newer connection
+            Err(_) => match tokio::time::timeout(PING_EVERY, sink.ping::<String>()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => return lost("PING timed out".into()),
+            },
+        };
+        if let Err(e) = result {
+            return lost(e.to_string());
+        }
+    }
+}
+
+impl Actor for RedisSubscriber {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.connect(ctx);
+    }
+}
+
+/// The connection works and every channel is subscribed again.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Live {
+    generation: u64,
+}
+
+impl Handler<Live> for RedisSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, msg: Live, _: &mut Context<Self>) {
+        if msg.generation != self.generation || self.ops.is_none() {
+            return;
+        }
+        self.ctx.health.set_subscriber_up(true);
+        self.backoff = Duration::from_millis(100);
+        if let Some(since) = self.down_since.take() {
+            log::info!(
+                "redis subscriber: connected; {} channel(s) subscribed",
+                self.users.len()
+            );
+            self.registry.do_send(CatchUp {
+                since: since - CATCH_UP_MARGIN,
+            });
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ConnectionLost {
+    generation: u64,
+    why: String,
+}
+
+impl Handler<ConnectionLost> for RedisSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionLost, ctx: &mut Context<Self>) {
+        if msg.generation == self.generation && self.ops.is_some() {
+            self.lost(&msg.why, ctx);
+        }
+    }
+}
+
+impl StreamHandler<redis::Msg> for RedisSubscriber {
+    fn handle(&mut self, msg: redis::Msg, _: &mut Context<Self>) {
+        let Some(user) = self.ctx.keys.user_of_channel(msg.get_channel_name()) else {
+            return;
+        };
+        match serde_json::from_slice::<Envelope>(msg.get_payload_bytes()) {
+            Ok(envelope) if envelope.origin == self.node_id => {}
+            Ok(envelope) => self.registry.do_send(Deliver {
+                user,
+                event: envelope.event,
+            }),
+            Err(e) => log::warn!(
+                "redis subscriber: unreadable event on {}: {e}",
+                msg.get_channel_name()
+            ),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The stream ends when the connection does; do not stop the actor.
+        self.stream = None;
+        if self.ops.is_some() {
+            self.lost("connection closed", ctx);
+        }
+    }
+}
+
+/// A hub of this user started here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub UserId);
+
+/// A hub of this user stopped here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe(pub UserId);
+
+impl Handler<Subscribe> for RedisSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        let count = self.users.entry(msg.0.clone()).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.send_op(Op::Subscribe(self.ctx.keys.user_channel(&msg.0)));
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for RedisSubscriber {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        let Some(count) = self.users.get_mut(&msg.0) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            self.users.remove(&msg.0);
+            self.send_op(Op::Unsubscribe(self.ctx.keys.user_channel(&msg.0)));
+        }
+    }
+}

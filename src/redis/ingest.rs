@@ -1,0 +1,197 @@
+//! External ingest through the Redis stream `<prefix>ingest`.
+//!
+//! Services `XADD <prefix>ingest * alert <trigger JSON>`. All nodes read the
+//! stream in one consumer group, so each entry goes to one node. An entry is
+//! acknowledged only after its alert is stored (and handed to delivery):
+//! a node that dies holding entries leaves them pending, and any node takes
+//! them over with `XAUTOCLAIM` once they have been idle long enough. The
+//! trigger's idempotency — one alert per (user, breach) — makes that
+//! re-processing safe: it stores nothing twice and pushes nothing twice.
+//!
+//! An entry that is not a valid trigger is acknowledged at once, counted in
+//! `/metrics` and logged: retrying it could never succeed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use chrono::Utc;
+use deadpool_redis::redis::{
+    self, AsyncCommands,
+    streams::{
+        StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+    },
+};
+
+use super::RedisContext;
+use crate::actors::writer::{AlertWriter, StoreAlerts};
+use crate::delivery::now_ms;
+use crate::metrics::Metrics;
+use crate::models::NewAlert;
+
+/// Entries read at once.
+const BATCH: usize = 500;
+
+pub struct IngestConsumer {
+    pub ctx: RedisContext,
+    pub consumer: String,
+    pub writer: Addr<AlertWriter>,
+    pub metrics: Arc<Metrics>,
+    /// How long an entry stays pending before another node may take it.
+    pub claim_idle: Duration,
+}
+
+impl IngestConsumer {
+    /// Runs until the process ends, reconnecting with backoff.
+    pub async fn run(self) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.consume().await {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(e) => {
+                    log::warn!("ingest: {e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    /// Reads and stores until an error; returns to let `run` back off.
+    async fn consume(&self) -> Result<(), String> {
+        let stream = self.ctx.keys.ingest_stream();
+        let group = self.ctx.keys.ingest_group();
+        let mut conn = self.ctx.pool.get().await.map_err(|e| e.to_string())?;
+        // From the start of the stream: entries added before any node ran
+        // must be consumed too. BUSYGROUP means another node made it.
+        let created: redis::RedisResult<()> =
+            conn.xgroup_create_mkstream(&stream, group, "0").await;
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(e.to_string());
+        }
+        let mut last_claim = Instant::now() - self.claim_idle;
+        loop {
+            if last_claim.elapsed() >= self.claim_idle / 2 {
+                last_claim = Instant::now();
+                self.claim_stale(&mut conn, &stream, group).await?;
+            }
+            let options = StreamReadOptions::default()
+                .group(group, &self.consumer)
+                .count(BATCH)
+                .block(1000);
+            let reply: StreamReadReply = conn
+                .xread_options(&[&stream], &[">"], &options)
+                .await
+                .map_err(|e| e.to_string())?;
+            for key in reply.keys {
+                self.process(&mut conn, &stream, group, key.ids).await?;
+            }
+        }
+    }
+
+    /// Takes over entries another consumer left pending too long.
+    async fn claim_stale(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        stream: &str,
+        group: &str,
+    ) -> Result<(), String> {
+        let mut start = "0-0".to_string();
+        loop {
+            let reply: StreamAutoClaimReply = conn
+                .xautoclaim_options(
+                    stream,
+                    group,
+                    &self.consumer,
+                    self.claim_idle.as_millis() as u64,
+                    &start,
+                    StreamAutoClaimOptions::default().count(BATCH),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if !reply.claimed.is_empty() {
+                log::info!(
+                    "ingest: took over {} entries left pending by another consumer",
+                    reply.claimed.len()
+                );
+                self.process(conn, stream, group, reply.claimed).await?;
+            }
+            if reply.next_stream_id == "0-0" {
+                return Ok(());
+            }
+            start = reply.next_stream_id;
+        }
+    }
+
+    async fn process(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        stream: &str,
+        group: &str,
+        entries: Vec<StreamId>,
+    ) -> Result<(), String> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut valid_ids = Vec::new();
+        let mut alerts = Vec::new();
+        let mut invalid_ids = Vec::new();
+        for entry in entries {
+            match parse_entry(&entry, now) {
+                Ok(alert) => {
+                    valid_ids.push(entry.id);
+                    alerts.push(alert);
+                }
+                Err(why) => {
+                    log::warn!(
+                        "ingest: entry {} is not a valid alert ({why}); acknowledged and dropped",
+                        entry.id
+                    );
+                    self.metrics.ingest_invalid.inc();
+                    invalid_ids.push(entry.id);
+                }
+            }
+        }
+        if !invalid_ids.is_empty() {
+            let _: i64 = conn
+                .xack(stream, group, &invalid_ids)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let count = alerts.len();
+        match self
+            .writer
+            .send(StoreAlerts {
+                alerts,
+                triggered_at_ms: now_ms(),
+            })
+            .await
+        {
+            Ok(Ok(_)) => {
+                let _: i64 = conn
+                    .xack(stream, group, &valid_ids)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.metrics.ingest_stored.inc_by(count as u64);
+                Ok(())
+            }
+            // Left pending: this or another node claims them again later.
+            Ok(Err(e)) => Err(format!("storing {count} ingested alert(s) failed: {e}")),
+            Err(e) => Err(format!("the alert writer is gone: {e}")),
+        }
+    }
+}
+
+fn parse_entry(entry: &StreamId, now: chrono::DateTime<Utc>) -> Result<NewAlert, String> {
+    let raw: String = entry.get("alert").ok_or("no \"alert\" field")?;
+    let value: serde_json::Value =
+        serde_json::from_str(&raw).map_err(|e| format!("invalid JSON: {e}"))?;
+    NewAlert::parse(&value, now)
+        .map_err(|fields| serde_json::to_string(&fields).unwrap_or_default())
+}
