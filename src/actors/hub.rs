@@ -123,7 +123,12 @@ impl AlertHub {
 
     fn fan_out(&mut self, event: &UserEvent) {
         if let UserEvent::Alert { alert, .. } = event {
-            self.delivered.insert(alert.alert_id);
+            // An alert can be handed over twice (a catch-up, or an ingest
+            // entry re-published by the node that took it over from a dead
+            // one); sessions see it once.
+            if !self.delivered.insert(alert.alert_id) {
+                return;
+            }
             if self.delivered.len() > REMEMBERED {
                 self.delivered.pop_first();
             }

@@ -29,6 +29,11 @@ const MAX_GROUP: usize = 5_000;
 pub struct StoreAlerts {
     pub alerts: Vec<NewAlert>,
     pub triggered_at_ms: i64,
+    /// Deliver alerts that were already stored, too. The ingest consumer
+    /// sets it for entries it took over from a dead node, which may have
+    /// stored them and died before handing them to delivery; hubs drop an
+    /// alert they already delivered, so nothing is shown twice.
+    pub redeliver_existing: bool,
 }
 
 /// One stored alert and whether this request created it.
@@ -41,6 +46,7 @@ impl Message for StoreAlerts {
 struct Waiting {
     alerts: Vec<NewAlert>,
     triggered_at_ms: i64,
+    redeliver_existing: bool,
     reply: oneshot::Sender<Result<Vec<Stored>, StorageError>>,
 }
 
@@ -118,15 +124,21 @@ impl AlertWriter {
             for (row, created) in &mine {
                 if *created {
                     self.metrics.alerts_created.inc();
-                    if let Ok(user) = UserId::parse(&row.user_id) {
-                        self.delivery.publish(
-                            user,
-                            UserEvent::Alert {
-                                alert: AlertView::from(row),
-                                triggered_at_ms: w.triggered_at_ms,
-                            },
-                        );
-                    }
+                }
+                if !(*created || w.redeliver_existing) {
+                    continue;
+                }
+                // Stored rows passed `UserId::parse` on the way in.
+                if let Ok(user) = UserId::parse(&row.user_id) {
+                    let alert = AlertView::from(row);
+                    let triggered_at_ms = w.triggered_at_ms;
+                    self.delivery.publish(
+                        user,
+                        UserEvent::Alert {
+                            alert,
+                            triggered_at_ms,
+                        },
+                    );
                 }
             }
             // The caller may have gone (client disconnected); the alert is stored
@@ -148,6 +160,7 @@ impl Handler<StoreAlerts> for AlertWriter {
         self.queue.push_back(Waiting {
             alerts: msg.alerts,
             triggered_at_ms: msg.triggered_at_ms,
+            redeliver_existing: msg.redeliver_existing,
             reply,
         });
         self.flush(ctx);

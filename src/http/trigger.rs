@@ -45,6 +45,7 @@ async fn store(
             .send(StoreAlerts {
                 alerts,
                 triggered_at_ms,
+                redeliver_existing: false,
             })
             .await,
     )?)

@@ -8,6 +8,10 @@
 //! trigger's idempotency — one alert per (user, breach) — makes that
 //! re-processing safe: it stores nothing twice and pushes nothing twice.
 //!
+//! A node that died may have stored an entry and not yet handed it to
+//! delivery; so entries taken over are delivered even when already stored,
+//! and hubs drop an alert id they already delivered.
+//!
 //! An entry that is not a valid trigger is acknowledged at once, counted in
 //! `/metrics` and logged: retrying it could never succeed.
 
@@ -86,7 +90,8 @@ impl IngestConsumer {
                 .await
                 .map_err(|e| e.to_string())?;
             for key in reply.keys {
-                self.process(&mut conn, &stream, group, key.ids).await?;
+                self.process(&mut conn, &stream, group, key.ids, false)
+                    .await?;
             }
         }
     }
@@ -116,7 +121,8 @@ impl IngestConsumer {
                     "ingest: took over {} entries left pending by another consumer",
                     reply.claimed.len()
                 );
-                self.process(conn, stream, group, reply.claimed).await?;
+                self.process(conn, stream, group, reply.claimed, true)
+                    .await?;
             }
             if reply.next_stream_id == "0-0" {
                 return Ok(());
@@ -131,6 +137,7 @@ impl IngestConsumer {
         stream: &str,
         group: &str,
         entries: Vec<StreamId>,
+        taken_over: bool,
     ) -> Result<(), String> {
         if entries.is_empty() {
             return Ok(());
@@ -170,6 +177,7 @@ impl IngestConsumer {
             .send(StoreAlerts {
                 alerts,
                 triggered_at_ms: now_ms(),
+                redeliver_existing: taken_over,
             })
             .await
         {

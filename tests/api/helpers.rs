@@ -54,7 +54,7 @@ impl TestDatabase {
         }
     }
 
-    fn create(dir: &std::path::Path) -> Self {
+    pub fn create(dir: &std::path::Path) -> Self {
         match std::env::var("ALERTHUB_TEST_DATABASE_URL") {
             Ok(admin) if admin.starts_with("postgres") => {
                 use diesel::{Connection, RunQueryDsl};
@@ -122,6 +122,13 @@ fn with_database(url: &str, name: &str) -> String {
         out.push_str(q);
     }
     out
+}
+
+/// Says that a test was skipped, on the real stderr: libtest captures the
+/// output of passing tests made with `eprintln!`, and a skip must be seen.
+pub fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// A server with the contract's defaults.

@@ -124,8 +124,9 @@ async fn status_of(app: &TestApp, path: &str) -> u16 {
 #[actix_web::test]
 async fn the_server_rides_out_a_postgres_outage_and_recovers_by_itself() {
     if !std::env::var("ALERTHUB_TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
-        eprintln!(
-            "SKIPPED postgres outage test: set ALERTHUB_TEST_DATABASE_URL=postgres://… to run it"
+        skipped(
+            "postgres outage test",
+            "set ALERTHUB_TEST_DATABASE_URL=postgres://… to run it",
         );
         return;
     }

@@ -1,0 +1,137 @@
+//! Acceptance 1 and 4 of the multi-node issue: events cross nodes once, and
+//! the connect rate is counted cluster-wide.
+
+use serde_json::json;
+
+use crate::helpers::{Closed, WsClient, close_of};
+use crate::nodes::{Node, shared};
+
+#[actix_web::test]
+async fn alerts_read_state_and_counts_reach_every_node_once() {
+    let Some(shared) = shared("alerts_read_state_and_counts_reach_every_node_once") else {
+        return;
+    };
+    let a = Node::start(&shared, "node-a", &[]).await;
+    let b = Node::start(&shared, "node-b", &[]).await;
+    let c = Node::start(&shared, "node-c", &[]).await;
+    let mut on_a = a.connect("1").await;
+    let mut on_b = b.connect("1").await;
+    let mut other_user = c.connect("2").await;
+
+    // Triggered through A: the tabs on A and on B get it, once.
+    let first = a.create_alert("1", "x-1").await;
+    for ws in [&mut on_a, &mut on_b] {
+        let frame = ws.expect("breach_alert").await;
+        assert_eq!(frame["message"]["alert_id"], first);
+        assert!(frame["message"].get("replayed").is_none());
+    }
+    // Triggered through C, which holds no session of user 1.
+    let second = c.create_alert("1", "x-2").await;
+    for ws in [&mut on_a, &mut on_b] {
+        assert_eq!(
+            ws.expect("breach_alert").await["message"]["alert_id"],
+            second
+        );
+    }
+
+    // mark_read on B updates the tab on A; the counts agree everywhere.
+    on_b.send_json(json!({"type": "mark_read", "alert_id": first}))
+        .await;
+    for ws in [&mut on_a, &mut on_b] {
+        let update = ws.expect("alert_update").await;
+        assert_eq!(update["message"]["alert_id"], first);
+        assert_eq!(update["message"]["update_type"], "marked_read");
+        assert_eq!(ws.expect("unread_count").await["count"], 1);
+    }
+    on_a.send_json(json!({"type": "get_unread_count"})).await;
+    assert_eq!(on_a.expect("unread_count").await["count"], 1);
+
+    // mark_all_read on A reaches B.
+    on_a.send_json(json!({"type": "mark_all_read"})).await;
+    for ws in [&mut on_a, &mut on_b] {
+        assert_eq!(
+            ws.expect("alert_update").await["message"]["update_type"],
+            "marked_all_read"
+        );
+        assert_eq!(ws.expect("unread_count").await["count"], 0);
+    }
+
+    // Nothing arrived twice and nothing leaked to user 2: the next frame on
+    // every tab is the next event.
+    let third = b.create_alert("1", "x-3").await;
+    for ws in [&mut on_a, &mut on_b] {
+        assert_eq!(
+            ws.expect("breach_alert").await["message"]["alert_id"],
+            third
+        );
+    }
+    let theirs = a.create_alert("2", "y-1").await;
+    assert_eq!(
+        other_user.expect("breach_alert").await["message"]["alert_id"],
+        theirs
+    );
+}
+
+#[actix_web::test]
+async fn a_node_only_subscribes_to_users_it_holds() {
+    let Some(shared) = shared("a_node_only_subscribes_to_users_it_holds") else {
+        return;
+    };
+    let a = Node::start(&shared, "node-a", &[]).await;
+    let b = Node::start(&shared, "node-b", &[]).await;
+    let _on_a = a.connect("7").await;
+    let client = deadpool_redis::redis::Client::open(shared.redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}user:7", shared.prefix);
+    let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(&channel)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        numsub,
+        vec![(channel.clone(), 1)],
+        "only node A listens for user 7"
+    );
+    drop(_on_a);
+    // The hub stops with its last session and unsubscribes.
+    let mut gone = false;
+    for _ in 0..100 {
+        let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if numsub[0].1 == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "node A still subscribed after the last session left");
+    let _ = b;
+}
+
+#[actix_web::test]
+async fn the_connect_limit_holds_across_nodes() {
+    let Some(shared) = shared("the_connect_limit_holds_across_nodes") else {
+        return;
+    };
+    let a = Node::start(&shared, "node-a", &[]).await;
+    let b = Node::start(&shared, "node-b", &[]).await;
+    for _ in 0..10 {
+        let ws: WsClient = a.connect("5").await;
+        drop(ws);
+    }
+    assert_eq!(
+        close_of(&b.ws_url("5", "")).await,
+        Closed {
+            code: 4029,
+            reason: "rate limited".into()
+        }
+    );
+    // Another user is not affected, on either node.
+    b.connect("6").await.assert_alive().await;
+}

@@ -1,0 +1,18 @@
+//! Multi-node tests (contract §3): two or three real `alerthub` processes
+//! on different ports sharing one PostgreSQL database and a real Redis,
+//! keys under a per-test prefix.
+//!
+//! They run when both `ALERTHUB_TEST_DATABASE_URL` (postgres://…) and
+//! `ALERTHUB_TEST_REDIS_URL` are set (`.ci/run` sets them), and print
+//! `SKIPPED` otherwise. Tests that restart Redis start their own
+//! `redis-server` on a spare port; the nginx test needs Debian's nginx.
+
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+mod fanout;
+mod ingest;
+mod nginx;
+mod nodes;
+mod redis_outage;
