@@ -4,16 +4,12 @@
 
 use actix::Addr;
 
-use crate::actors::db::{DbActor, MarkAllRead, MarkRead};
+use crate::actors::db::{DbActor, MarkAllRead, MarkRead, db_result};
 use crate::delivery::{Delivery, UserEvent};
 use crate::models::domain::format_timestamp;
 use crate::models::{AlertRow, UserId};
 use crate::protocol::UpdateType;
 use crate::storage::StorageError;
-
-fn flatten<T>(r: Result<Result<T, StorageError>, actix::MailboxError>) -> Result<T, StorageError> {
-    r.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())))
-}
 
 /// Marks one alert read and tells every session of the user. Marking an
 /// alert that is already read pushes again: a tab waiting for the update as
@@ -24,7 +20,7 @@ pub async fn mark_read(
     user: &UserId,
     alert_id: i64,
 ) -> Result<Option<AlertRow>, StorageError> {
-    let Some((row, count)) = flatten(
+    let Some((row, count)) = db_result(
         db.send(MarkRead {
             user: user.clone(),
             alert_id,
@@ -54,7 +50,7 @@ pub async fn mark_all_read(
     delivery: &Delivery,
     user: &UserId,
 ) -> Result<usize, StorageError> {
-    let marked = flatten(db.send(MarkAllRead(user.clone())).await)?;
+    let marked = db_result(db.send(MarkAllRead(user.clone())).await)?;
     let timestamp = format_timestamp(chrono::Utc::now());
     delivery.publish(
         user.clone(),
@@ -66,11 +62,4 @@ pub async fn mark_all_read(
     );
     delivery.publish(user.clone(), UserEvent::UnreadCount { count: 0 });
     Ok(marked)
-}
-
-/// Unwraps an actor call to the DbActor into a storage result.
-pub fn db_result<T>(
-    r: Result<Result<T, StorageError>, actix::MailboxError>,
-) -> Result<T, StorageError> {
-    flatten(r)
 }

@@ -24,6 +24,14 @@ impl Actor for DbActor {
     type Context = SyncContext<Self>;
 }
 
+/// Flattens the answer of a `send` to the `DbActor`: a DbActor that cannot
+/// take messages any more is storage being unavailable, like a failed query.
+pub fn db_result<T>(
+    sent: Result<Result<T, StorageError>, actix::MailboxError>,
+) -> Result<T, StorageError> {
+    sent.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())))
+}
+
 /// Declares a message's result and its handler: the body gets a pooled
 /// connection, so every handler fails the same way when the pool is empty.
 macro_rules! db_message {

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use super::db::{AlertsCreatedSince, DbActor, UnreadCount};
+use super::db::{AlertsCreatedSince, DbActor, UnreadCount, db_result};
 use super::redis_subscriber::{RedisSubscriber, Subscribe, Unsubscribe};
 use super::registry::{HubExited, Registry};
 use super::session::SlowConsumer;
@@ -29,7 +29,6 @@ use crate::delivery::UserEvent;
 use crate::models::domain::format_timestamp;
 use crate::models::{AlertView, UserId};
 use crate::protocol::{AlertMessage, ServerMessage, UpdateMessage};
-use crate::read_state::db_result;
 
 /// Alert ids remembered for de-duplicating a catch-up.
 const REMEMBERED: usize = 1024;

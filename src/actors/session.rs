@@ -25,7 +25,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::db::{DbActor, ReplaySince, UnreadCount};
+use super::db::{DbActor, ReplaySince, UnreadCount, db_result};
 use super::registry::{Admit, Depart, Registry};
 use super::{Outbound, Outbox, SessionLink};
 use crate::config::Limits;
@@ -147,7 +147,7 @@ impl WsSession {
             .db
             .send(query)
             .into_actor(self)
-            .map(|result, act, ctx| match read_state::db_result(result) {
+            .map(|result, act, ctx| match db_result(result) {
                 Ok((rows, truncated)) => {
                     let now = format_timestamp(chrono::Utc::now());
                     for row in &rows {
@@ -214,7 +214,7 @@ impl WsSession {
                     .db
                     .send(UnreadCount(user))
                     .into_actor(self)
-                    .map(|result, act, ctx| match read_state::db_result(result) {
+                    .map(|result, act, ctx| match db_result(result) {
                         Ok(count) => act.send(ctx, &ServerMessage::UnreadCount { count }),
                         Err(_) => {
                             act.send_error(ctx, ErrorCode::Unavailable, "storage is unavailable")

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::db::{DbActor, InsertAlerts};
+use super::db::{DbActor, InsertAlerts, db_result};
 use crate::delivery::{Delivery, UserEvent};
 use crate::metrics::Metrics;
 use crate::models::{AlertRow, AlertView, NewAlert, NewAlertRow, UserId};
@@ -99,9 +99,7 @@ impl AlertWriter {
             .into_actor(self)
             .map(move |result, act, ctx| {
                 act.in_flight = false;
-                let result =
-                    result.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())));
-                act.finish(group, result);
+                act.finish(group, db_result(result));
                 act.flush(ctx);
             })
             .spawn(ctx);

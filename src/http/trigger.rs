@@ -9,11 +9,11 @@ use serde_json::{Map, Value, json};
 use super::body::{BATCH_BODY_LIMIT, BODY_LIMIT, read_json};
 use super::error::ApiError;
 use super::{AppState, header_credential};
+use crate::actors::db::db_result;
 use crate::actors::writer::{StoreAlerts, Stored};
 use crate::auth::{AuthError, ServiceAuth};
 use crate::delivery::now_ms;
 use crate::models::{AlertView, NewAlert};
-use crate::read_state::db_result;
 
 /// Max items in one batch.
 const BATCH_MAX: usize = 1000;

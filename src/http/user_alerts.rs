@@ -6,9 +6,10 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::{AppState, require_user};
+use crate::actors::db::db_result;
 use crate::actors::db::{ListAlerts, UnreadCount};
 use crate::models::{AlertView, FieldErrors};
-use crate::read_state::{self, db_result};
+use crate::read_state;
 
 /// `unread`, `limit` and `before`, parsed; unknown parameters are ignored.
 struct ListQuery {
