@@ -165,8 +165,10 @@ pub struct Options {
     /// Name of this node in /health and logs (default: a random id).
     #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
     pub node_id: Option<String>,
-    /// Allow generated secrets even on a non-loopback bind address.
-    #[arg(long, env = "ALERTHUB_DEV", global = true)]
+    /// Allow generated secrets even on a non-loopback bind address
+    /// (ALERTHUB_DEV=1, true, yes or on).
+    #[arg(long, env = "ALERTHUB_DEV", global = true, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
     pub dev: bool,
 }
 
@@ -275,7 +277,13 @@ impl Settings {
             allowed_origins,
             connect_limit: o.connect_limit,
             max_sessions_per_user: o.max_sessions_per_user,
-            node_id: o.node_id.clone().unwrap_or_else(random_node_id),
+            // Two nodes with one id would ignore each other's events: an
+            // empty id is treated as none.
+            node_id: o
+                .node_id
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(random_node_id),
             dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
             limits: Limits::default(),
             workers: None,

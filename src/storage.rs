@@ -126,9 +126,11 @@ impl ManageConnection for Manager {
                 // WAL lets readers run beside the writer; FULL keeps a commit on
                 // disk before we answer 201; busy_timeout makes the CLI and the
                 // server wait for each other instead of failing.
+                // busy_timeout first: switching to WAL itself needs a lock
+                // that another process (the CLI, a second node) may hold.
                 c.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }

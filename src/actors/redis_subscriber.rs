@@ -162,7 +162,7 @@ async fn run_ops(
             Ok(Some(Op::Subscribe(channel))) => sink.subscribe(channel).await,
             Ok(Some(Op::Unsubscribe(channel))) => sink.unsubscribe(channel).await,
             Ok(None) => return, // replaced by a newer connection
-            Err(_) => match tokio::time::timeout(PING_EVERY, sink.ping::<String>()).await {
+            Err(_) => match tokio::time::timeout(PING_EVERY, sink.ping::<redis::Value>()).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e),
                 Err(_) => return lost("PING timed out".into()),

@@ -35,6 +35,8 @@ use crate::models::NewAlert;
 
 /// Entries read at once.
 const BATCH: usize = 500;
+/// How long one read waits for new entries.
+const BLOCK_MS: usize = 300;
 
 pub struct IngestConsumer {
     pub ctx: RedisContext,
@@ -81,10 +83,12 @@ impl IngestConsumer {
                 last_claim = Instant::now();
                 self.claim_stale(&mut conn, &stream, group).await?;
             }
+            // Shorter than the client's reply timeout (500 ms), which would
+            // otherwise end every idle read with an error.
             let options = StreamReadOptions::default()
                 .group(group, &self.consumer)
                 .count(BATCH)
-                .block(1000);
+                .block(BLOCK_MS);
             let reply: StreamReadReply = conn
                 .xread_options(&[&stream], &[">"], &options)
                 .await

@@ -253,6 +253,29 @@ async fn outside_dev_mode_missing_secrets_are_a_clear_start_up_error() {
 }
 
 #[actix_web::test]
+async fn alerthub_dev_allows_generated_secrets_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    // `token jwt` resolves secrets the way `serve` does, without listening.
+    let off_loopback = [("ALERTHUB_BIND", "0.0.0.0:8000")];
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["token", "jwt", "1"])
+        .envs(off_loopback))
+    .await;
+    assert!(!ok && err.contains("ALERTHUB_DEV=1"), "{err}");
+    for yes in ["1", "true", "yes", "on"] {
+        let (ok, out, err) = run(alerthub(dir.path())
+            .args(["token", "jwt", "1"])
+            .envs(off_loopback)
+            .env("ALERTHUB_DEV", yes))
+        .await;
+        assert!(
+            ok && out.trim().split('.').count() == 3,
+            "ALERTHUB_DEV={yes}: {err}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn bad_database_urls_name_the_real_cause() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, err) = run(alerthub(dir.path())

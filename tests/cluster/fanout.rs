@@ -135,3 +135,22 @@ async fn the_connect_limit_holds_across_nodes() {
     // Another user is not affected, on either node.
     b.connect("6").await.assert_alive().await;
 }
+
+#[actix_web::test]
+async fn a_quiet_subscription_stays_up() {
+    let Some(shared) = shared("a_quiet_subscription_stays_up") else {
+        return;
+    };
+    let a = Node::start(&shared, "node-a", &[]).await;
+    let b = Node::start(&shared, "node-b", &[]).await;
+    let mut on_b = b.connect("1").await;
+    // Longer than two of the subscriber's 5 s keep-alive PINGs.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    assert!(
+        !b.log().contains("connection lost"),
+        "node B dropped a healthy subscription:\n{}",
+        b.log()
+    );
+    let id = a.create_alert("1", "after-quiet").await;
+    assert_eq!(on_b.expect("breach_alert").await["message"]["alert_id"], id);
+}

@@ -34,7 +34,7 @@ async fn nginx_balances_sessions_and_alerts_across_two_nodes() {
     let dir = shared.dir.path();
     std::fs::write(dir.join("site.conf"), site).unwrap();
     let main = format!(
-        "user root; worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/nginx-error.log;\n\
+        "user root; master_process off; daemon off; pid {d}/nginx.pid; error_log {d}/nginx-error.log;\n\
          events {{ worker_connections 256; }}\n\
          http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
