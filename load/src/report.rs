@@ -1,0 +1,167 @@
+//! Rows of the summary table: a figure, its target, what was measured,
+//! whether the target is met, and the CPU both sides used meanwhile.
+
+use std::fmt::Write;
+
+use crate::procstat::CpuUse;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Met,
+    NotMet,
+    /// Measured under smaller conditions than the target's (e.g. `--quick`).
+    NotApplicable(String),
+    /// A figure with no target.
+    Info,
+    /// The scenario could not run.
+    Failed(String),
+}
+
+impl Verdict {
+    pub fn from_bool(met: bool) -> Self {
+        if met { Self::Met } else { Self::NotMet }
+    }
+
+    /// `met` when the conditions matched the target's, else n/a.
+    pub fn judged(full: bool, met: bool) -> Self {
+        if full {
+            Self::from_bool(met)
+        } else {
+            Self::NotApplicable("smaller than the target's conditions".into())
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Self::Met => "met".into(),
+            Self::NotMet => "NOT MET".into(),
+            Self::NotApplicable(_) => "n/a".into(),
+            Self::Info => "-".into(),
+            Self::Failed(why) => format!("failed: {why}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub figure: String,
+    pub target: String,
+    pub measured: String,
+    pub verdict: Verdict,
+    pub cpu: Option<CpuUse>,
+}
+
+impl Row {
+    pub fn new(
+        figure: impl Into<String>,
+        target: impl Into<String>,
+        measured: impl Into<String>,
+        verdict: Verdict,
+    ) -> Self {
+        Self {
+            figure: figure.into(),
+            target: target.into(),
+            measured: measured.into(),
+            verdict,
+            cpu: None,
+        }
+    }
+
+    pub fn cpu(mut self, cpu: CpuUse) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    pub fn failed(
+        figure: impl Into<String>,
+        target: impl Into<String>,
+        why: impl Into<String>,
+    ) -> Self {
+        let why = why.into();
+        Self::new(figure, target, "-", Verdict::Failed(why))
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The rows as a markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| figure | target | measured | verdict | server CPU | tool CPU | rest of the machine: other processes, softirq, I/O stall |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let (server, tool, others) = match &r.cpu {
+            Some(c) => (
+                c.server_cores()
+                    .map(|s| format!("{s:.2} cores"))
+                    .unwrap_or_else(|| "?".into()),
+                format!("{:.2} cores", c.tool_cores()),
+                {
+                    let w = c.wall.as_secs_f64().max(1e-9);
+                    format!(
+                        "{}{}{}",
+                        c.others_cores()
+                            .map_or("?".into(), |o| format!("{o:.2} cores")),
+                        c.interrupts
+                            .map_or(String::new(), |i| format!(", softirq {:.2}", i / w)),
+                        c.io_stall
+                            .map_or(String::new(), |p| format!(", I/O stall {:.0}%", p * 100.0))
+                    )
+                },
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            cell(&r.figure),
+            cell(&r.target),
+            cell(&r.measured),
+            cell(&r.verdict.label()),
+            server,
+            tool,
+            others
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn table_renders_rows_and_escapes_pipes() {
+        let rows = vec![
+            Row::new(
+                "handshakes",
+                "≥ 5,000/s",
+                "6,100/s | p99 3 ms",
+                Verdict::Met,
+            )
+            .cpu(CpuUse {
+                wall: Duration::from_secs(2),
+                server: Some(2.0),
+                tool: 1.0,
+                others: Some(0.1),
+                interrupts: None,
+                steal: None,
+                io_stall: None,
+            }),
+            Row::failed("batch", "≥ 30,000/s", "server did not start"),
+            Row::new("ping", "-", "p99 1 ms", Verdict::judged(false, true)),
+        ];
+        let t = table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(
+            lines[2],
+            "| handshakes | ≥ 5,000/s | 6,100/s \\| p99 3 ms | met | 1.00 cores | 0.50 cores | 0.05 cores |"
+        );
+        assert!(lines[3].contains("failed: server did not start"));
+        assert!(lines[4].contains("| n/a |"));
+    }
+}

@@ -1,0 +1,172 @@
+//! Reconnect storm: N users connected while alerts flow at a steady
+//! open-loop rate; every socket is dropped at once and reconnects at once
+//! with `since` (the largest alert id it saw). Measured: the time until
+//! every user has `connection_established` again, and alerts lost or
+//! doubled across the storm (each must arrive live or replayed, once).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Fleet, OpenLoop, drain, open_loop, thousands};
+use crate::accounting::Tracker;
+use crate::cli::ReconnectOpts;
+use crate::procstat::CpuMeter;
+use crate::report::{Row, Verdict};
+use crate::stats::Ms;
+
+pub async fn run(ctx: &Ctx, o: &ReconnectOpts) -> Vec<Row> {
+    let figure = format!("reconnect storm, {} sockets", thousands(o.sockets as u64));
+    let target = "all back within 10 s, no alert lost";
+    let deadline = Instant::now() + Duration::from_secs(90) + o.before + o.after + o.give_up;
+    let t0 = Instant::now();
+    let total_secs = (o.before + o.after + o.give_up).as_secs_f64() + 5.0;
+    let capacity = (o.rate as f64 * total_secs) as usize + 16;
+    let tracker = Arc::new(Tracker::new(
+        t0,
+        format!("R{}-", ctx.run),
+        o.sockets,
+        capacity,
+    ));
+    let names: Arc<Vec<String>> = Arc::new((0..o.sockets).map(|i| ctx.user("r", i)).collect());
+
+    println!(
+        "reconnect storm: connecting {} users ...",
+        thousands(o.sockets as u64)
+    );
+    let mut fleet = Fleet::connect(
+        ctx,
+        tracker.clone(),
+        &names,
+        128,
+        Duration::from_secs(60),
+        deadline,
+    )
+    .await;
+    let connected = fleet.connected();
+    println!("  {} connected", thousands(connected as u64));
+    if connected < o.sockets {
+        let why = format!(
+            "only {} of {} connected ({})",
+            connected,
+            o.sockets,
+            fleet.failures().describe()
+        );
+        fleet.stop().await;
+        return vec![Row::failed(figure, target, why)];
+    }
+
+    let meter = CpuMeter::start(ctx.server_pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let trigger = {
+        let (tracker, names, stop) = (tracker.clone(), names.clone(), stop.clone());
+        let plan = OpenLoop {
+            rate: o.rate as f64,
+            count: None,
+            connections: 32,
+            stop,
+            deadline,
+        };
+        let ctx2 = ctx.clone();
+        tokio::spawn(async move { open_loop(&ctx2, tracker, names, plan).await })
+    };
+    println!(
+        "  alerts at {}/s; dropping every socket after {:.1} s ...",
+        thousands(o.rate as u64),
+        o.before.as_secs_f64()
+    );
+    tokio::time::sleep(o.before).await;
+    let dropped_at = Instant::now();
+    let failures_before = fleet.failures().total();
+    let generation = fleet.drop_all();
+    let back = fleet.wait_connected(generation, o.give_up).await;
+    let all_back = back == o.sockets;
+    let back_after =
+        Duration::from_nanos(fleet.last_back_ns().saturating_sub(tracker.ns(dropped_at)));
+    println!(
+        "  {} of {} back{} (failed attempts meanwhile: {}{})",
+        thousands(back as u64),
+        thousands(o.sockets as u64),
+        if all_back {
+            format!(" after {:.2} s", back_after.as_secs_f64())
+        } else {
+            format!(", gave up after {:.0} s", o.give_up.as_secs_f64())
+        },
+        fleet.failures().total() - failures_before,
+        if fleet.failures().total() > failures_before {
+            format!(": {}", fleet.failures().describe())
+        } else {
+            String::new()
+        }
+    );
+    tokio::time::sleep(o.after).await;
+    stop.store(true, Relaxed);
+    let range = trigger.await.unwrap_or(0..0);
+    drain(&tracker, range.clone(), Duration::from_secs(5)).await;
+    let cpu = meter.finish();
+    let f = tracker.figures(range);
+    let a = f.accounting;
+    let replayed = tracker.replayed.load(Relaxed);
+    let truncated = fleet.truncated();
+    let closes = fleet.unexpected_closes();
+    fleet.stop().await;
+    println!(
+        "  alerts: created {} delivered {} (replayed {}) lost {} doubled {} failed {}; truncated replays {}; sockets closed by the server {}",
+        a.created, a.delivered, replayed, a.lost, a.duplicated, a.failed, truncated, closes
+    );
+    println!(
+        "  trigger → receive over the whole run: {}",
+        f.delivery.summary()
+    );
+    println!(
+        "  trigger → HTTP answer over the whole run: {}",
+        f.response.summary()
+    );
+    println!("  cpu: {}", cpu.describe());
+
+    let met = all_back
+        && back_after <= Duration::from_secs(10)
+        && a.lost == 0
+        && a.duplicated == 0
+        && a.failed == 0;
+    vec![
+        Row::new(
+            figure,
+            target,
+            format!(
+                "{} back in {}; alerts at {}/s: {} created, {} replayed, lost {}, doubled {}",
+                if all_back {
+                    "all".to_string()
+                } else {
+                    format!("{back} of {}", o.sockets)
+                },
+                if all_back {
+                    format!("{:.2} s", back_after.as_secs_f64())
+                } else {
+                    format!("> {:.0} s", o.give_up.as_secs_f64())
+                },
+                thousands(o.rate as u64),
+                a.created,
+                replayed,
+                a.lost,
+                a.duplicated
+            ),
+            Verdict::judged(o.sockets >= 10_000, met),
+        )
+        .cpu(cpu),
+        Row::new(
+            "trigger → receive during the storm",
+            "(no target)",
+            {
+                let s = f.delivery.summary();
+                format!(
+                    "p50 {} p99 {} max {}",
+                    Ms(s.p50_ms()),
+                    Ms(s.p99_ms()),
+                    Ms(s.max_ms())
+                )
+            },
+            Verdict::Info,
+        ),
+    ]
+}
