@@ -160,6 +160,7 @@ impl Application {
         })
         .disable_signals()
         .backlog(4096)
+        .tcp_nodelay(true)
         .shutdown_timeout(5);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);

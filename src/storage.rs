@@ -112,6 +112,9 @@ impl DatabaseUrl {
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// Held by every copy of the manager (the pool's): the SQLite
+    /// checkpoint thread ends when the last one is gone.
+    alive: std::sync::Arc<()>,
 }
 
 impl ManageConnection for Manager {
@@ -128,9 +131,14 @@ impl ManageConnection for Manager {
                 // server wait for each other instead of failing.
                 // busy_timeout first: switching to WAL itself needs a lock
                 // that another process (the CLI, a second node) may hold.
+                // A 16 MiB page cache per connection keeps the hot indexes in
+                // memory. The WAL is checkpointed by a thread of its own (see
+                // `connect`); the automatic checkpoint, which runs inside a
+                // commit and so on the trigger's path, is only a backstop.
                 c.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }
@@ -159,10 +167,15 @@ pub struct PoolOptions {
 /// Connects once (so a bad URL or a down server is reported with its real
 /// cause), applies migrations, then builds the pool.
 pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, StorageError> {
-    let manager = Manager { url: url.clone() };
+    let manager = Manager {
+        url: url.clone(),
+        alive: std::sync::Arc::default(),
+    };
     let mut first = manager.connect()?;
     migrate(&mut first)?;
-    drop(first);
+    if url.is_sqlite() {
+        spawn_checkpointer(first, std::sync::Arc::downgrade(&manager.alive));
+    }
     Ok(Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(0))
@@ -174,6 +187,25 @@ pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, Stora
         .build_unchecked(manager))
 }
 
+/// Moves committed pages from the WAL into the database file every 250 ms,
+/// off the commit path (measured in docs/BENCHMARKS.md: it halves the
+/// trigger's tail latency). PASSIVE never blocks writers or readers.
+fn spawn_checkpointer(mut conn: AnyConnection, alive: std::sync::Weak<()>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    log::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("no WAL checkpoint thread ({e}); SQLite checkpoints inside commits instead");
+    }
+}
+
 pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {
     let result = match conn {
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
@@ -182,14 +214,30 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {
     result.map_err(|e| StorageError::Migration(e.to_string()))
 }
 
+/// The stored alert of a (user, breach) pair that was already there (a
+/// macro rather than a function: it runs on either concrete connection).
+macro_rules! existing_alert {
+    ($c:expr, $row:expr) => {
+        alerts::table
+            .filter(alerts::user_id.eq(&$row.user_id))
+            .filter(alerts::breach_id.eq(&$row.breach_id))
+            .select(AlertRow::as_select())
+            .first($c)
+    };
+}
+
 /// Stores alerts in one transaction; an existing (user, breach) pair is
-/// returned as it is stored, with `created == false`.
+/// returned as it is stored, with `created == false` (also for a pair that
+/// repeats within `rows`).
 pub fn insert_alerts(
     conn: &mut AnyConnection,
     rows: &[NewAlertRow],
 ) -> Result<Vec<(AlertRow, bool)>, StorageError> {
-    macro_rules! insert_each {
-        ($c:expr) => {{
+    let result = match conn {
+        // IMMEDIATE takes the write lock up front: a deferred transaction
+        // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
+        // In-process SQLite has no round trips to save: one statement a row.
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
                 let inserted = diesel::insert_into(alerts::table)
@@ -197,43 +245,61 @@ pub fn insert_alerts(
                     .on_conflict((alerts::user_id, alerts::breach_id))
                     .do_nothing()
                     .returning(AlertRow::as_returning())
-                    .get_result($c)
+                    .get_result(c)
                     .optional()?;
                 out.push(match inserted {
                     Some(stored) => (stored, true),
-                    None => (
-                        alerts::table
-                            .filter(alerts::user_id.eq(&row.user_id))
-                            .filter(alerts::breach_id.eq(&row.breach_id))
-                            .select(AlertRow::as_select())
-                            .first($c)?,
-                        false,
-                    ),
+                    None => (existing_alert!(c, row)?, false),
                 });
             }
             Ok::<_, diesel::result::Error>(out)
-        }};
-    }
-    let result = match conn {
-        // IMMEDIATE takes the write lock up front: a deferred transaction
-        // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
-        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| insert_each!(c)),
-        AnyConnection::Postgresql(c) => c.transaction(|c| {
-            // Ids are the replay cursor: one user's inserts must commit in id
-            // order, so they queue on a per-user lock (taken in sorted order
-            // so two batches cannot deadlock).
-            let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
-            users.sort_unstable();
-            users.dedup();
-            for user in users {
-                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                    .bind::<diesel::sql_types::Text, _>(user)
-                    .execute(c)?;
-            }
-            insert_each!(c)
         }),
+        AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, rows)),
     };
     Ok(result?)
+}
+
+/// PostgreSQL in a few round trips however large the group: every user's
+/// lock in one statement, the rows in multi-row INSERTs, then a look-up
+/// only for pairs that were already stored.
+fn insert_postgres(
+    c: &mut diesel::PgConnection,
+    rows: &[NewAlertRow],
+) -> QueryResult<Vec<(AlertRow, bool)>> {
+    use std::collections::{HashMap, HashSet};
+    // Ids are the replay cursor: one user's inserts must commit in id
+    // order, so they queue on a per-user lock, taken in sorted order so
+    // two groups cannot deadlock.
+    let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(u)) FROM (SELECT unnest($1::text[]) AS u ORDER BY 1) s")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(users)
+        .execute(c)?;
+    let mut inserted: HashMap<(String, String), AlertRow> = HashMap::new();
+    // 5,000 rows of 10 columns stay under PostgreSQL's 65,535 bind parameters.
+    for chunk in rows.chunks(5000) {
+        let stored: Vec<AlertRow> = diesel::insert_into(alerts::table)
+            .values(chunk)
+            .on_conflict((alerts::user_id, alerts::breach_id))
+            .do_nothing()
+            .returning(AlertRow::as_returning())
+            .get_results(c)?;
+        for row in stored {
+            inserted.insert((row.user_id.clone(), row.breach_id.clone()), row);
+        }
+    }
+    let mut claimed = HashSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = (row.user_id.clone(), row.breach_id.clone());
+        out.push(match inserted.get(&key) {
+            // The first mention of a new pair created it; a repeat did not.
+            Some(stored) => (stored.clone(), claimed.insert(key)),
+            None => (existing_alert!(c, row)?, false),
+        });
+    }
+    Ok(out)
 }
 
 /// One page of a user's alerts, newest first. Returns up to `limit + 1`
