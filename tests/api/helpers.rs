@@ -283,28 +283,32 @@ impl TestApp {
         body["alert"]["alert_id"].as_i64().unwrap()
     }
 
+    /// Stores alerts through the batch endpoint, which must accept them;
+    /// returns their ids in order.
+    pub async fn post_batch(&self, alerts: Vec<Value>) -> Vec<i64> {
+        let (status, body) = self
+            .post_as(
+                "/api/v1/alerts/batch",
+                Some(&format!("Bearer {SERVICE_KEY}")),
+                json!({"alerts": alerts}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["alert_id"].as_i64().unwrap())
+            .collect()
+    }
+
     /// Stores `n` alerts for a user through the batch endpoint; returns their ids.
     pub async fn create_many(&self, user: &str, prefix: &str, n: usize) -> Vec<i64> {
         let mut ids = Vec::with_capacity(n);
         for chunk_start in (0..n).step_by(1000) {
-            let alerts: Vec<Value> = (chunk_start..n.min(chunk_start + 1000))
-                .map(|i| alert_body(user, &format!("{prefix}-{i}")))
-                .collect();
-            let (status, body) = self
-                .post_as(
-                    "/api/v1/alerts/batch",
-                    Some(&format!("Bearer {SERVICE_KEY}")),
-                    json!({"alerts": alerts}),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-            ids.extend(
-                body["results"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["alert_id"].as_i64().unwrap()),
-            );
+            let alerts = (chunk_start..n.min(chunk_start + 1000))
+                .map(|i| alert_body(user, &format!("{prefix}-{i}")));
+            ids.extend(self.post_batch(alerts.collect()).await);
         }
         ids
     }

@@ -159,21 +159,7 @@ async fn a_session_that_cannot_keep_up_is_closed_with_1013_and_recovers_with_sin
                 a
             })
             .collect();
-        let (status, body) = app
-            .post_as(
-                "/api/v1/alerts/batch",
-                Some(&format!("Bearer {SERVICE_KEY}")),
-                json!({"alerts": alerts}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        ids.extend(
-            body["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["alert_id"].as_i64().unwrap()),
-        );
+        ids.extend(app.post_batch(alerts).await);
     }
 
     assert_eq!(fast_reader.await.unwrap(), total);
