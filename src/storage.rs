@@ -226,6 +226,38 @@ macro_rules! existing_alert {
     };
 }
 
+/// Stores `rows` in multi-row INSERTs of `$chunk` rows, then answers per
+/// input row: the first mention of a new pair created it; a repeat within
+/// `rows`, or a pair stored before, did not (and is looked up). A macro so
+/// that the same diesel expression runs on either concrete connection.
+macro_rules! insert_grouped {
+    ($c:expr, $rows:expr, $chunk:expr) => {{
+        use std::collections::{HashMap, HashSet};
+        let mut inserted: HashMap<(String, String), AlertRow> = HashMap::new();
+        for chunk in $rows.chunks($chunk) {
+            let stored: Vec<AlertRow> = diesel::insert_into(alerts::table)
+                .values(chunk)
+                .on_conflict((alerts::user_id, alerts::breach_id))
+                .do_nothing()
+                .returning(AlertRow::as_returning())
+                .get_results($c)?;
+            for row in stored {
+                inserted.insert((row.user_id.clone(), row.breach_id.clone()), row);
+            }
+        }
+        let mut claimed = HashSet::new();
+        let mut out = Vec::with_capacity($rows.len());
+        for row in $rows {
+            let key = (row.user_id.clone(), row.breach_id.clone());
+            out.push(match inserted.get(&key) {
+                Some(stored) => (stored.clone(), claimed.insert(key)),
+                None => (existing_alert!($c, row)?, false),
+            });
+        }
+        Ok::<_, diesel::result::Error>(out)
+    }};
+}
+
 /// Stores alerts in one transaction; an existing (user, breach) pair is
 /// returned as it is stored, with `created == false` (also for a pair that
 /// repeats within `rows`).
@@ -236,70 +268,30 @@ pub fn insert_alerts(
     let result = match conn {
         // IMMEDIATE takes the write lock up front: a deferred transaction
         // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
-        // In-process SQLite has no round trips to save: one statement a row.
         AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let inserted = diesel::insert_into(alerts::table)
-                    .values(row)
-                    .on_conflict((alerts::user_id, alerts::breach_id))
-                    .do_nothing()
-                    .returning(AlertRow::as_returning())
-                    .get_result(c)
-                    .optional()?;
-                out.push(match inserted {
-                    Some(stored) => (stored, true),
-                    None => (existing_alert!(c, row)?, false),
-                });
-            }
-            Ok::<_, diesel::result::Error>(out)
+            // 3,000 rows of 10 columns stay under SQLite's 32,766 variables.
+            insert_grouped!(c, rows, 3000)
         }),
-        AnyConnection::Postgresql(c) => c.transaction(|c| insert_postgres(c, rows)),
+        AnyConnection::Postgresql(c) => c.transaction(|c| {
+            lock_users(c, rows)?;
+            // 5,000 rows of 10 columns stay under PostgreSQL's 65,535 bind parameters.
+            insert_grouped!(c, rows, 5000)
+        }),
     };
     Ok(result?)
 }
 
-/// PostgreSQL in a few round trips however large the group: every user's
-/// lock in one statement, the rows in multi-row INSERTs, then a look-up
-/// only for pairs that were already stored.
-fn insert_postgres(
-    c: &mut diesel::PgConnection,
-    rows: &[NewAlertRow],
-) -> QueryResult<Vec<(AlertRow, bool)>> {
-    use std::collections::{HashMap, HashSet};
-    // Ids are the replay cursor: one user's inserts must commit in id
-    // order, so they queue on a per-user lock, taken in sorted order so
-    // two groups cannot deadlock.
+/// Ids are the replay cursor: on PostgreSQL one user's inserts must commit
+/// in id order, so they queue on a per-user lock, taken for the whole group
+/// in one statement and in sorted order so two groups cannot deadlock.
+/// (SQLite has a single writer: the order holds by construction.)
+fn lock_users(c: &mut diesel::PgConnection, rows: &[NewAlertRow]) -> QueryResult<usize> {
     let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
     users.sort_unstable();
     users.dedup();
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(u)) FROM (SELECT unnest($1::text[]) AS u ORDER BY 1) s")
         .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(users)
-        .execute(c)?;
-    let mut inserted: HashMap<(String, String), AlertRow> = HashMap::new();
-    // 5,000 rows of 10 columns stay under PostgreSQL's 65,535 bind parameters.
-    for chunk in rows.chunks(5000) {
-        let stored: Vec<AlertRow> = diesel::insert_into(alerts::table)
-            .values(chunk)
-            .on_conflict((alerts::user_id, alerts::breach_id))
-            .do_nothing()
-            .returning(AlertRow::as_returning())
-            .get_results(c)?;
-        for row in stored {
-            inserted.insert((row.user_id.clone(), row.breach_id.clone()), row);
-        }
-    }
-    let mut claimed = HashSet::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let key = (row.user_id.clone(), row.breach_id.clone());
-        out.push(match inserted.get(&key) {
-            // The first mention of a new pair created it; a repeat did not.
-            Some(stored) => (stored.clone(), claimed.insert(key)),
-            None => (existing_alert!(c, row)?, false),
-        });
-    }
-    Ok(out)
+        .execute(c)
 }
 
 /// One page of a user's alerts, newest first. Returns up to `limit + 1`
@@ -523,6 +515,45 @@ mod tests {
         ));
         assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
         assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn sqlite_stores_a_group_in_one_multi_row_statement() {
+        use std::sync::{Arc, Mutex};
+        // With a DEFAULT among the values diesel would silently fall back to
+        // one INSERT per row; count the INSERTs SQLite actually runs.
+        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+        c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        let inserts = Arc::new(Mutex::new(0));
+        let seen = inserts.clone();
+        c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
+                && query.to_string().starts_with("INSERT")
+            {
+                *seen.lock().unwrap() += 1;
+            }
+        });
+        let now = chrono::Utc::now().naive_utc();
+        let row = |b: &str| NewAlertRow {
+            user_id: "1".into(),
+            breach_id: b.into(),
+            title: "t".into(),
+            severity: "LOW".into(),
+            confidence: 0.5,
+            detected_at: now,
+            description: None,
+            source: None,
+            read: false,
+            created_at: now,
+        };
+        let mut conn = AnyConnection::Sqlite(c);
+        let stored = insert_alerts(&mut conn, &[row("a"), row("b"), row("a")]).unwrap();
+        assert_eq!(*inserts.lock().unwrap(), 1);
+        let created: Vec<bool> = stored.iter().map(|(_, created)| *created).collect();
+        assert_eq!(created, [true, true, false]);
+        assert_eq!(stored[0].0.id, stored[2].0.id);
+        assert!(stored[0].0.id < stored[1].0.id);
+        assert_eq!(stored[0].0.description, None);
     }
 
     #[test]

@@ -176,9 +176,11 @@ pub struct AlertRow {
     pub created_at: NaiveDateTime,
 }
 
-/// The insertable form of a `NewAlert`.
+/// The insertable form of a `NewAlert`. `None` is stored as NULL rather
+/// than as the column's DEFAULT: every column is given, which lets SQLite
+/// store a whole group in multi-row INSERTs.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = alerts)]
+#[diesel(table_name = alerts, treat_none_as_default_value = false)]
 pub struct NewAlertRow {
     pub user_id: String,
     pub breach_id: String,
