@@ -237,7 +237,7 @@ fn log_try_it(addr: std::net::SocketAddr) {
         "development mode (secrets generated and kept in the database). Try it:\n  \
          1. mint a token:       TOKEN=$(cargo run --release -q -- token jwt 1)\n  \
          2. open the dashboard: http://{addr}/?user=1&token=$TOKEN\n     \
-            or, in a browser console: new WebSocket('ws://{addr}/ws/breach-alerts/1/?token=<TOKEN>').onmessage = e => console.log(e.data)\n  \
+            or, in the console of a page it serves (e.g. http://{addr}/health): new WebSocket('ws://{addr}/ws/breach-alerts/1/?token=<TOKEN>').onmessage = e => console.log(e.data)\n  \
          3. send a test alert:  cargo run --release -q -- send-test-alert 1"
     );
 }

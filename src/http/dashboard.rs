@@ -33,6 +33,11 @@ const FILES: [(&str, &str, &str); 5] = [
 ];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Browsers ask for it on every page; nothing to show is not an error.
+    cfg.route(
+        "/favicon.ico",
+        web::get().to(|| async { HttpResponse::NoContent().finish() }),
+    );
     for (path, content_type, body) in FILES {
         cfg.route(
             path,
