@@ -39,7 +39,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// `hub_services.registry` is filled in when the registry starts.
+    /// Built inside `Registry::create`, which gives the address hubs report to.
     pub fn new(
         max_sessions: usize,
         db: Addr<DbActor>,
