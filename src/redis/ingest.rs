@@ -28,6 +28,7 @@ use deadpool_redis::redis::{
 };
 
 use super::RedisContext;
+use super::publisher::Publisher;
 use crate::actors::writer::{AlertWriter, StoreAlerts};
 use crate::delivery::now_ms;
 use crate::metrics::Metrics;
@@ -40,6 +41,9 @@ const BLOCK_MS: usize = 300;
 
 pub struct IngestConsumer {
     pub ctx: RedisContext,
+    /// This node's publisher: an entry is acknowledged only after its
+    /// alert has left for the other nodes.
+    pub publisher: Publisher,
     pub consumer: String,
     pub writer: Addr<AlertWriter>,
     pub metrics: Arc<Metrics>,
@@ -186,6 +190,7 @@ impl IngestConsumer {
             .await
         {
             Ok(Ok(_)) => {
+                self.publisher.flushed().await;
                 let _: i64 = conn
                     .xack(stream, group, &valid_ids)
                     .await

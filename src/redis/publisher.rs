@@ -5,9 +5,13 @@
 //!
 //! If Redis is down the batch is dropped (and logged): other nodes recover
 //! what they missed from storage when their subscriber reconnects.
+//!
+//! `flushed` lets the ingest consumer acknowledge a stream entry only once
+//! its alert has left for Redis: acknowledging earlier, a node killed in
+//! between would leave an entry nobody takes over and an alert nobody pushed.
 
 use deadpool_redis::redis;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Envelope, RedisContext};
 use crate::delivery::UserEvent;
@@ -16,9 +20,16 @@ use crate::models::UserId;
 /// The most events sent in one pipeline.
 const MAX_PIPELINE: usize = 512;
 
+enum Item {
+    /// An event for a channel: (channel, payload).
+    Event(String, String),
+    /// Answered once everything queued before it was sent (or dropped).
+    Flush(oneshot::Sender<()>),
+}
+
 #[derive(Clone)]
 pub struct Publisher {
-    tx: mpsc::UnboundedSender<(String, String)>,
+    tx: mpsc::UnboundedSender<Item>,
     ctx: RedisContext,
     node_id: String,
 }
@@ -38,32 +49,54 @@ impl Publisher {
         };
         match serde_json::to_string(&envelope) {
             Ok(payload) => {
-                let _ = self.tx.send((self.ctx.keys.user_channel(user), payload));
+                let _ = self
+                    .tx
+                    .send(Item::Event(self.ctx.keys.user_channel(user), payload));
             }
             Err(e) => log::error!("cannot serialise an event for user {user}: {e}"),
         }
     }
+
+    /// Waits until every event published before this call was sent to
+    /// Redis (or dropped because Redis was down).
+    pub async fn flushed(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Item::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
 }
 
-async fn run(ctx: RedisContext, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
+async fn run(ctx: RedisContext, mut rx: mpsc::UnboundedReceiver<Item>) {
     let mut batch = Vec::with_capacity(MAX_PIPELINE);
     while rx.recv_many(&mut batch, MAX_PIPELINE).await > 0 {
         let mut pipe = redis::pipe();
-        for (channel, payload) in &batch {
-            pipe.publish(channel, payload).ignore();
+        let mut events = 0;
+        let mut flushes = Vec::new();
+        for item in batch.drain(..) {
+            match item {
+                Item::Event(channel, payload) => {
+                    pipe.publish(channel, payload).ignore();
+                    events += 1;
+                }
+                Item::Flush(done) => flushes.push(done),
+            }
         }
-        let sent = async {
-            let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
-            pipe.query_async::<()>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        if let Err(e) = sent.await {
-            log::warn!(
-                "publishing {} event(s) to Redis failed: {e}; other nodes catch up on reconnect",
-                batch.len()
-            );
+        if events > 0 {
+            let sent = async {
+                let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+                pipe.query_async::<()>(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = sent.await {
+                log::warn!(
+                    "publishing {events} event(s) to Redis failed: {e}; other nodes catch up on reconnect"
+                );
+            }
         }
-        batch.clear();
+        for done in flushes {
+            let _ = done.send(());
+        }
     }
 }
