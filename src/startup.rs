@@ -101,15 +101,7 @@ impl Application {
             .as_ref()
             .map(|r| Publisher::start(r.clone(), settings.node_id.clone()));
         let delivery = Delivery::new(registry.clone(), publisher.clone());
-        // The writer gets a thread of its own: on the main arbiter it queued
-        // behind the registry and every hub, so triggers stalled for about a
-        // second while 10,000 sockets reconnected at once.
-        let writer = {
-            let (db, delivery, metrics) = (db.clone(), delivery.clone(), metrics.clone());
-            AlertWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-                AlertWriter::new(db, delivery, metrics)
-            })
-        };
+        let writer = AlertWriter::new(db.clone(), delivery.clone(), metrics.clone()).start();
         if let (Some(redis), Some(publisher)) = (&redis, &publisher) {
             let subscriber =
                 RedisSubscriber::new(redis.clone(), settings.node_id.clone(), registry.clone())
