@@ -576,7 +576,7 @@ impl BenchDatabase {
                     .map_err(|e| format!("cannot connect to {raw}: {e}"))?;
                 diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
                 Ok(Self {
-                    url: with_database(&admin_url, &name),
+                    url: alerthub::storage::postgres_url_with_database(&admin_url, &name),
                     keep,
                     cleanup: Cleanup::PostgresDatabase { admin_url, name },
                 })
@@ -611,21 +611,4 @@ impl Drop for BenchDatabase {
             }
         }
     }
-}
-
-/// The same PostgreSQL URL with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }

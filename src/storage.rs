@@ -108,6 +108,24 @@ impl DatabaseUrl {
     }
 }
 
+/// The same PostgreSQL URL naming another database (query string kept):
+/// how the benchmark and the tests point at a database they created.
+pub fn postgres_url_with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 /// Opens connections of the configured backend and tunes SQLite on open.
 #[derive(Debug, Clone)]
 pub struct Manager {
@@ -554,6 +572,20 @@ mod tests {
         assert_eq!(stored[0].0.id, stored[2].0.id);
         assert!(stored[0].0.id < stored[1].0.id);
         assert_eq!(stored[0].0.description, None);
+    }
+
+    #[test]
+    fn postgres_urls_can_name_another_database() {
+        let with = postgres_url_with_database;
+        assert_eq!(
+            with("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(with("postgres://u@h", "x"), "postgres://u@h/x");
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl TestDatabase {
                     .execute(&mut conn)
                     .unwrap();
                 Self {
-                    url: with_database(&admin, &name),
+                    url: alerthub::storage::postgres_url_with_database(&admin, &name),
                     postgres_admin_url: Some(admin),
                     name,
                 }
@@ -105,23 +105,6 @@ fn rand_suffix() -> String {
         nanos,
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// The same PostgreSQL URL with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 /// Says that a test was skipped, on the real stderr: libtest captures the
