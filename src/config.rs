@@ -180,7 +180,18 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     pub messages_per_second: u32,
     pub message_burst: u32,
+    /// Frames queued for one session (waiting to be handled, held during a
+    /// replay, or waiting for the kernel) before it is closed with 1013.
     pub outbound_queue: usize,
+    /// Bytes waiting for the kernel before a session is closed with 1013: a
+    /// backstop above what 1,024 frames of the largest alert take (about
+    /// 4.5 MiB), so the frame bound of the contract is what normally acts.
+    pub outbound_bytes: usize,
+    /// The kernel send buffer of each WebSocket (`SO_SNDBUF`).
+    pub socket_send_buffer: usize,
+    /// How long a close frame may take to reach a peer (and its answer to
+    /// come back) before the connection is dropped.
+    pub close_deadline: Duration,
     pub replay_max: i64,
     pub connect_window: Duration,
 }
@@ -194,6 +205,9 @@ impl Default for Limits {
             messages_per_second: 20,
             message_burst: 40,
             outbound_queue: 1024,
+            outbound_bytes: 8 * 1024 * 1024,
+            socket_send_buffer: 128 * 1024,
+            close_deadline: Duration::from_secs(1),
             replay_max: 1000,
             connect_window: Duration::from_secs(60),
         }

@@ -21,3 +21,4 @@ pub mod redis;
 pub mod secrets;
 pub mod startup;
 pub mod storage;
+pub mod transport;

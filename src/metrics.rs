@@ -30,6 +30,47 @@ impl Rejection {
     }
 }
 
+/// Why an accepted session ended, as the `reason` label of
+/// `alerthub_sessions_closed_total`. Every reason is exported from start,
+/// at 0, so dashboards and alert rules see the series before the first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseWhy {
+    /// The client closed, or its connection went away.
+    Client,
+    /// Nothing arrived from the client within the heartbeat timeout (1001).
+    Heartbeat,
+    /// The client fell behind the outbound bound (1013).
+    SlowConsumer,
+    /// A protocol violation: oversized, binary, fragmented or invalid frames.
+    Protocol,
+    /// The connect rate or the session cap (4029).
+    RateLimited,
+    /// The server is shutting down (1001).
+    Shutdown,
+}
+
+impl CloseWhy {
+    pub const ALL: [CloseWhy; 6] = [
+        Self::Client,
+        Self::Heartbeat,
+        Self::SlowConsumer,
+        Self::Protocol,
+        Self::RateLimited,
+        Self::Shutdown,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Heartbeat => "heartbeat",
+            Self::SlowConsumer => "slow_consumer",
+            Self::Protocol => "protocol",
+            Self::RateLimited => "rate_limited",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub connections: IntGauge,
@@ -37,6 +78,7 @@ pub struct Metrics {
     pub alerts_created: IntCounter,
     pub messages_sent: IntCounter,
     rejected_handshakes: IntCounterVec,
+    sessions_closed: IntCounterVec,
     pub trigger_to_send: Histogram,
     pub hub_restarts: IntCounter,
     pub slow_consumers: IntCounter,
@@ -76,6 +118,17 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        let sessions_closed = IntCounterVec::new(
+            Opts::new(
+                "alerthub_sessions_closed_total",
+                "Accepted WebSocket sessions that ended, by reason",
+            ),
+            &["reason"],
+        )
+        .unwrap();
+        for why in CloseWhy::ALL {
+            sessions_closed.with_label_values(&[why.label()]);
+        }
         let trigger_to_send = Histogram::with_opts(
             HistogramOpts::new(
                 "alerthub_trigger_to_send_seconds",
@@ -117,6 +170,7 @@ impl Metrics {
             Box::new(alerts_created.clone()),
             Box::new(messages_sent.clone()),
             Box::new(rejected_handshakes.clone()),
+            Box::new(sessions_closed.clone()),
             Box::new(trigger_to_send.clone()),
             Box::new(hub_restarts.clone()),
             Box::new(slow_consumers.clone()),
@@ -134,6 +188,7 @@ impl Metrics {
             alerts_created,
             messages_sent,
             rejected_handshakes,
+            sessions_closed,
             trigger_to_send,
             hub_restarts,
             slow_consumers,
@@ -147,6 +202,10 @@ impl Metrics {
         self.rejected_handshakes
             .with_label_values(&[why.label()])
             .inc();
+    }
+
+    pub fn closed(&self, why: CloseWhy) {
+        self.sessions_closed.with_label_values(&[why.label()]).inc();
     }
 
     /// The text exposition format.

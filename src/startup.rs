@@ -7,9 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_web::{App, HttpServer, web};
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{App, web};
 
 use crate::actors::db::DbActor;
+use crate::actors::heartbeat::Heartbeat;
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::{AttachSubscriber, CloseAll, Registry};
 use crate::actors::session::SessionServices;
@@ -42,7 +46,7 @@ pub enum StartupError {
 
 pub struct Application {
     port: u16,
-    server: actix_web::dev::Server,
+    server: actix_server::Server,
     registry: Addr<Registry>,
 }
 
@@ -122,7 +126,13 @@ impl Application {
             settings.limits.connect_window,
             redis.clone().map(|r| (r, settings.node_id.clone())),
         );
+        let heartbeat = Heartbeat::new(
+            settings.limits.heartbeat_interval,
+            settings.limits.client_timeout,
+        )
+        .start();
         let sessions = Arc::new(SessionServices {
+            heartbeat,
             connect_limiter,
             registry: registry.clone(),
             db: db.clone(),
@@ -154,24 +164,38 @@ impl Application {
             source,
         })?;
         let origins = settings.allowed_origins.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .configure(|cfg| http::routes(cfg, &origins))
-        })
-        .disable_signals()
-        .backlog(4096)
-        .tcp_nodelay(true)
-        .shutdown_timeout(5);
+        let bind_error = |source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        };
+        // actix-web's `HttpServer` offers no upgrade hook, so the server is
+        // assembled as it does it, plus `upgrade`: WebSocket handshakes
+        // leave the HTTP/1 dispatcher with their connection (`http::ws`).
+        let mut server = actix_server::Server::build()
+            .disable_signals()
+            .backlog(4096)
+            .shutdown_timeout(5);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
         let server = server
-            .listen(listener)
-            .map_err(|source| StartupError::Bind {
-                addr: settings.bind.clone(),
-                source,
-            })?
+            .listen("alerthub", listener, move || {
+                let app = App::new()
+                    .app_data(state.clone())
+                    .configure(|cfg| http::routes(cfg, &origins))
+                    .into_factory()
+                    .map_err(|e| e.error_response());
+                HttpService::build()
+                    .keep_alive(Duration::from_secs(5))
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .tcp_nodelay(true)
+                    .local_addr(local)
+                    .upgrade(http::ws::upgrade_service(state.clone()))
+                    .finish(map_config(app, |_| AppConfig::default()))
+                    .tcp()
+            })
+            .map_err(bind_error)?
             .run();
 
         log::info!(

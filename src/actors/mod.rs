@@ -17,6 +17,7 @@
 //! subscribes its user's channel while it lives.
 
 pub mod db;
+pub mod heartbeat;
 pub mod hub;
 pub mod redis_subscriber;
 pub mod registry;

@@ -7,7 +7,7 @@ pub mod error;
 mod operators;
 mod trigger;
 mod user_alerts;
-mod ws;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,7 +53,12 @@ impl AppState {
 
 /// The `Authorization` header as a credential, if it is one.
 fn header_credential(req: &HttpRequest) -> Option<Credential> {
-    req.headers()
+    authorization(req.headers())
+}
+
+/// The credential in an `Authorization` header, from any request's headers.
+fn authorization(headers: &header::HeaderMap) -> Option<Credential> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(Credential::parse)
@@ -95,7 +100,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
             "/ws/breach-alerts/{user_id}",
             "/ws/breach-alerts/{user_id}/",
         ])
-        .route(web::get().to(ws::upgrade)),
+        .route(web::get().to(ws::plain_get)),
     )
     .service(
         web::scope("/api/v1")

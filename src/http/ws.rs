@@ -1,26 +1,65 @@
 //! The WebSocket upgrade: every check that can happen before a session
 //! exists (path, origin, `since`, credential), then the session actor.
+//!
+//! Upgrades do not go through actix-web's router. actix-http hands every
+//! HTTP/1 request that asks for an upgrade to `upgrade_service` together
+//! with the connection itself, so the dispatcher — and the two 8 KiB
+//! buffers it keeps per connection — is gone once the socket is a
+//! WebSocket, and the session reads and writes the socket directly
+//! (`transport`). A plain GET on the WebSocket path still reaches the
+//! router (`plain_get`), which explains that the endpoint speaks WebSocket
+//! only.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_web_actors::ws as actix_ws;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_codec::Framed;
+use actix_http::body::{BodySize, MessageBody};
+use actix_http::h1::{self, Message};
+use actix_http::ws::CloseCode;
+use actix_http::{Request, RequestHead};
+use actix_service::{ServiceFactory, fn_factory, fn_service};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::SinkExt;
+use tokio::net::TcpStream;
 
 use super::error::ApiError;
-use super::{AppState, header_credential};
-use crate::actors::session::{Rejected, WsSession};
+use super::{AppState, authorization};
+use crate::actors::session::WsSession;
 use crate::auth::{AuthError, Credential};
 use crate::metrics::Rejection;
 use crate::models::UserId;
+use crate::transport;
 
-pub async fn upgrade(
-    req: HttpRequest,
-    stream: web::Payload,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let user = UserId::parse(&path).map_err(|_| ApiError::NotFound("no such endpoint".into()))?;
+const PATH_PREFIX: &str = "/ws/breach-alerts/";
 
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
+/// How long an upgrade may take, from the request to the session (or the
+/// refusal) — a client that stops reading its handshake answer is dropped.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What the request head says, checked.
+struct Handshake {
+    user: UserId,
+    since: Option<i64>,
+    credential: Option<Credential>,
+}
+
+/// The user in a WebSocket path (`/ws/breach-alerts/{user_id}` with an
+/// optional trailing slash); anything else is 404.
+fn path_user(path: &str) -> Result<UserId, ApiError> {
+    let not_found = || ApiError::NotFound("no such endpoint".into());
+    let rest = path.strip_prefix(PATH_PREFIX).ok_or_else(not_found)?;
+    let segment = rest.strip_suffix('/').unwrap_or(rest);
+    UserId::parse(segment).map_err(|_| not_found())
+}
+
+/// The checks of the contract, in its order, from the request head alone.
+fn inspect(head: &RequestHead, state: &AppState) -> Result<Handshake, ApiError> {
+    let user = path_user(head.uri.path())?;
+
+    if let Some(origin) = head.headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         if !state.origin_allowed(origin) {
             state.metrics.rejected(Rejection::Origin);
@@ -28,7 +67,7 @@ pub async fn upgrade(
         }
     }
 
-    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+    let query = web::Query::<Vec<(String, String)>>::from_query(head.uri.query().unwrap_or(""))
         .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
     let param = |name: &str| {
         query
@@ -45,7 +84,7 @@ pub async fn upgrade(
         })
         .transpose()?;
 
-    if actix_ws::handshake(&req).is_err() {
+    if actix_http::ws::verify_handshake(head).is_err() {
         return Err(ApiError::field(
             "upgrade",
             "this endpoint speaks WebSocket only",
@@ -55,34 +94,143 @@ pub async fn upgrade(
     // The first credential present is the only one tried.
     let credential = match param("token") {
         Some(token) => Credential::parse(token),
-        None => header_credential(&req),
+        None => authorization(&head.headers),
     };
-    let outcome = match &credential {
+    Ok(Handshake {
+        user,
+        since,
+        credential,
+    })
+}
+
+/// A GET on the WebSocket path that did not ask for an upgrade.
+pub async fn plain_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    inspect(req.head(), &state)?;
+    Err(ApiError::field(
+        "upgrade",
+        "this endpoint speaks WebSocket only",
+    ))
+}
+
+/// The service actix-http calls with every upgrade request and its
+/// connection.
+pub fn upgrade_service(
+    state: web::Data<AppState>,
+) -> impl ServiceFactory<
+    (Request, Framed<TcpStream, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = Infallible,
+    InitError = (),
+> {
+    fn_factory(move || {
+        let state = state.clone();
+        async move {
+            Ok::<_, ()>(fn_service(
+                move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+                    let state = state.clone();
+                    async move {
+                        if tokio::time::timeout(HANDSHAKE_DEADLINE, upgrade(&state, req, framed))
+                            .await
+                            .is_err()
+                        {
+                            log::debug!("a WebSocket handshake did not finish in time");
+                        }
+                        Ok::<_, Infallible>(())
+                    }
+                },
+            ))
+        }
+    })
+}
+
+async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h1::Codec>) {
+    let handshake = match inspect(req.head(), state) {
+        Ok(handshake) => handshake,
+        Err(error) => return respond(&mut framed, &error).await,
+    };
+    let outcome = match &handshake.credential {
         Some(credential) => state.auth.authenticate(credential).await,
         None => Err(AuthError::Invalid),
     };
     let refusal = match outcome {
-        Ok(token_user) if token_user == user => None,
+        Ok(token_user) if token_user == handshake.user => None,
         Ok(_) => Some((Rejection::UserMismatch, "user mismatch")),
         Err(AuthError::Invalid) => Some((Rejection::AuthenticationFailed, "authentication failed")),
         Err(AuthError::Unavailable) => {
             state.metrics.rejected(Rejection::Unavailable);
-            return Err(ApiError::Unavailable);
+            return respond(&mut framed, &ApiError::Unavailable).await;
         }
     };
-    let frame_size = state.sessions.limits.max_frame_bytes;
-    let response = match refusal {
+
+    // `inspect` verified the handshake, so this builds the 101.
+    let Ok(mut switching) = actix_http::ws::handshake(req.head()) else {
+        return;
+    };
+    let Ok(switching) = switching.message_body(()) else {
+        return;
+    };
+    if framed
+        .send(Message::Item((switching, BodySize::None)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let parts = framed.into_parts();
+    match refusal {
         Some((why, reason)) => {
             state.metrics.rejected(why);
-            actix_ws::WsResponseBuilder::new(Rejected { reason }, &req, stream).start()
+            transport::refuse(
+                parts.io,
+                &parts.read_buf,
+                CloseCode::Other(4003),
+                reason,
+                state.sessions.limits.close_deadline,
+            )
+            .await;
         }
-        None => actix_ws::WsResponseBuilder::new(
-            WsSession::new(user, since, state.sessions.clone()),
-            &req,
-            stream,
-        )
-        .frame_size(frame_size)
-        .start(),
-    };
-    response.map_err(|_| ApiError::field("upgrade", "this endpoint speaks WebSocket only"))
+        None => {
+            WsSession::start(
+                Rc::new(parts.io),
+                &parts.read_buf,
+                handshake.user,
+                handshake.since,
+                state.sessions.clone(),
+            );
+        }
+    }
+}
+
+/// Answers an upgrade request that is refused before any upgrade with the
+/// contract's error JSON, then closes the connection.
+async fn respond(framed: &mut Framed<TcpStream, h1::Codec>, error: &ApiError) {
+    let response: actix_http::Response<_> = error.error_response().into();
+    let (mut head, body) = response.into_parts();
+    let body = body.try_into_bytes().unwrap_or_default();
+    head.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let _ = framed
+        .send(Message::Item((head, BodySize::Sized(body.len() as u64))))
+        .await;
+    let _ = framed.send(Message::Chunk(Some(body))).await;
+    let _ = framed.send(Message::Chunk(None)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_names_the_user() {
+        assert_eq!(path_user("/ws/breach-alerts/42/").unwrap().as_str(), "42");
+        assert_eq!(path_user("/ws/breach-alerts/a_b").unwrap().as_str(), "a_b");
+        assert!(path_user("/ws/breach-alerts/").is_err());
+        assert!(path_user("/ws/breach-alerts/a/b").is_err());
+        assert!(path_user("/ws/breach-alerts/a-b/").is_err());
+        assert!(path_user("/api/v1/alerts").is_err());
+    }
 }

@@ -1,24 +1,10 @@
 //! Contract §4, the operator interface: the binary's commands, run as a
 //! separate process the way an operator runs them, against real servers.
 
-use std::path::Path;
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::helpers::*;
-
-/// The built binary with a clean environment: no variable of the host
-/// (a CI's DATABASE_URL, say) leaks into what a test means.
-fn alerthub(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_alerthub"));
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("RUST_LOG", "info")
-        .kill_on_drop(true);
-    cmd
-}
+use crate::process::{alerthub, free_port, serve};
 
 async fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().await.expect("the binary runs");
@@ -27,42 +13,6 @@ async fn run(cmd: &mut Command) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `alerthub serve` and waits until its log says it listens.
-async fn serve(dir: &Path, port: u16, envs: &[(&str, &str)]) -> (Child, Vec<String>) {
-    let mut child = alerthub(dir)
-        .arg("serve")
-        .env("ALERTHUB_BIND", format!("127.0.0.1:{port}"))
-        .envs(envs.iter().copied())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let listening = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let done = line.contains("starting service");
-            log.push(line);
-            if done {
-                return;
-            }
-        }
-        panic!("serve exited early: {log:?}");
-    });
-    listening.await.expect("serve listens in time");
-    // Keep draining the log so the child never blocks on a full pipe.
-    actix_web::rt::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, log)
 }
 
 #[actix_web::test]

@@ -122,7 +122,10 @@ async fn the_default_session_cap_is_20() {
 
 #[actix_web::test]
 async fn a_session_that_cannot_keep_up_is_closed_with_1013_and_recovers_with_since() {
-    let app = spawn_app().await;
+    // This client reads again once the flood is over: give the close frame
+    // that long to reach it (a peer that never reads is reset instead; see
+    // the hostile-peer tests).
+    let app = spawn_app_with(&[], |s| s.limits.close_deadline = Duration::from_secs(60)).await;
     // A client with a tiny receive buffer that stops reading.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();

@@ -3,9 +3,12 @@
 
 mod cli;
 mod helpers;
+mod hostile_transport;
 mod limits;
 mod operators;
 mod postgres_outage;
+mod process;
+mod raw_ws;
 mod replay;
 mod supervision;
 mod trigger;

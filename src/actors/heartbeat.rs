@@ -1,0 +1,165 @@
+//! `Heartbeat`: one timer for every session of the node, instead of one per
+//! session.
+//!
+//! A session that is admitted asks to be watched, handing over its
+//! `SessionClock` (the time its last frame arrived, which the session
+//! updates with one atomic store per frame) and a `Recipient<Beat>`. Each
+//! tick the heartbeat reads every clock — an atomic load per session, no
+//! wake-up — and tells a session only when it must act: `Beat::Ping` once
+//! per ping interval (sessions are spread over the interval's ticks, so
+//! pings do not come in one burst), `Beat::TimedOut` once nothing arrived
+//! for the client timeout. An idle session therefore wakes once per ping
+//! interval, and the cost of the timer does not grow with a wake-up per
+//! session per tick.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+/// Milliseconds since the first call in this process: the clock sessions
+/// and the heartbeat compare.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// When a session last heard from its peer.
+#[derive(Debug)]
+pub struct SessionClock {
+    last_heard_ms: AtomicU64,
+}
+
+impl SessionClock {
+    pub fn new() -> Self {
+        Self {
+            last_heard_ms: AtomicU64::new(now_ms()),
+        }
+    }
+
+    /// A frame arrived.
+    pub fn heard(&self) {
+        self.last_heard_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    fn silent_for_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.last_heard_ms.load(Ordering::Relaxed))
+    }
+}
+
+impl Default for SessionClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the heartbeat tells a session.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum Beat {
+    /// Send a WebSocket Ping.
+    Ping,
+    /// Nothing arrived for the client timeout: close with 1001.
+    TimedOut,
+}
+
+/// Start watching a session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Watch {
+    pub id: u64,
+    pub clock: Arc<SessionClock>,
+    pub session: Recipient<Beat>,
+}
+
+/// Stop watching a session (it is closing).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unwatch(pub u64);
+
+struct Watched {
+    clock: Arc<SessionClock>,
+    session: Recipient<Beat>,
+    /// The tick, modulo the ping interval, at which this session is pinged.
+    slot: u64,
+}
+
+pub struct Heartbeat {
+    tick: Duration,
+    /// Ticks per ping interval.
+    ticks_per_ping: u64,
+    timeout_ms: u64,
+    ticks: u64,
+    sessions: HashMap<u64, Watched>,
+}
+
+impl Heartbeat {
+    /// Pings every `interval` and times a session out after `timeout` of
+    /// silence. The tick is a second at most, and finer when the interval
+    /// is short (tests), so a timeout is noticed within one tick.
+    pub fn new(interval: Duration, timeout: Duration) -> Self {
+        let tick = (interval / 3)
+            .min(timeout / 5)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let ticks_per_ping = (interval.as_millis() / tick.as_millis().max(1)).max(1) as u64;
+        Self {
+            tick,
+            ticks_per_ping,
+            timeout_ms: timeout.as_millis() as u64,
+            ticks: 0,
+            sessions: HashMap::new(),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.ticks += 1;
+        let now = now_ms();
+        let slot = self.ticks % self.ticks_per_ping;
+        let timeout = self.timeout_ms;
+        self.sessions.retain(|_, s| {
+            if s.clock.silent_for_ms(now) >= timeout {
+                s.session.do_send(Beat::TimedOut);
+                return false;
+            }
+            if s.slot == slot {
+                s.session.do_send(Beat::Ping);
+            }
+            true
+        });
+    }
+}
+
+impl Actor for Heartbeat {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.tick, |act, _| act.on_tick());
+    }
+}
+
+impl Handler<Watch> for Heartbeat {
+    type Result = ();
+
+    fn handle(&mut self, msg: Watch, _: &mut Self::Context) {
+        let slot = msg.id % self.ticks_per_ping;
+        self.sessions.insert(
+            msg.id,
+            Watched {
+                clock: msg.clock,
+                session: msg.session,
+                slot,
+            },
+        );
+    }
+}
+
+impl Handler<Unwatch> for Heartbeat {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unwatch, _: &mut Self::Context) {
+        self.sessions.remove(&msg.0);
+    }
+}
