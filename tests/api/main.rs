@@ -3,6 +3,7 @@
 
 mod cli;
 mod helpers;
+mod hostile_input;
 mod limits;
 mod operators;
 mod postgres_outage;
