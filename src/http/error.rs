@@ -48,8 +48,16 @@ impl ApiError {
     }
 }
 
+/// What a client is told when the database refused its alerts (the writer
+/// has logged which and why).
+pub const REFUSED_BY_DATABASE: &str = "refused by the database; nothing was stored";
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
+        if e.is_refusal() {
+            // The request's own data: retrying it cannot help, so not a 503.
+            return Self::field("body", REFUSED_BY_DATABASE);
+        }
         log::warn!("request failed on storage: {e}");
         Self::Unavailable
     }

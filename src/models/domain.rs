@@ -147,6 +147,10 @@ macro_rules! text_type {
             pub fn into_inner(self) -> String {
                 self.0
             }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
     };
 }

@@ -4,6 +4,8 @@
 //! runs against the real server (raw TCP where the bytes must be exact), on
 //! SQLite, and on PostgreSQL when `ALERTHUB_TEST_DATABASE_URL` is set.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -122,4 +124,221 @@ async fn ninety_nine_valid_triggers_beside_one_with_nul_all_get_201() {
         }
     }
     assert_eq!(stored_count(&app, "7").await, 99);
+}
+
+// ------------------------------------------- what the database refuses
+
+/// Makes the test's database refuse any alert whose `breach_id` is
+/// `POISON`, the way PostgreSQL refuses a NUL (SQLSTATE 22021, an error
+/// diesel does not classify), so that such an alert passes validation and
+/// reaches the database inside a group commit.
+fn poison_the_database(app: &TestApp) {
+    use diesel::connection::SimpleConnection;
+    let mut conn = app.storage();
+    let sql = if app.database_url.starts_with("postgres") {
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.breach_id = 'POISON' THEN \
+           RAISE EXCEPTION 'poison refused' USING ERRCODE = '22021'; \
+         END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts \
+           FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+    } else {
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts \
+         WHEN NEW.breach_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison refused'); END;"
+    };
+    conn.batch_execute(sql).expect("the refusal is installed");
+}
+
+#[actix_web::test]
+async fn ninety_nine_valid_triggers_beside_one_the_database_refuses_all_get_201() {
+    let app = spawn_app().await;
+    poison_the_database(&app);
+    let mut tab = app.connect("8").await;
+    let bodies = (0..100).map(|i| {
+        alert_body(
+            "8",
+            &if i == 50 {
+                "POISON".into()
+            } else {
+                format!("CROWD-{i}")
+            },
+        )
+    });
+    let service = service();
+    let answers = futures_util::future::join_all(
+        bodies.map(|body| app.post_as(TRIGGER, Some(&service), body)),
+    )
+    .await;
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 50 {
+            let details = assert_error(answer, 422, "validation_failed");
+            assert!(
+                details["body"]
+                    .as_str()
+                    .unwrap()
+                    .contains("refused by the database")
+            );
+        } else {
+            assert_eq!(answer.0, 201, "trigger {i}: {}", answer.1);
+        }
+    }
+    assert_eq!(stored_count(&app, "8").await, 99);
+    // Each stored alert was pushed once; the refused one never.
+    let mut pushed = 0;
+    while pushed < 99 {
+        let frame = tab.expect("breach_alert").await;
+        assert_ne!(frame["message"]["breach_id"], "POISON");
+        pushed += 1;
+    }
+    app.assert_nothing_queued("8", &mut [&mut tab]).await;
+
+    // A batch holding it is refused whole, and stores nothing.
+    let (status, body) = app
+        .post_as(
+            BATCH,
+            Some(&service),
+            json!({"alerts": [alert_body("9", "B1"), alert_body("9", "POISON")]}),
+        )
+        .await;
+    let details = assert_error(&(status, body), 422, "validation_failed");
+    assert!(details["body"].is_string(), "{details}");
+    assert_eq!(stored_count(&app, "9").await, 0);
+}
+
+/// The alert writer on the test's database, as the server builds it.
+fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWriter> {
+    use actix::prelude::*;
+    use alerthub::actors::{db::DbActor, registry::Registry, writer::AlertWriter};
+    use alerthub::storage::{self, DatabaseUrl, PoolOptions};
+    let url = DatabaseUrl::parse(&app.database_url).unwrap();
+    let options = PoolOptions {
+        max_size: 2,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let pool = storage::connect(&url, &options).unwrap();
+    let db = SyncArbiter::start(2, move || DbActor::new(pool.clone()));
+    let metrics = std::sync::Arc::new(alerthub::metrics::Metrics::new());
+    let registry = {
+        let (db, metrics) = (db.clone(), metrics.clone());
+        Registry::create(move |ctx| Registry::new(20, db, 1024, metrics, ctx))
+    };
+    let delivery = alerthub::delivery::Delivery::new(registry, None);
+    AlertWriter::new(db, delivery, metrics).start()
+}
+
+fn store_request(user: &str, breach: &str) -> alerthub::actors::writer::StoreAlerts {
+    let alert = alerthub::models::NewAlert::parse(&alert_body(user, breach), chrono::Utc::now())
+        .expect("a valid alert");
+    alerthub::actors::writer::StoreAlerts {
+        alerts: vec![alert],
+        triggered_at_ms: 0,
+        redeliver_existing: false,
+    }
+}
+
+/// Holds the write path of the test's database so that the writer's next
+/// transaction waits: SQLite's write lock, or on PostgreSQL the per-user
+/// advisory lock the writer takes for `user`. Dropping it lets go.
+struct WriteBlock(alerthub::storage::DbConn);
+
+impl WriteBlock {
+    fn hold(app: &TestApp, user: &str) -> Self {
+        use diesel::connection::SimpleConnection;
+        let mut conn = app.storage();
+        let sql = if app.database_url.starts_with("postgres") {
+            format!("SELECT pg_advisory_lock(hashtext('{user}'))")
+        } else {
+            "BEGIN IMMEDIATE".into()
+        };
+        conn.batch_execute(&sql).expect("the lock is taken");
+        Self(conn)
+    }
+
+    fn release(mut self, app: &TestApp) {
+        use diesel::connection::SimpleConnection;
+        let sql = if app.database_url.starts_with("postgres") {
+            "SELECT pg_advisory_unlock_all()"
+        } else {
+            "COMMIT"
+        };
+        self.0.batch_execute(sql).expect("the lock is released");
+    }
+}
+
+#[actix_web::test]
+async fn one_refused_request_in_a_group_commit_fails_alone() {
+    let app = spawn_app().await;
+    poison_the_database(&app);
+    let writer = writer_for(&app);
+    // The first request's transaction waits on the lock; everything sent
+    // meanwhile queues behind it and is stored as one group afterwards.
+    let block = WriteBlock::hold(&app, "blocker");
+    let first = writer.send(store_request("blocker", "FIRST"));
+    let group: Vec<_> = (0..10)
+        .map(|i| {
+            let breach = if i == 4 {
+                "POISON".into()
+            } else {
+                format!("G{i}")
+            };
+            writer.send(store_request("10", &breach))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    block.release(&app);
+
+    let first = first.await.expect("the writer answers");
+    assert!(first.is_ok(), "{first:?}");
+    let mut ids = Vec::new();
+    for (i, answer) in futures_util::future::join_all(group)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let answer = answer.expect("the writer answers");
+        if i == 4 {
+            let e = answer.expect_err("the poisoned request fails");
+            assert!(e.is_refusal(), "{e}");
+        } else {
+            let stored = answer.unwrap_or_else(|e| panic!("request {i} failed: {e}"));
+            assert_eq!(stored.len(), 1);
+            assert!(stored[0].1, "request {i} created its alert");
+            ids.push(stored[0].0.id);
+        }
+    }
+    // Stored one by one in queue order, so the user's ids still increase
+    // in the order the requests came.
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(stored_count(&app, "10").await, 9);
+}
+
+#[actix_web::test]
+async fn the_database_itself_refuses_nul_on_postgresql_and_says_so() {
+    use alerthub::models::NewAlertRow;
+    use alerthub::storage::insert_alerts;
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().naive_utc();
+    let row = |breach: &str, title: &str| NewAlertRow {
+        user_id: "11".into(),
+        breach_id: breach.into(),
+        title: title.into(),
+        severity: "LOW".into(),
+        confidence: 0.5,
+        detected_at: now,
+        description: None,
+        source: None,
+        read: false,
+        created_at: now,
+    };
+    let mut conn = app.storage();
+    // Past validation, straight to the database.
+    let result = insert_alerts(&mut conn, &[row("ok", "fine"), row("nul", "a\u{0}b")]);
+    if app.database_url.starts_with("postgres") {
+        let e = result.expect_err("PostgreSQL refuses NUL in text");
+        assert!(e.is_refusal(), "{e}");
+        assert_eq!(stored_count(&app, "11").await, 0);
+    } else {
+        // SQLite stores it: validation, not the backend, makes the answers alike.
+        assert_eq!(result.expect("SQLite stores NUL").len(), 2);
+    }
 }
