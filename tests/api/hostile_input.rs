@@ -342,3 +342,96 @@ async fn the_database_itself_refuses_nul_on_postgresql_and_says_so() {
         assert_eq!(result.expect("SQLite stores NUL").len(), 2);
     }
 }
+
+// ----------------------------------------------------------------- ingest
+
+/// The value of a counter in the Prometheus text, 0 when absent.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn an_ingest_entry_that_cannot_be_stored_is_acknowledged_counted_and_dropped() {
+    use deadpool_redis::redis::{self, AsyncCommands};
+    let test = "an_ingest_entry_that_cannot_be_stored_is_acknowledged_counted_and_dropped";
+    let Ok(redis_url) = std::env::var("ALERTHUB_TEST_REDIS_URL") else {
+        skipped(test, "ALERTHUB_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("h9test:{}:", now_secs() ^ u64::from(std::process::id()));
+    let app = spawn_app_with(
+        &["--redis-url", &redis_url, "--redis-prefix", &prefix],
+        |_| {},
+    )
+    .await;
+    poison_the_database(&app);
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{prefix}ingest");
+
+    // One read's worth: valid entries around one the database refuses
+    // (so the read is stored as a group, refused, and split), one with a
+    // NUL, one that is not JSON, one without an `alert` field.
+    let mut pipe = redis::pipe();
+    for i in 0..10 {
+        let breach = if i == 5 {
+            "POISON".into()
+        } else {
+            format!("ING-{i}")
+        };
+        pipe.xadd(
+            &stream,
+            "*",
+            &[("alert", alert_body("12", &breach).to_string())],
+        );
+    }
+    pipe.xadd(
+        &stream,
+        "*",
+        &[("alert", with_nul("12", "ING-nul", "title").to_string())],
+    );
+    pipe.xadd(&stream, "*", &[("alert", "{not json".to_string())]);
+    pipe.xadd(&stream, "*", &[("other", "x".to_string())]);
+    let _: () = pipe.query_async(&mut conn).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let metrics = app.metrics().await;
+        let (stored, invalid) = (
+            counter(&metrics, "alerthub_ingest_stored_total"),
+            counter(&metrics, "alerthub_ingest_invalid_total"),
+        );
+        if (stored, invalid) == (9, 4) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stored {stored}, invalid {invalid}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored_count(&app, "12").await, 9);
+    // Nothing is left pending to be retried forever.
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg(&stream)
+        .arg("alerthub-nodes")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending_count(&pending), 0);
+    let _: () = conn.del(&stream).await.unwrap();
+}
+
+/// The count of an XPENDING summary reply.
+fn pending_count(reply: &deadpool_redis::redis::Value) -> u64 {
+    match reply {
+        deadpool_redis::redis::Value::Array(items) => match items.first() {
+            Some(deadpool_redis::redis::Value::Int(n)) => *n as u64,
+            _ => panic!("unexpected XPENDING reply {reply:?}"),
+        },
+        _ => panic!("unexpected XPENDING reply {reply:?}"),
+    }
+}
