@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
 use crate::actors::db::{DbActor, TokenUser};
+use crate::jwt_keys::CheckedKey;
 use crate::models::UserId;
 
 /// A credential as presented, before it is checked.
@@ -72,20 +73,14 @@ pub enum AuthError {
     Unavailable,
 }
 
-/// The public key that enables RS256 or ES256.
-#[derive(Clone)]
-struct PublicKey {
-    key: DecodingKey,
-    algorithm: Algorithm,
-}
-
 /// Verifies JWTs with the configured keys only; `alg: none` cannot even be
 /// expressed in `jsonwebtoken`'s header type, and an algorithm with no key
 /// configured is refused before any signature check.
 #[derive(Clone)]
 pub struct JwtVerifier {
     secret: Option<DecodingKey>,
-    public: Option<PublicKey>,
+    /// The key that enables RS256 or ES256, checked at start-up.
+    public: Option<CheckedKey>,
     user_claim: String,
 }
 
@@ -94,34 +89,17 @@ pub struct JwtVerifier {
 pub struct KeyError(String);
 
 impl JwtVerifier {
+    /// `public` comes from `jwt_keys::public_key_from_pem`, which refuses
+    /// anything but one RSA or P-256 public key.
     pub fn new(
         secret: Option<&str>,
-        public_pem: Option<&[u8]>,
+        public: Option<CheckedKey>,
         user_claim: &str,
     ) -> Result<Self, KeyError> {
         let secret = secret
             .map(|s| DecodingKey::from_secret(s.as_bytes()))
             .transpose()
             .map_err(|e| KeyError(format!("bad JWT secret: {e}")))?;
-        let public = public_pem
-            .map(|pem| {
-                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-                    Ok(PublicKey {
-                        key,
-                        algorithm: Algorithm::RS256,
-                    })
-                } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-                    Ok(PublicKey {
-                        key,
-                        algorithm: Algorithm::ES256,
-                    })
-                } else {
-                    Err(KeyError(
-                        "the JWT public key is neither an RSA nor an EC (P-256) PEM key".into(),
-                    ))
-                }
-            })
-            .transpose()?;
         Ok(Self {
             secret,
             public,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connect_limit;
 pub mod delivery;
 pub mod http;
+pub mod jwt_keys;
 pub mod metrics;
 pub mod models;
 pub mod protocol;

@@ -435,3 +435,240 @@ fn pending_count(reply: &deadpool_redis::redis::Value) -> u64 {
         _ => panic!("unexpected XPENDING reply {reply:?}"),
     }
 }
+
+// ------------------------------------------ keys and secrets at start-up
+
+/// The built binary with a clean environment, in `dir`.
+fn alerthub(dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_alerthub"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `alerthub serve` with `envs`, which must fail to start: returns
+/// its stderr. A server that starts anyway is killed and fails the test.
+async fn refused_start(envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = alerthub(dir.path());
+    cmd.arg("serve")
+        .env("ALERTHUB_BIND", "127.0.0.1:0")
+        .envs(envs.iter().copied());
+    let out = tokio::time::timeout(PATIENCE, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("the server started with {envs:?}"))
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+/// Starts with a public key file holding `contents`; must be refused with
+/// the variable named and `why` in the message.
+async fn refused_key(contents: &[u8], why: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.pem");
+    std::fs::write(&path, contents).unwrap();
+    let stderr = refused_start(&[("ALERTHUB_JWT_PUBLIC_KEY", path.to_str().unwrap())]).await;
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("alerthub: ALERTHUB_JWT_PUBLIC_KEY") && last.contains(why),
+        "{stderr}"
+    );
+    // No part of the file's body is repeated.
+    let text = String::from_utf8_lossy(contents);
+    for line in text.lines().filter(|l| !l.starts_with("-----")) {
+        for chunk in line.as_bytes().chunks(12).filter(|c| c.len() == 12) {
+            let chunk = String::from_utf8_lossy(chunk);
+            assert!(!stderr.contains(chunk.as_ref()), "{chunk:?} in {stderr}");
+        }
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_p384_public_key_is_a_start_up_error() {
+    use p384::pkcs8::EncodePublicKey;
+    let secret = p384::SecretKey::from_slice(&[9u8; 48]).unwrap();
+    let pem = secret
+        .public_key()
+        .to_public_key_pem(p384::pkcs8::LineEnding::LF)
+        .unwrap();
+    refused_key(pem.as_bytes(), "P-384").await;
+}
+
+#[actix_web::test]
+async fn a_private_key_given_as_the_public_key_is_a_start_up_error() {
+    refused_key(&fixture("rsa_private.pem"), "private key").await;
+    refused_key(&fixture("ec_private.pem"), "private key").await;
+}
+
+#[actix_web::test]
+async fn garbage_or_a_certificate_as_the_public_key_is_a_start_up_error() {
+    refused_key(b"hello, I am not a key\n", "not a PEM file").await;
+    refused_key(
+        b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        "not a valid",
+    )
+    .await;
+    // A real certificate, if the openssl command is there to make one.
+    let dir = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=alerthub-test",
+            "-days",
+            "1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {
+            refused_key(
+                &std::fs::read(dir.path().join("cert.pem")).unwrap(),
+                "certificate",
+            )
+            .await;
+        }
+        _ => skipped(
+            "garbage_or_a_certificate_as_the_public_key_is_a_start_up_error (certificate case)",
+            "no working openssl command",
+        ),
+    }
+}
+
+#[actix_web::test]
+async fn a_good_public_key_still_starts() {
+    // The refusals above are not refusing everything: the suite's RS256
+    // and ES256 keys are accepted (the server then runs; stop it).
+    for name in ["rsa_public.pem", "ec_public.pem"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, fixture(name)).unwrap();
+        let log = started_log(&[("ALERTHUB_JWT_PUBLIC_KEY", path.to_str().unwrap())]).await;
+        assert!(!log.contains("ALERTHUB_JWT_PUBLIC_KEY"), "{log}");
+    }
+}
+
+/// Starts `alerthub serve` with `envs` on loopback, waits until it listens,
+/// stops it and returns its log up to then.
+async fn started_log(envs: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = alerthub(dir.path())
+        .arg("serve")
+        .env("ALERTHUB_BIND", "127.0.0.1:0")
+        .envs(envs.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.contains("listening on");
+            log.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("serve exited early: {log:#?}");
+    })
+    .await
+    .expect("serve listens in time");
+    child.kill().await.unwrap();
+    log.join("\n")
+}
+
+#[actix_web::test]
+async fn short_secrets_are_a_start_up_error_outside_development_mode() {
+    let long_key = "k".repeat(16);
+    let long_secret = "s".repeat(32);
+    let off_loopback = ("ALERTHUB_BIND", "0.0.0.0:0");
+    let stderr = refused_start(&[
+        off_loopback,
+        ("ALERTHUB_JWT_SECRET", "short-secret"),
+        ("ALERTHUB_SERVICE_KEYS", &long_key),
+    ])
+    .await;
+    assert!(
+        stderr.contains("alerthub: ALERTHUB_JWT_SECRET is 12 bytes long"),
+        "{stderr}"
+    );
+    let stderr = refused_start(&[
+        off_loopback,
+        ("ALERTHUB_JWT_SECRET", &long_secret),
+        ("ALERTHUB_SERVICE_KEYS", &format!("{long_key},tiny")),
+    ])
+    .await;
+    assert!(
+        stderr.contains("alerthub: ALERTHUB_SERVICE_KEYS (key 2 of 2) is 4 bytes long"),
+        "{stderr}"
+    );
+    // The limits themselves are fine, one byte less is not. (`token jwt`
+    // resolves secrets as `serve` does, without listening on 0.0.0.0.)
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |secret: &str, key: &str| {
+        let mut cmd = alerthub(dir.path());
+        cmd.args(["token", "jwt", "1"])
+            .env("ALERTHUB_BIND", "0.0.0.0:8000")
+            .env("ALERTHUB_JWT_SECRET", secret)
+            .env("ALERTHUB_SERVICE_KEYS", key);
+        cmd
+    };
+    let out = mint(&long_secret, &long_key).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = mint(&long_secret[1..], &long_key).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALERTHUB_JWT_SECRET is 31 bytes"));
+    let out = mint(&long_secret, &long_key[1..]).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALERTHUB_SERVICE_KEYS is 15 bytes"));
+}
+
+#[actix_web::test]
+async fn a_development_server_allows_a_short_secret_with_a_warning() {
+    let log = started_log(&[
+        ("ALERTHUB_JWT_SECRET", "dev-secret"),
+        ("ALERTHUB_SERVICE_KEYS", "dev-key"),
+    ])
+    .await;
+    assert!(
+        log.contains("ALERTHUB_JWT_SECRET is 10 bytes long"),
+        "{log}"
+    );
+    assert!(
+        log.contains("ALERTHUB_SERVICE_KEYS is 7 bytes long"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("dev-secret") && !log.contains("dev-key"),
+        "{log}"
+    );
+}
