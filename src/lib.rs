@@ -8,6 +8,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod auth_refusal;
 pub mod cli;
 pub mod config;
 pub mod connect_limit;

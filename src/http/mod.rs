@@ -23,6 +23,7 @@ use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::{AuthError, Authenticator, Credential};
+use crate::auth_refusal::{Door, Refusal, log_refusal};
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::models::UserId;
@@ -61,14 +62,19 @@ fn header_credential(req: &HttpRequest) -> Option<Credential> {
 
 /// The user behind the `Authorization` header of a REST call.
 async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId, ApiError> {
-    let credential =
-        header_credential(req).ok_or(ApiError::Unauthorized("a user token is required"))?;
+    let Some(credential) = header_credential(req) else {
+        log_refusal(req.peer_addr(), Door::Rest, Refusal::Missing);
+        return Err(ApiError::Unauthorized("a user token is required"));
+    };
     state
         .auth
         .authenticate(&credential)
         .await
         .map_err(|e| match e {
-            AuthError::Invalid => ApiError::Unauthorized("authentication failed"),
+            AuthError::Invalid(why) => {
+                log_refusal(req.peer_addr(), Door::Rest, why);
+                ApiError::Unauthorized("authentication failed")
+            }
             AuthError::Unavailable => ApiError::Unavailable,
         })
 }

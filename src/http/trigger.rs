@@ -12,6 +12,7 @@ use super::{AppState, header_credential};
 use crate::actors::db::db_result;
 use crate::actors::writer::{StoreAlerts, Stored};
 use crate::auth::{AuthError, ServiceAuth};
+use crate::auth_refusal::{Door, log_refusal};
 use crate::delivery::now_ms;
 use crate::models::{AlertView, NewAlert};
 
@@ -28,9 +29,11 @@ async fn require_service(req: &HttpRequest, state: &AppState) -> Result<(), ApiE
         Ok(ServiceAuth::User) => Err(ApiError::Forbidden(
             "user tokens cannot trigger alerts; use a service key",
         )),
-        Ok(ServiceAuth::Invalid) => Err(ApiError::Unauthorized("a service key is required")),
+        Ok(ServiceAuth::Invalid(why)) | Err(AuthError::Invalid(why)) => {
+            log_refusal(req.peer_addr(), Door::Trigger, why);
+            Err(ApiError::Unauthorized("a service key is required"))
+        }
         Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
-        Err(AuthError::Invalid) => Err(ApiError::Unauthorized("a service key is required")),
     }
 }
 

@@ -9,6 +9,7 @@ use super::error::ApiError;
 use super::{AppState, header_credential};
 use crate::actors::session::{Rejected, WsSession};
 use crate::auth::{AuthError, Credential};
+use crate::auth_refusal::{Door, Refusal, log_refusal};
 use crate::metrics::Rejection;
 use crate::models::UserId;
 
@@ -59,12 +60,18 @@ pub async fn upgrade(
     };
     let outcome = match &credential {
         Some(credential) => state.auth.authenticate(credential).await,
-        None => Err(AuthError::Invalid),
+        None => Err(AuthError::Invalid(Refusal::Missing)),
     };
     let refusal = match outcome {
         Ok(token_user) if token_user == user => None,
-        Ok(_) => Some((Rejection::UserMismatch, "user mismatch")),
-        Err(AuthError::Invalid) => Some((Rejection::AuthenticationFailed, "authentication failed")),
+        Ok(_) => {
+            log_refusal(req.peer_addr(), Door::WebSocket, Refusal::UserMismatch);
+            Some((Rejection::UserMismatch, "user mismatch"))
+        }
+        Err(AuthError::Invalid(why)) => {
+            log_refusal(req.peer_addr(), Door::WebSocket, why);
+            Some((Rejection::AuthenticationFailed, "authentication failed"))
+        }
         Err(AuthError::Unavailable) => {
             state.metrics.rejected(Rejection::Unavailable);
             return Err(ApiError::Unavailable);

@@ -672,3 +672,234 @@ async fn a_development_server_allows_a_short_secret_with_a_warning() {
         "{log}"
     );
 }
+
+// ------------------------------------------------ nbf and refused logins
+
+#[actix_web::test]
+async fn a_jwt_before_its_nbf_is_refused_like_an_expired_one() {
+    let app = spawn_app().await;
+    let claims = |nbf: u64| json!({"user_id": "13", "exp": now_secs() + 600, "nbf": nbf, "token_type": "access"});
+    let early = sign_jwt(claims(now_secs() + 120), JWT_SECRET);
+    let url = |t: &str| app.ws_url(&format!("/ws/breach-alerts/13/?token={t}"));
+    assert_eq!(
+        close_of(&url(&early)).await,
+        Closed {
+            code: 4003,
+            reason: "authentication failed".into()
+        }
+    );
+    assert_error(
+        &app.get_as("/api/v1/alerts", &format!("Bearer {early}"))
+            .await,
+        401,
+        "unauthorized",
+    );
+    // Once `nbf` has passed, the same kind of token works.
+    let started = sign_jwt(claims(now_secs() - 1), JWT_SECRET);
+    WsClient::open(&url(&started))
+        .await
+        .unwrap()
+        .expect("connection_established")
+        .await;
+    let (status, _) = app
+        .get_as("/api/v1/alerts", &format!("Bearer {started}"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+/// A real `alerthub serve` whose log the test can read while it runs.
+struct LoggedServer {
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl LoggedServer {
+    async fn start(envs: &[(&str, &str)]) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = alerthub(dir.path())
+            .arg("serve")
+            .env("ALERTHUB_BIND", "127.0.0.1:0")
+            .env("ALERTHUB_JWT_SECRET", JWT_SECRET)
+            .env("ALERTHUB_SERVICE_KEYS", SERVICE_KEY)
+            .envs(envs.iter().copied())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let port = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let port = line
+                    .split_once("listening on http://127.0.0.1:")
+                    .and_then(|(_, rest)| rest.split(' ').next()?.parse::<u16>().ok());
+                log.lock().unwrap().push(line);
+                if let Some(port) = port {
+                    return port;
+                }
+            }
+            panic!("serve exited early: {:#?}", log.lock().unwrap());
+        })
+        .await
+        .expect("serve listens in time");
+        let sink = log.clone();
+        actix_web::rt::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            port,
+            log,
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` lines of the log contain `needle`; returns the log.
+    async fn wait_for(&self, needle: &str, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            if log.iter().filter(|l| l.contains(needle)).count() >= n {
+                return log;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{n} × {needle:?} not in {log:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[actix_web::test]
+async fn every_refused_login_is_logged_once_at_info_with_reason_and_peer_never_the_token() {
+    let server = LoggedServer::start(&[]).await;
+    let http = awc::Client::default();
+    let expired = sign_jwt(
+        json!({"user_id": "1", "exp": now_secs() - 5, "token_type": "access"}),
+        JWT_SECRET,
+    );
+    let forged = sign_jwt(
+        json!({"user_id": "1", "exp": now_secs() + 600}),
+        "not-the-secret",
+    );
+    let early = sign_jwt(
+        json!({"user_id": "1", "exp": now_secs() + 600, "nbf": now_secs() + 600}),
+        JWT_SECRET,
+    );
+    let refresh = sign_jwt(
+        json!({"user_id": "1", "exp": now_secs() + 600, "token_type": "refresh"}),
+        JWT_SECRET,
+    );
+    let opaque = "ahk_this-token-was-never-issued-0123456789";
+    let wrong_key = "svc-wrong-key-9876543210";
+    let attempts: [(&str, Option<String>, &str); 7] = [
+        (
+            "/api/v1/alerts",
+            Some(format!("Bearer {expired}")),
+            "expired",
+        ),
+        (
+            "/api/v1/alerts",
+            Some(format!("Bearer {forged}")),
+            "bad signature",
+        ),
+        (
+            "/api/v1/alerts",
+            Some(format!("Bearer {early}")),
+            "not yet valid",
+        ),
+        (
+            "/api/v1/alerts/unread-count",
+            Some(format!("Bearer {refresh}")),
+            "not an access token",
+        ),
+        (
+            "/api/v1/alerts",
+            Some(format!("Token {opaque}")),
+            "unknown token",
+        ),
+        ("/api/v1/alerts", Some("Bearer x.y.z".into()), "malformed"),
+        ("/api/v1/alerts", None, "no credential"),
+    ];
+    for (path, auth, _) in &attempts {
+        let mut req = http.get(server.url(path));
+        if let Some(auth) = auth {
+            req = req.insert_header(("Authorization", auth.as_str()));
+        }
+        assert_eq!(
+            req.send().await.unwrap().status().as_u16(),
+            401,
+            "{path} {auth:?}"
+        );
+    }
+    let trigger = http
+        .post(server.url(TRIGGER))
+        .insert_header(("Authorization", format!("Bearer {wrong_key}")))
+        .send_json(&alert_body("1", "X"))
+        .await
+        .unwrap();
+    assert_eq!(trigger.status().as_u16(), 401);
+    let ws = |token: &str| {
+        format!(
+            "ws://127.0.0.1:{}/ws/breach-alerts/1/?token={token}",
+            server.port
+        )
+    };
+    assert_eq!(close_of(&ws(&forged)).await.code, 4003);
+    assert_eq!(close_of(&ws(&jwt("2"))).await.code, 4003);
+
+    let log = server.wait_for("login refused", attempts.len() + 3).await;
+    let refused: Vec<&String> = log.iter().filter(|l| l.contains("login refused")).collect();
+    assert_eq!(refused.len(), attempts.len() + 3, "{refused:#?}");
+    for line in &refused {
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(line.contains("from 127.0.0.1:"), "{line}");
+    }
+    let has = |reason: &str, door: &str| {
+        refused
+            .iter()
+            .filter(|l| l.contains(&format!("login refused: {reason} ({door}")))
+            .count()
+    };
+    for (_, _, reason) in &attempts {
+        let n = has(reason, "REST request");
+        assert_eq!(n, 1, "{reason}: {refused:#?}");
+    }
+    assert_eq!(has("unknown token", "trigger request"), 1, "{refused:#?}");
+    assert_eq!(
+        has("bad signature", "WebSocket handshake"),
+        1,
+        "{refused:#?}"
+    );
+    assert_eq!(
+        has("user mismatch", "WebSocket handshake"),
+        1,
+        "{refused:#?}"
+    );
+    // No credential, nor a recognisable part of one, anywhere in the log.
+    let all = log.join("\n");
+    let mut secrets = vec![opaque.to_owned(), wrong_key.to_owned(), jwt("2")];
+    for t in [&expired, &forged, &early, &refresh] {
+        secrets.extend(t.split('.').map(str::to_owned));
+    }
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        assert!(
+            !all.contains(secret.as_str()),
+            "{secret} in the log:\n{all}"
+        );
+    }
+}
