@@ -903,3 +903,22 @@ async fn every_refused_login_is_logged_once_at_info_with_reason_and_peer_never_t
         );
     }
 }
+
+// ----------------------------------------------------------- zero limits
+
+#[actix_web::test]
+async fn zero_limits_are_a_start_up_error_naming_the_variable() {
+    for variable in [
+        "ALERTHUB_MAX_SESSIONS_PER_USER",
+        "ALERTHUB_CONNECT_LIMIT",
+        "ALERTHUB_DB_POOL_SIZE",
+        "ALERTHUB_DB_TIMEOUT_SECS",
+        "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+    ] {
+        let stderr = refused_start(&[(variable, "0")]).await;
+        assert!(
+            stderr.contains(&format!("alerthub: {variable} is 0; it must be at least 1")),
+            "{variable}: {stderr}"
+        );
+    }
+}
