@@ -183,6 +183,9 @@ pub struct Limits {
     pub outbound_queue: usize,
     pub replay_max: i64,
     pub connect_window: Duration,
+    /// How long a request body may take to arrive, in all, once its
+    /// headers have: a sender that stalls half-way gets 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -196,6 +199,7 @@ impl Default for Limits {
             outbound_queue: 1024,
             replay_max: 1000,
             connect_window: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -387,6 +391,11 @@ mod tests {
             s.allowed_origins.unwrap(),
             ["https://a.example", "http://b:3000"]
         );
+    }
+
+    #[test]
+    fn a_request_body_gets_ten_seconds_by_default() {
+        assert_eq!(Limits::default().body_read_timeout, Duration::from_secs(10));
     }
 
     #[test]

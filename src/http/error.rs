@@ -24,6 +24,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("storage is unavailable; try again shortly")]
     Unavailable,
+    #[error("the request body did not arrive within {0} s")]
+    RequestTimeout(u64),
 }
 
 impl ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unavailable => "unavailable",
+            Self::RequestTimeout(_) => "request_timeout",
         }
     }
 }
@@ -73,6 +76,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -84,6 +88,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if matches!(self, Self::RequestTimeout(_)) {
+            // The rest of the body may still come; the connection cannot
+            // carry another request (RFC 9110 §15.5.9).
+            response.force_close();
         }
         response.json(json!({ "error": error }))
     }

@@ -61,7 +61,8 @@ pub async fn trigger(
 ) -> Result<HttpResponse, ApiError> {
     let triggered_at_ms = now_ms();
     require_service(&req, &state).await?;
-    let body = read_json(&req, payload, BODY_LIMIT).await?;
+    let deadline = state.sessions.limits.body_read_timeout;
+    let body = read_json(&req, payload, BODY_LIMIT, deadline).await?;
     let alert = NewAlert::parse(&body, Utc::now()).map_err(ApiError::fields)?;
     let (row, created) = store(&state, vec![alert], triggered_at_ms)
         .await?
@@ -83,7 +84,8 @@ pub async fn batch(
 ) -> Result<HttpResponse, ApiError> {
     let triggered_at_ms = now_ms();
     require_service(&req, &state).await?;
-    let body = read_json(&req, payload, BATCH_BODY_LIMIT).await?;
+    let deadline = state.sessions.limits.body_read_timeout;
+    let body = read_json(&req, payload, BATCH_BODY_LIMIT, deadline).await?;
     let items = match &body {
         Value::Object(obj) => {
             if let Some(extra) = obj.keys().find(|k| *k != "alerts") {

@@ -922,3 +922,140 @@ async fn zero_limits_are_a_start_up_error_naming_the_variable() {
         );
     }
 }
+
+// ------------------------------------------------------------- raw HTTP
+
+/// An HTTP response read off a raw socket.
+#[derive(Debug)]
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `(status, JSON body or Null)`, the shape `assert_error` takes.
+    fn json(&self) -> (u16, Value) {
+        (
+            self.status,
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// Reads one response: the head, then `Content-Length` bytes (or, with
+/// none, until the server closes).
+async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<RawResponse> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = buf[head_end + 4..].to_vec();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    loop {
+        if length.is_some_and(|l| body.len() >= l) {
+            break;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends exactly `bytes` on a fresh connection and reads the answer.
+async fn raw_request(app: &TestApp, bytes: &[u8]) -> Option<RawResponse> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    stream.write_all(bytes).await.unwrap();
+    tokio::time::timeout(PATIENCE, read_response(&mut stream))
+        .await
+        .expect("an answer in time")
+}
+
+/// The head of a trigger request with the service key.
+fn trigger_head(extra: &str) -> String {
+    format!(
+        "POST {TRIGGER} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {SERVICE_KEY}\r\n\
+         Content-Type: application/json\r\n{extra}\r\n"
+    )
+}
+
+#[actix_web::test]
+async fn a_body_that_stalls_half_way_is_408_within_the_deadline() {
+    let app = spawn_app_with(&[], |s| {
+        s.limits.body_read_timeout = Duration::from_millis(500)
+    })
+    .await;
+    let body = alert_body("14", "STALL").to_string();
+    let half = &body.as_bytes()[..body.len() / 2];
+    // With a Content-Length, and chunked: both stop sending half-way and
+    // keep the socket open.
+    let declared = [
+        trigger_head(&format!("Content-Length: {}\r\n", body.len())).into_bytes(),
+        half.to_vec(),
+    ]
+    .concat();
+    let chunked = [
+        trigger_head("Transfer-Encoding: chunked\r\n").into_bytes(),
+        format!("{:x}\r\n", half.len()).into_bytes(),
+        half.to_vec(),
+        b"\r\n".to_vec(),
+    ]
+    .concat();
+    for request in [declared, chunked] {
+        let started = std::time::Instant::now();
+        let response = raw_request(&app, &request).await.expect("an answer");
+        assert_error(&response.json(), 408, "request_timeout");
+        assert_eq!(response.header("connection"), Some("close"));
+        assert!(started.elapsed() >= Duration::from_millis(500));
+    }
+    // A slow but complete body inside the deadline is fine.
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    stream
+        .write_all(trigger_head(&format!("Content-Length: {}\r\n", body.len())).as_bytes())
+        .await
+        .unwrap();
+    for part in body.as_bytes().chunks(body.len() / 3 + 1) {
+        stream.write_all(part).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let response = read_response(&mut stream).await.expect("an answer");
+    assert_eq!(response.status, 201, "{:?}", response.json());
+}
