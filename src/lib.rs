@@ -15,6 +15,7 @@ pub mod connect_limit;
 pub mod delivery;
 pub mod http;
 pub mod jwt_keys;
+pub mod logging;
 pub mod metrics;
 pub mod models;
 pub mod protocol;

@@ -96,6 +96,7 @@ fn cors(allowed: &Option<Vec<String>>) -> Cors {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>>) {
+    error::extractor_errors(cfg);
     cfg.service(
         web::resource([
             "/ws/breach-alerts/{user_id}",
