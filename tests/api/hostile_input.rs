@@ -74,6 +74,20 @@ async fn nul_in_any_text_field_is_422_naming_the_field() {
         "{details}"
     );
     assert_eq!(stored_count(&app, "1").await, 0);
+    // A lone surrogate cannot even be parsed into text: it is not JSON
+    // any backend could be handed.
+    let mut request = app
+        .http
+        .post(app.url(TRIGGER))
+        .insert_header(("Authorization", service()))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body(
+            r#"{"user_id":"1","breach_id":"S","title":"a\ud800b","severity":"low","confidence":0.5}"#,
+        )
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&request.body().await.unwrap()).unwrap();
+    assert_error(&(request.status().as_u16(), body), 400, "invalid_json");
     // The server is unharmed.
     app.create_alert("1", "after-nul").await;
 }
