@@ -12,6 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
 use crate::actors::db::{DbActor, TokenUser};
+pub use crate::auth_refusal::Refusal;
+use crate::jwt_keys::CheckedKey;
 use crate::models::UserId;
 
 /// A credential as presented, before it is checked.
@@ -64,19 +66,14 @@ fn looks_like_jwt(value: &str) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// Missing, malformed, expired, revoked or wrongly signed.
+    /// Missing, malformed, expired, revoked or wrongly signed. The reason is
+    /// for the log (`auth_refusal::log_refusal`); clients only ever see
+    /// `authentication failed`.
     #[error("authentication failed")]
-    Invalid,
+    Invalid(Refusal),
     /// The token store could not be asked.
     #[error("storage unavailable")]
     Unavailable,
-}
-
-/// The public key that enables RS256 or ES256.
-#[derive(Clone)]
-struct PublicKey {
-    key: DecodingKey,
-    algorithm: Algorithm,
 }
 
 /// Verifies JWTs with the configured keys only; `alg: none` cannot even be
@@ -85,7 +82,8 @@ struct PublicKey {
 #[derive(Clone)]
 pub struct JwtVerifier {
     secret: Option<DecodingKey>,
-    public: Option<PublicKey>,
+    /// The key that enables RS256 or ES256, checked at start-up.
+    public: Option<CheckedKey>,
     user_claim: String,
 }
 
@@ -94,34 +92,17 @@ pub struct JwtVerifier {
 pub struct KeyError(String);
 
 impl JwtVerifier {
+    /// `public` comes from `jwt_keys::public_key_from_pem`, which refuses
+    /// anything but one RSA or P-256 public key.
     pub fn new(
         secret: Option<&str>,
-        public_pem: Option<&[u8]>,
+        public: Option<CheckedKey>,
         user_claim: &str,
     ) -> Result<Self, KeyError> {
         let secret = secret
             .map(|s| DecodingKey::from_secret(s.as_bytes()))
             .transpose()
             .map_err(|e| KeyError(format!("bad JWT secret: {e}")))?;
-        let public = public_pem
-            .map(|pem| {
-                if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-                    Ok(PublicKey {
-                        key,
-                        algorithm: Algorithm::RS256,
-                    })
-                } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-                    Ok(PublicKey {
-                        key,
-                        algorithm: Algorithm::ES256,
-                    })
-                } else {
-                    Err(KeyError(
-                        "the JWT public key is neither an RSA nor an EC (P-256) PEM key".into(),
-                    ))
-                }
-            })
-            .transpose()?;
         Ok(Self {
             secret,
             public,
@@ -130,29 +111,48 @@ impl JwtVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+        let refused = |why| AuthError::Invalid(why);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| refused(Refusal::Malformed))?;
         let key = match (header.alg, &self.secret, &self.public) {
             (Algorithm::HS256, Some(secret), _) => secret,
             (alg, _, Some(public)) if alg == public.algorithm => &public.key,
-            _ => return Err(AuthError::Invalid),
+            _ => return Err(refused(Refusal::Algorithm)),
         };
         let mut validation = Validation::new(header.alg);
         validation.set_required_spec_claims(&["exp"]);
+        // `exp` and `nbf` alike: no leeway. (`nbf` is optional; when present
+        // the token is refused before it.)
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.leeway = 0;
         // Simple JWT sets no audience; we do not require one.
         validation.validate_aud = false;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
-            .map_err(|_| AuthError::Invalid)?;
+            .map_err(|e| refused(jwt_refusal(e.kind())))?;
         let claims = data.claims;
         if claims
             .get("token_type")
             .is_some_and(|kind| kind != "access")
         {
-            return Err(AuthError::Invalid);
+            return Err(refused(Refusal::NotAccessToken));
         }
-        let user = claims.get(&self.user_claim).ok_or(AuthError::Invalid)?;
-        UserId::from_claim(user).map_err(|_| AuthError::Invalid)
+        let user = claims
+            .get(&self.user_claim)
+            .ok_or(refused(Refusal::MissingClaim))?;
+        UserId::from_claim(user).map_err(|_| refused(Refusal::MissingClaim))
+    }
+}
+
+/// Why `jsonwebtoken` refused a token, in the log's words.
+fn jwt_refusal(kind: &jsonwebtoken::errors::ErrorKind) -> Refusal {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::InvalidSignature => Refusal::BadSignature,
+        ErrorKind::ExpiredSignature => Refusal::Expired,
+        ErrorKind::ImmatureSignature => Refusal::NotYetValid,
+        ErrorKind::MissingRequiredClaim(_) => Refusal::MissingClaim,
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => Refusal::Algorithm,
+        _ => Refusal::Malformed,
     }
 }
 
@@ -195,7 +195,7 @@ pub enum ServiceAuth {
     Service,
     /// A valid user credential: authenticated, but not allowed to trigger.
     User,
-    Invalid,
+    Invalid(Refusal),
 }
 
 impl Authenticator {
@@ -211,8 +211,10 @@ impl Authenticator {
         match credential {
             Credential::Jwt(token) => self.jwt.verify(token),
             Credential::Opaque(token) => match self.db.send(TokenUser(token.clone())).await {
-                Ok(Ok(Some(user))) => UserId::parse(&user).map_err(|_| AuthError::Invalid),
-                Ok(Ok(None)) => Err(AuthError::Invalid),
+                Ok(Ok(Some(user))) => {
+                    UserId::parse(&user).map_err(|_| AuthError::Invalid(Refusal::UnknownToken))
+                }
+                Ok(Ok(None)) => Err(AuthError::Invalid(Refusal::UnknownToken)),
                 Ok(Err(_)) | Err(_) => Err(AuthError::Unavailable),
             },
         }
@@ -225,7 +227,7 @@ impl Authenticator {
         credential: Option<&Credential>,
     ) -> Result<ServiceAuth, AuthError> {
         let Some(credential) = credential else {
-            return Ok(ServiceAuth::Invalid);
+            return Ok(ServiceAuth::Invalid(Refusal::Missing));
         };
         let secret = credential.secret().as_bytes();
         if self
@@ -237,7 +239,7 @@ impl Authenticator {
         }
         match self.authenticate(credential).await {
             Ok(_) => Ok(ServiceAuth::User),
-            Err(AuthError::Invalid) => Ok(ServiceAuth::Invalid),
+            Err(AuthError::Invalid(why)) => Ok(ServiceAuth::Invalid(why)),
             Err(e) => Err(e),
         }
     }
@@ -305,17 +307,36 @@ mod tests {
     #[test]
     fn refresh_tokens_expired_tokens_and_wrong_keys_fail() {
         let v = verifier();
+        let refused = |why| Err(AuthError::Invalid(why));
         let refresh = sign(
             json!({"token_type":"refresh","exp":exp(),"user_id":1}),
             "s3cret",
         );
-        assert_eq!(v.verify(&refresh), Err(AuthError::Invalid));
+        assert_eq!(v.verify(&refresh), refused(Refusal::NotAccessToken));
         let expired = sign(json!({"exp":1000,"user_id":1}), "s3cret");
-        assert_eq!(v.verify(&expired), Err(AuthError::Invalid));
+        assert_eq!(v.verify(&expired), refused(Refusal::Expired));
         let no_exp = sign(json!({"user_id":1}), "s3cret");
-        assert_eq!(v.verify(&no_exp), Err(AuthError::Invalid));
+        assert_eq!(v.verify(&no_exp), refused(Refusal::MissingClaim));
         let wrong = sign(json!({"exp":exp(),"user_id":1}), "other");
-        assert_eq!(v.verify(&wrong), Err(AuthError::Invalid));
+        assert_eq!(v.verify(&wrong), refused(Refusal::BadSignature));
+        let no_user = sign(json!({"exp":exp(),"user_id":"a-b"}), "s3cret");
+        assert_eq!(v.verify(&no_user), refused(Refusal::MissingClaim));
+        assert_eq!(v.verify("a.b.c"), refused(Refusal::Malformed));
+    }
+
+    #[test]
+    fn nbf_is_honoured_with_no_leeway() {
+        let v = verifier();
+        let now = exp() - 600;
+        let later = sign(json!({"exp":exp(),"nbf":now + 30,"user_id":1}), "s3cret");
+        assert_eq!(
+            v.verify(&later),
+            Err(AuthError::Invalid(Refusal::NotYetValid))
+        );
+        let started = sign(json!({"exp":exp(),"nbf":now - 1,"user_id":1}), "s3cret");
+        assert!(v.verify(&started).is_ok());
+        let bad = sign(json!({"exp":exp(),"nbf":"soon","user_id":1}), "s3cret");
+        assert_eq!(v.verify(&bad), Err(AuthError::Invalid(Refusal::Malformed)));
     }
 
     #[test]
@@ -326,7 +347,7 @@ mod tests {
         let claims = b64(&format!(r#"{{"exp":{},"user_id":"1"}}"#, exp()));
         assert_eq!(
             verifier().verify(&format!("{header}.{claims}.")),
-            Err(AuthError::Invalid)
+            Err(AuthError::Invalid(Refusal::Malformed))
         );
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
@@ -334,7 +355,10 @@ mod tests {
             &EncodingKey::from_secret(b"s3cret").unwrap(),
         )
         .unwrap();
-        assert_eq!(verifier().verify(&hs512), Err(AuthError::Invalid));
+        assert_eq!(
+            verifier().verify(&hs512),
+            Err(AuthError::Invalid(Refusal::Algorithm))
+        );
     }
 
     #[test]
@@ -343,7 +367,7 @@ mod tests {
         let t = sign(json!({"exp":exp(),"sub":"alice"}), "s3cret");
         assert_eq!(v.verify(&t).unwrap().as_str(), "alice");
         let t = sign(json!({"exp":exp(),"user_id":"alice"}), "s3cret");
-        assert_eq!(v.verify(&t), Err(AuthError::Invalid));
+        assert_eq!(v.verify(&t), Err(AuthError::Invalid(Refusal::MissingClaim)));
     }
 
     #[test]

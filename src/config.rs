@@ -194,6 +194,9 @@ pub struct Limits {
     pub close_deadline: Duration,
     pub replay_max: i64,
     pub connect_window: Duration,
+    /// How long a request body may take to arrive, in all, once its
+    /// headers have: a sender that stalls half-way gets 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -210,6 +213,7 @@ impl Default for Limits {
             close_deadline: Duration::from_secs(1),
             replay_max: 1000,
             connect_window: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -246,6 +250,22 @@ pub enum ConfigError {
     Database(#[from] StorageError),
     #[error("ALERTHUB_BIND {0:?} is not an address such as 127.0.0.1:8000")]
     Bind(String),
+    #[error("{0} is 0; it must be at least 1 ({1})")]
+    Zero(&'static str, &'static str),
+}
+
+/// Refuses 0 for a setting where it would silently mean something else
+/// (no cap, a pool that cannot serve, a timeout that fails everything).
+fn at_least_one<T: PartialEq + From<u8> + Copy>(
+    value: T,
+    name: &'static str,
+    why: &'static str,
+) -> Result<T, ConfigError> {
+    if value == T::from(0) {
+        Err(ConfigError::Zero(name, why))
+    } else {
+        Ok(value)
+    }
 }
 
 impl Settings {
@@ -274,23 +294,48 @@ impl Settings {
                     .collect(),
             )
         };
+        let max_sessions_per_user = at_least_one(
+            o.max_sessions_per_user,
+            "ALERTHUB_MAX_SESSIONS_PER_USER",
+            "0 would admit no session at all",
+        )?;
+        let connect_limit = at_least_one(
+            o.connect_limit,
+            "ALERTHUB_CONNECT_LIMIT",
+            "0 would refuse every connection",
+        )?;
+        let pool_size = at_least_one(
+            o.db_pool_size,
+            "ALERTHUB_DB_POOL_SIZE",
+            "the server needs a database connection",
+        )?;
+        let db_timeout = at_least_one(
+            o.db_timeout_secs,
+            "ALERTHUB_DB_TIMEOUT_SECS",
+            "0 would fail every request that waits for a connection",
+        )?;
+        let claim_idle = at_least_one(
+            o.ingest_claim_idle_secs,
+            "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+            "0 would take entries away from nodes that are still storing them",
+        )?;
         Ok(Self {
             bind: o.bind.clone(),
             database: DatabaseUrl::parse(&o.database_url)?,
             pool: PoolOptions {
-                max_size: o.db_pool_size.max(1),
-                connect_timeout: Duration::from_secs(o.db_timeout_secs.max(1)),
+                max_size: pool_size,
+                connect_timeout: Duration::from_secs(db_timeout),
             },
             redis_url: o.redis_url.clone().filter(|s| !s.is_empty()),
             redis_prefix: o.redis_prefix.clone(),
-            ingest_claim_idle: Duration::from_secs(o.ingest_claim_idle_secs.max(1)),
+            ingest_claim_idle: Duration::from_secs(claim_idle),
             jwt_secret: o.jwt_secret.clone().filter(|s| !s.is_empty()),
             jwt_public_key: o.jwt_public_key.clone(),
             jwt_user_claim: o.jwt_user_claim.clone(),
             service_keys: list(&o.service_keys),
             allowed_origins,
-            connect_limit: o.connect_limit,
-            max_sessions_per_user: o.max_sessions_per_user,
+            connect_limit,
+            max_sessions_per_user,
             // Two nodes with one id would ignore each other's events: an
             // empty id is treated as none.
             node_id: o
@@ -360,6 +405,32 @@ mod tests {
             s.allowed_origins.unwrap(),
             ["https://a.example", "http://b:3000"]
         );
+    }
+
+    #[test]
+    fn a_request_body_gets_ten_seconds_by_default() {
+        assert_eq!(Limits::default().body_read_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn zero_limits_are_refused_naming_the_variable() {
+        for (flag, variable) in [
+            ("--max-sessions-per-user", "ALERTHUB_MAX_SESSIONS_PER_USER"),
+            ("--connect-limit", "ALERTHUB_CONNECT_LIMIT"),
+            ("--db-pool-size", "ALERTHUB_DB_POOL_SIZE"),
+            ("--db-timeout-secs", "ALERTHUB_DB_TIMEOUT_SECS"),
+            (
+                "--ingest-claim-idle-secs",
+                "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+            ),
+        ] {
+            let e = Settings::from_options(&options(&[flag, "0"])).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("{variable} is 0")),
+                "{e}"
+            );
+            assert!(Settings::from_options(&options(&[flag, "1"])).is_ok());
+        }
     }
 
     #[test]

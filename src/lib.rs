@@ -8,11 +8,14 @@
 
 pub mod actors;
 pub mod auth;
+pub mod auth_refusal;
 pub mod cli;
 pub mod config;
 pub mod connect_limit;
 pub mod delivery;
 pub mod http;
+pub mod jwt_keys;
+pub mod logging;
 pub mod metrics;
 pub mod models;
 pub mod protocol;

@@ -9,7 +9,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // env_logger, with peers' unparsable requests kept out of ERROR.
+    alerthub::logging::init();
     let cli = alerthub::config::Cli::parse();
     match alerthub::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

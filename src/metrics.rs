@@ -161,7 +161,7 @@ impl Metrics {
         .unwrap();
         let ingest_invalid = IntCounter::new(
             "alerthub_ingest_invalid_total",
-            "Invalid entries of the Redis ingest stream, acknowledged and dropped",
+            "Entries of the Redis ingest stream that cannot be stored (invalid, or refused by the database), acknowledged and dropped",
         )
         .unwrap();
         for c in [

@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::connect_limit::ConnectLimiter;
 use crate::delivery::Delivery;
 use crate::http::{self, AppState};
+use crate::jwt_keys::public_key_from_pem;
 use crate::metrics::Metrics;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
@@ -38,6 +39,8 @@ pub enum StartupError {
     Secrets(#[from] SecretsError),
     #[error("ALERTHUB_JWT_PUBLIC_KEY: {0}")]
     PublicKey(String),
+    #[error("ALERTHUB_JWT_SECRET: {0}")]
+    JwtSecret(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: io::Error },
     #[error(transparent)]
@@ -71,20 +74,25 @@ impl Application {
                 "{name} is not set: using a development value generated and kept in the database"
             );
         }
+        for why in &secrets.weak {
+            log::warn!("{why}: allowed on a development server only");
+        }
         let public_key = settings
             .jwt_public_key
             .as_ref()
             .map(|p| {
-                std::fs::read(p)
-                    .map_err(|e| StartupError::PublicKey(format!("{}: {e}", p.display())))
+                let file = std::fs::read(p)
+                    .map_err(|e| StartupError::PublicKey(format!("{}: {e}", p.display())))?;
+                public_key_from_pem(&file)
+                    .map_err(|e| StartupError::PublicKey(format!("{} {e}", p.display())))
             })
             .transpose()?;
         let jwt = JwtVerifier::new(
             secrets.jwt_secret.as_deref(),
-            public_key.as_deref(),
+            public_key,
             &settings.jwt_user_claim,
         )
-        .map_err(|e| StartupError::PublicKey(e.to_string()))?;
+        .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
         let metrics = Arc::new(Metrics::new());
         let db = {

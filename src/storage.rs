@@ -43,6 +43,13 @@ macro_rules! on_backend {
     };
 }
 
+/// What went wrong with storage. Two kinds matter to callers, and
+/// `is_refusal` tells them apart: the database *refused* the data
+/// (`Refused`: the same request will fail again, so it is the request's
+/// fault and must not take others down with it), or storage is
+/// *unavailable* (every other variant once the server runs: no connection in
+/// time, a lost connection, a query that failed for a reason outside the
+/// data; the same request may well succeed later).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{0}")]
@@ -55,8 +62,106 @@ pub enum StorageError {
     Query(#[from] diesel::result::Error),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    #[error("the database refused the data: {0}")]
+    Refused(String),
     #[error("database migration failed: {0}")]
     Migration(String),
+}
+
+impl StorageError {
+    /// The database answered and refused this data: retrying the same
+    /// request cannot succeed. Anything else means storage is unavailable.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused(_))
+    }
+
+    /// The same failure again, for each of several waiting callers (the
+    /// error itself is not `Clone`: it may hold a diesel or pool error).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Refused(why) => Self::Refused(why.clone()),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// How sure the kind of a failed write makes us about whose fault it was.
+enum Verdict {
+    /// A constraint or a value the database will never take.
+    Refused,
+    /// The connection, the transaction machinery or the server's state.
+    Unavailable,
+    /// An error diesel does not classify. On PostgreSQL that covers data
+    /// exceptions (SQLSTATE class 22, e.g. a NUL in text) but also a full
+    /// disk or a statement timeout; on SQLite, a trigger's `RAISE` but also
+    /// `SQLITE_BUSY`. Settled by `stores_a_plain_alert`.
+    Unsure,
+}
+
+fn verdict(e: &diesel::result::Error) -> Verdict {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match e {
+        Error::DatabaseError(
+            Kind::UniqueViolation
+            | Kind::ForeignKeyViolation
+            | Kind::NotNullViolation
+            | Kind::CheckViolation
+            | Kind::ExclusionViolation
+            | Kind::RestrictViolation,
+            _,
+        ) => Verdict::Refused,
+        Error::DatabaseError(
+            Kind::ClosedConnection
+            | Kind::UnableToSendCommand
+            | Kind::SerializationFailure
+            | Kind::ReadOnlyTransaction,
+            _,
+        ) => Verdict::Unavailable,
+        Error::DatabaseError(_, _) => Verdict::Unsure,
+        // A value diesel itself could not encode for the database.
+        Error::SerializationError(_) => Verdict::Refused,
+        _ => Verdict::Unavailable,
+    }
+}
+
+/// Whether the database stores an ordinary alert right now, in a
+/// transaction that is rolled back: if it does, an unclassified error on
+/// the alerts just tried was about their data; if it does not (disk full,
+/// locked, gone), storage is unavailable and nobody's alert is at fault.
+/// Runs only after a failed insert, never on the hot path.
+fn stores_a_plain_alert(conn: &mut AnyConnection) -> bool {
+    use diesel::result::Error;
+    let now = Utc::now().naive_utc();
+    let probe = NewAlertRow {
+        user_id: "_alerthub_probe".into(),
+        breach_id: "_alerthub_probe".into(),
+        title: "probe".into(),
+        severity: "LOW".into(),
+        confidence: 0.0,
+        detected_at: now,
+        description: None,
+        source: None,
+        read: false,
+        created_at: now,
+    };
+    let result: QueryResult<()> = on_backend!(conn, |c| c.transaction(|c| {
+        diesel::insert_into(alerts::table)
+            .values(&probe)
+            .on_conflict((alerts::user_id, alerts::breach_id))
+            .do_nothing()
+            .execute(c)?;
+        Err(Error::RollbackTransaction)
+    }));
+    matches!(result, Err(Error::RollbackTransaction))
+}
+
+/// Types a failed insert of alerts as refused or unavailable.
+fn classify_insert_error(conn: &mut AnyConnection, e: diesel::result::Error) -> StorageError {
+    match verdict(&e) {
+        Verdict::Refused => StorageError::Refused(e.to_string()),
+        Verdict::Unsure if stores_a_plain_alert(conn) => StorageError::Refused(e.to_string()),
+        Verdict::Unsure | Verdict::Unavailable => StorageError::Query(e),
+    }
 }
 
 pub type DbPool = Pool<Manager>;
@@ -278,7 +383,8 @@ macro_rules! insert_grouped {
 
 /// Stores alerts in one transaction; an existing (user, breach) pair is
 /// returned as it is stored, with `created == false` (also for a pair that
-/// repeats within `rows`).
+/// repeats within `rows`). A failure is typed: `Refused` when the database
+/// will not take these rows (nothing was stored), else unavailable.
 pub fn insert_alerts(
     conn: &mut AnyConnection,
     rows: &[NewAlertRow],
@@ -296,7 +402,7 @@ pub fn insert_alerts(
             insert_grouped!(c, rows, 5000)
         }),
     };
-    Ok(result?)
+    result.map_err(|e| classify_insert_error(conn, e))
 }
 
 /// Ids are the replay cursor: on PostgreSQL one user's inserts must commit
@@ -572,6 +678,75 @@ mod tests {
         assert_eq!(stored[0].0.id, stored[2].0.id);
         assert!(stored[0].0.id < stored[1].0.id);
         assert_eq!(stored[0].0.description, None);
+    }
+
+    fn sqlite_with(sql: &str) -> AnyConnection {
+        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+        c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        c.batch_execute(sql).unwrap();
+        AnyConnection::Sqlite(c)
+    }
+
+    fn plain_row(breach: &str) -> NewAlertRow {
+        let now = chrono::Utc::now().naive_utc();
+        NewAlertRow {
+            user_id: "1".into(),
+            breach_id: breach.into(),
+            title: "t".into(),
+            severity: "LOW".into(),
+            confidence: 0.5,
+            detected_at: now,
+            description: None,
+            source: None,
+            read: false,
+            created_at: now,
+        }
+    }
+
+    #[test]
+    fn a_row_the_database_refuses_is_a_refusal_and_its_group_stores_nothing() {
+        // A trigger's RAISE is an error diesel does not classify, like
+        // PostgreSQL's data exceptions: the probe settles it.
+        let mut conn = sqlite_with(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts \
+             WHEN NEW.breach_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END;",
+        );
+        let e = insert_alerts(&mut conn, &[plain_row("a"), plain_row("POISON")]).unwrap_err();
+        assert!(e.is_refusal(), "{e}");
+        assert!(e.duplicate().is_refusal());
+        assert_eq!(unread_count(&mut conn, "1").unwrap(), 0);
+        // The probe left nothing behind, and good rows still go in.
+        assert_eq!(
+            insert_alerts(&mut conn, &[plain_row("a")]).unwrap().len(),
+            1
+        );
+        assert_eq!(unread_count(&mut conn, "_alerthub_probe").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_database_that_takes_no_row_at_all_is_unavailable_not_a_refusal() {
+        let mut conn = sqlite_with(
+            "CREATE TRIGGER refuse_all BEFORE INSERT ON alerts \
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        );
+        let e = insert_alerts(&mut conn, &[plain_row("a")]).unwrap_err();
+        assert!(!e.is_refusal(), "{e}");
+        assert!(!e.duplicate().is_refusal());
+    }
+
+    #[test]
+    fn constraint_violations_are_refusals() {
+        let mut conn = sqlite_with("");
+        let check = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::CheckViolation,
+            Box::new("check".to_string()),
+        );
+        assert!(classify_insert_error(&mut conn, check).is_refusal());
+        let closed = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            Box::new("closed".to_string()),
+        );
+        assert!(!classify_insert_error(&mut conn, closed).is_refusal());
     }
 
     #[test]

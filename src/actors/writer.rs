@@ -7,6 +7,13 @@
 //! through; under heavy load many share one commit. After a commit the
 //! writer hands every newly created alert to `Delivery` and only then
 //! answers, so a 201 means "stored and on its way".
+//!
+//! One request must not fail the others of its group. When the database
+//! refuses a group's transaction because of the data (`StorageError::
+//! Refused`: nothing of the group was stored), the writer stores the
+//! group's requests again one by one, in order, so only the guilty request
+//! fails; a failure that means storage is unavailable fails the group, as
+//! it would fail each request alone.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -84,35 +91,82 @@ impl AlertWriter {
             group.extend(self.queue.pop_front());
         }
         let now = Utc::now();
-        let rows: Vec<NewAlertRow> = group
-            .iter()
-            .flat_map(|w| {
-                w.alerts
-                    .iter()
-                    .cloned()
-                    .map(|a| NewAlertRow::from_new(a, now))
-            })
-            .collect();
+        let rows: Vec<NewAlertRow> = group.iter().flat_map(|w| rows_of(w, now)).collect();
         self.in_flight = true;
         self.db
             .send(InsertAlerts(rows))
             .into_actor(self)
-            .map(move |result, act, ctx| {
-                act.in_flight = false;
-                act.finish(group, db_result(result));
-                act.flush(ctx);
+            .map(move |result, act, ctx| match db_result(result) {
+                Err(e) if e.is_refusal() && group.len() > 1 => {
+                    log::warn!(
+                        "the database refused a group of {} trigger request(s) ({e}); \
+                         storing them one by one",
+                        group.len()
+                    );
+                    act.store_one_by_one(group, now, ctx);
+                }
+                result => {
+                    act.in_flight = false;
+                    act.finish(group, result);
+                    act.flush(ctx);
+                }
             })
             .spawn(ctx);
+    }
+
+    /// Stores each request of a refused group in a transaction of its own,
+    /// in queue order (one user's ids still commit in order). Requests that
+    /// arrive meanwhile wait for the next group, as during any transaction.
+    fn store_one_by_one(
+        &mut self,
+        group: Vec<Waiting>,
+        now: chrono::DateTime<Utc>,
+        ctx: &mut Context<Self>,
+    ) {
+        let db = self.db.clone();
+        let attempts: Vec<Vec<NewAlertRow>> =
+            group.iter().map(|w| rows_of(w, now).collect()).collect();
+        async move {
+            let mut results = Vec::with_capacity(attempts.len());
+            for rows in attempts {
+                results.push(db_result(db.send(InsertAlerts(rows)).await));
+            }
+            results
+        }
+        .into_actor(self)
+        .map(move |results, act, ctx| {
+            act.in_flight = false;
+            for (w, result) in group.into_iter().zip(results) {
+                act.finish(vec![w], result);
+            }
+            act.flush(ctx);
+        })
+        .spawn(ctx);
     }
 
     fn finish(&self, group: Vec<Waiting>, result: Result<Vec<Stored>, StorageError>) {
         let mut stored = match result {
             Ok(stored) => stored.into_iter(),
             Err(e) => {
-                log::warn!("storing {} trigger request(s) failed: {e}", group.len());
-                let msg = e.to_string();
+                if e.is_refusal() {
+                    // The alert fields carry no secrets; naming them lets the
+                    // operator find the service that sent them.
+                    for w in &group {
+                        if let Some(a) = w.alerts.first() {
+                            log::warn!(
+                                "the database refused a request of {} alert(s), the first \
+                                 for user {} with breach_id {:?}: {e}",
+                                w.alerts.len(),
+                                a.user_id,
+                                a.breach_id.as_str()
+                            );
+                        }
+                    }
+                } else {
+                    log::warn!("storing {} trigger request(s) failed: {e}", group.len());
+                }
                 for w in group {
-                    let _ = w.reply.send(Err(StorageError::Unavailable(msg.clone())));
+                    let _ = w.reply.send(Err(e.duplicate()));
                 }
                 return;
             }
@@ -144,6 +198,14 @@ impl AlertWriter {
             let _ = w.reply.send(Ok(mine));
         }
     }
+}
+
+/// The rows of one request, stamped with its group's creation time.
+fn rows_of(w: &Waiting, now: chrono::DateTime<Utc>) -> impl Iterator<Item = NewAlertRow> + '_ {
+    w.alerts
+        .iter()
+        .cloned()
+        .map(move |a| NewAlertRow::from_new(a, now))
 }
 
 impl Actor for AlertWriter {

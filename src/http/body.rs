@@ -1,5 +1,10 @@
-//! Reading a JSON body with a size limit, after authentication has passed,
-//! so an unauthenticated caller learns nothing about body handling.
+//! Reading a JSON body with a size limit and a deadline, after
+//! authentication has passed, so an unauthenticated caller learns nothing
+//! about body handling. The deadline covers the whole body: a sender that
+//! stalls half-way (or trickles a byte at a time) is answered 408 instead
+//! of holding a worker's attention and the connection forever.
+
+use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
@@ -11,6 +16,25 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub const BATCH_BODY_LIMIT: usize = 1024 * 1024;
 
 pub async fn read_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Value, ApiError> {
+    match tokio::time::timeout(deadline, read_limited(req, payload, limit)).await {
+        Ok(read) => read,
+        Err(_) => {
+            log::info!(
+                "a request body from {} did not arrive within {deadline:?}; answered 408",
+                req.peer_addr()
+                    .map_or_else(|| "an unknown address".into(), |p| p.to_string())
+            );
+            Err(ApiError::RequestTimeout(deadline.as_secs().max(1)))
+        }
+    }
+}
+
+async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -23,6 +23,7 @@ use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::{AuthError, Authenticator, Credential};
+use crate::auth_refusal::{Door, Refusal, log_refusal};
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::models::UserId;
@@ -66,14 +67,19 @@ fn authorization(headers: &header::HeaderMap) -> Option<Credential> {
 
 /// The user behind the `Authorization` header of a REST call.
 async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId, ApiError> {
-    let credential =
-        header_credential(req).ok_or(ApiError::Unauthorized("a user token is required"))?;
+    let Some(credential) = header_credential(req) else {
+        log_refusal(req.peer_addr(), Door::Rest, Refusal::Missing);
+        return Err(ApiError::Unauthorized("a user token is required"));
+    };
     state
         .auth
         .authenticate(&credential)
         .await
         .map_err(|e| match e {
-            AuthError::Invalid => ApiError::Unauthorized("authentication failed"),
+            AuthError::Invalid(why) => {
+                log_refusal(req.peer_addr(), Door::Rest, why);
+                ApiError::Unauthorized("authentication failed")
+            }
             AuthError::Unavailable => ApiError::Unavailable,
         })
 }
@@ -95,6 +101,7 @@ fn cors(allowed: &Option<Vec<String>>) -> Cors {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>>) {
+    error::extractor_errors(cfg);
     cfg.service(
         web::resource([
             "/ws/breach-alerts/{user_id}",

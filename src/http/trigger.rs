@@ -12,6 +12,7 @@ use super::{AppState, header_credential};
 use crate::actors::db::db_result;
 use crate::actors::writer::{StoreAlerts, Stored};
 use crate::auth::{AuthError, ServiceAuth};
+use crate::auth_refusal::{Door, log_refusal};
 use crate::delivery::now_ms;
 use crate::models::{AlertView, NewAlert};
 
@@ -28,9 +29,11 @@ async fn require_service(req: &HttpRequest, state: &AppState) -> Result<(), ApiE
         Ok(ServiceAuth::User) => Err(ApiError::Forbidden(
             "user tokens cannot trigger alerts; use a service key",
         )),
-        Ok(ServiceAuth::Invalid) => Err(ApiError::Unauthorized("a service key is required")),
+        Ok(ServiceAuth::Invalid(why)) | Err(AuthError::Invalid(why)) => {
+            log_refusal(req.peer_addr(), Door::Trigger, why);
+            Err(ApiError::Unauthorized("a service key is required"))
+        }
         Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
-        Err(AuthError::Invalid) => Err(ApiError::Unauthorized("a service key is required")),
     }
 }
 
@@ -58,7 +61,8 @@ pub async fn trigger(
 ) -> Result<HttpResponse, ApiError> {
     let triggered_at_ms = now_ms();
     require_service(&req, &state).await?;
-    let body = read_json(&req, payload, BODY_LIMIT).await?;
+    let deadline = state.sessions.limits.body_read_timeout;
+    let body = read_json(&req, payload, BODY_LIMIT, deadline).await?;
     let alert = NewAlert::parse(&body, Utc::now()).map_err(ApiError::fields)?;
     let (row, created) = store(&state, vec![alert], triggered_at_ms)
         .await?
@@ -80,7 +84,8 @@ pub async fn batch(
 ) -> Result<HttpResponse, ApiError> {
     let triggered_at_ms = now_ms();
     require_service(&req, &state).await?;
-    let body = read_json(&req, payload, BATCH_BODY_LIMIT).await?;
+    let deadline = state.sessions.limits.body_read_timeout;
+    let body = read_json(&req, payload, BATCH_BODY_LIMIT, deadline).await?;
     let items = match &body {
         Value::Object(obj) => {
             if let Some(extra) = obj.keys().find(|k| *k != "alerts") {

@@ -29,6 +29,7 @@ use super::error::ApiError;
 use super::{AppState, authorization};
 use crate::actors::session::WsSession;
 use crate::auth::{AuthError, Credential};
+use crate::auth_refusal::{Door, Refusal, log_refusal};
 use crate::metrics::Rejection;
 use crate::models::UserId;
 use crate::transport;
@@ -154,12 +155,18 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
     };
     let outcome = match &handshake.credential {
         Some(credential) => state.auth.authenticate(credential).await,
-        None => Err(AuthError::Invalid),
+        None => Err(AuthError::Invalid(Refusal::Missing)),
     };
     let refusal = match outcome {
         Ok(token_user) if token_user == handshake.user => None,
-        Ok(_) => Some((Rejection::UserMismatch, "user mismatch")),
-        Err(AuthError::Invalid) => Some((Rejection::AuthenticationFailed, "authentication failed")),
+        Ok(_) => {
+            log_refusal(req.peer_addr(), Door::WebSocket, Refusal::UserMismatch);
+            Some((Rejection::UserMismatch, "user mismatch"))
+        }
+        Err(AuthError::Invalid(why)) => {
+            log_refusal(req.peer_addr(), Door::WebSocket, why);
+            Some((Rejection::AuthenticationFailed, "authentication failed"))
+        }
         Err(AuthError::Unavailable) => {
             state.metrics.rejected(Rejection::Unavailable);
             return respond(&mut framed, &ApiError::Unavailable).await;

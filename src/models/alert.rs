@@ -291,6 +291,29 @@ mod tests {
     }
 
     #[test]
+    fn nul_in_any_text_field_is_named() {
+        let nul = "x\u{0}";
+        let v = json!({"user_id": nul, "breach_id": nul, "title": nul, "severity": "high\u{0}",
+            "confidence": 0.5, "detected_at": format!("2025-11-25T12:00:00Z{nul}"),
+            "description": nul, "source": nul});
+        let errors = NewAlert::parse(&v, Utc::now()).unwrap_err();
+        let keys: Vec<_> = errors.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "breach_id",
+                "description",
+                "detected_at",
+                "severity",
+                "source",
+                "title",
+                "user_id"
+            ]
+        );
+        assert!(errors["title"].contains("NUL"), "{errors:?}");
+    }
+
+    #[test]
     fn a_non_object_is_refused() {
         assert!(
             NewAlert::parse(&json!([1]), Utc::now())

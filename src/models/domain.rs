@@ -101,12 +101,27 @@ impl Confidence {
     }
 }
 
+/// Refuses text that a backend cannot store as it is. PostgreSQL `text`
+/// refuses the NUL character (`invalid byte sequence for encoding "UTF8":
+/// 0x00`) and SQLite would store it but cut it short in its own text
+/// functions; every other Unicode scalar value (all a Rust `str` can hold,
+/// so no lone surrogates) is stored by both. Checked at the edge so that both
+/// backends answer the same 422, and so that such a value never reaches a
+/// transaction shared with other requests.
+pub fn storable_text(s: &str) -> Result<(), ParseError> {
+    if s.contains('\0') {
+        return Err("must not contain the NUL character (\\u0000)".into());
+    }
+    Ok(())
+}
+
 /// A string field with a length range counted in characters, not bytes, so
 /// that a title in any script gets the same limit.
 fn bounded_text(value: &serde_json::Value, min: usize, max: usize) -> Result<String, ParseError> {
     let s = value
         .as_str()
         .ok_or_else(|| "must be a string".to_string())?;
+    storable_text(s)?;
     let len = s.chars().count();
     if len < min || len > max {
         return Err(if min == 0 {
@@ -131,6 +146,10 @@ macro_rules! text_type {
 
             pub fn into_inner(self) -> String {
                 self.0
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
             }
         }
     };
@@ -213,6 +232,23 @@ mod tests {
         assert!(Title::parse(&json!("é".repeat(201))).is_err());
         assert!(Title::parse(&json!("")).is_err());
         assert!(Description::parse(&json!("")).is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_text_type() {
+        let nul = json!("a\u{0}b");
+        for refused in [
+            BreachId::parse(&nul).err(),
+            Title::parse(&nul).err(),
+            Description::parse(&nul).err(),
+            Source::parse(&nul).err(),
+            Title::parse(&json!("\u{0}")).err(),
+        ] {
+            assert!(refused.is_some_and(|why| why.contains("NUL")));
+        }
+        // Other control characters and non-characters are stored by both backends.
+        assert!(Title::parse(&json!("tab\there \u{1}\u{7f}\u{fffe}\u{10ffff}")).is_ok());
+        assert!(UserId::parse("a\u{0}").is_err());
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! delivery; so entries taken over are delivered even when already stored,
 //! and hubs drop an alert id they already delivered.
 //!
-//! An entry that is not a valid trigger is acknowledged at once, counted in
-//! `/metrics` and logged: retrying it could never succeed.
+//! An entry that cannot be stored is acknowledged, counted in `/metrics`
+//! (`alerthub_ingest_invalid_total`) and logged, because retrying it could
+//! never succeed: one that is not a valid trigger at once, one that the
+//! database refuses after the rest of its read was stored without it. Only
+//! storage being unavailable leaves entries pending.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,10 +32,12 @@ use deadpool_redis::redis::{
 
 use super::RedisContext;
 use super::publisher::Publisher;
+use crate::actors::db::db_result;
 use crate::actors::writer::{AlertWriter, StoreAlerts};
 use crate::delivery::now_ms;
 use crate::metrics::Metrics;
 use crate::models::NewAlert;
+use crate::storage::StorageError;
 
 /// Entries read at once.
 const BATCH: usize = 500;
@@ -180,33 +185,112 @@ impl IngestConsumer {
             return Ok(());
         }
         let count = alerts.len();
-        match self
-            .writer
-            .send(StoreAlerts {
-                alerts,
-                triggered_at_ms: now_ms(),
-                redeliver_existing: taken_over,
-            })
-            .await
-        {
-            Ok(Ok(_)) => {
-                self.publisher.flushed().await;
-                let _: i64 = conn
-                    .xack(stream, group, &valid_ids)
+        // Kept only to store them one by one should the database refuse
+        // the whole read because of one of them.
+        let each = alerts.clone();
+        match self.store(alerts, taken_over).await {
+            Ok(()) => {
+                self.acknowledge_stored(conn, stream, group, &valid_ids)
                     .await
-                    .map_err(|e| e.to_string())?;
-                self.metrics.ingest_stored.inc_by(count as u64);
-                Ok(())
+            }
+            Err(e) if e.is_refusal() => {
+                log::warn!(
+                    "ingest: the database refused a read of {count} entries ({e}); \
+                     storing them one by one"
+                );
+                self.store_one_by_one(conn, stream, group, valid_ids, each, taken_over)
+                    .await
             }
             // Left pending: this or another node claims them again later.
-            Ok(Err(e)) => Err(format!("storing {count} ingested alert(s) failed: {e}")),
-            Err(e) => Err(format!("the alert writer is gone: {e}")),
+            Err(e) => Err(format!("storing {count} ingested alert(s) failed: {e}")),
         }
+    }
+
+    async fn store(&self, alerts: Vec<NewAlert>, taken_over: bool) -> Result<(), StorageError> {
+        db_result(
+            self.writer
+                .send(StoreAlerts {
+                    alerts,
+                    triggered_at_ms: now_ms(),
+                    redeliver_existing: taken_over,
+                })
+                .await,
+        )
+        .map(|_| ())
+    }
+
+    /// Acknowledges entries whose alerts are stored, once those alerts have
+    /// left for the other nodes.
+    async fn acknowledge_stored(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        stream: &str,
+        group: &str,
+        ids: &[String],
+    ) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.publisher.flushed().await;
+        let _: i64 = conn
+            .xack(stream, group, ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.metrics.ingest_stored.inc_by(ids.len() as u64);
+        Ok(())
+    }
+
+    /// After the database refused a read as a whole: each entry alone, so
+    /// only the ones it refuses are dropped (acknowledged, counted and
+    /// logged). Storage becoming unavailable stops the walk and leaves the
+    /// rest pending.
+    async fn store_one_by_one(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        stream: &str,
+        group: &str,
+        ids: Vec<String>,
+        alerts: Vec<NewAlert>,
+        taken_over: bool,
+    ) -> Result<(), String> {
+        let mut stored = Vec::new();
+        let mut refused = Vec::new();
+        let mut outcome = Ok(());
+        for (id, alert) in ids.into_iter().zip(alerts) {
+            let (user, breach) = (alert.user_id.clone(), alert.breach_id.clone());
+            match self.store(vec![alert], taken_over).await {
+                Ok(()) => stored.push(id),
+                Err(e) if e.is_refusal() => {
+                    log::warn!(
+                        "ingest: entry {id} (user {user}, breach_id {:?}) was refused by the \
+                         database ({e}); acknowledged and dropped",
+                        breach.as_str()
+                    );
+                    self.metrics.ingest_invalid.inc();
+                    refused.push(id);
+                }
+                Err(e) => {
+                    outcome = Err(format!("storing ingested alert {id} failed: {e}"));
+                    break;
+                }
+            }
+        }
+        if !refused.is_empty() {
+            let _: i64 = conn
+                .xack(stream, group, &refused)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.acknowledge_stored(conn, stream, group, &stored)
+            .await?;
+        outcome
     }
 }
 
 fn parse_entry(entry: &StreamId, now: chrono::DateTime<Utc>) -> Result<NewAlert, String> {
-    let raw: String = entry.get("alert").ok_or("no \"alert\" field")?;
+    let raw: String = entry
+        .get("alert")
+        .ok_or("no \"alert\" field holding UTF-8 text")?;
     let value: serde_json::Value =
         serde_json::from_str(&raw).map_err(|e| format!("invalid JSON: {e}"))?;
     NewAlert::parse(&value, now)

@@ -3,6 +3,7 @@
 
 mod cli;
 mod helpers;
+mod hostile_input;
 mod hostile_transport;
 mod limits;
 mod operators;
