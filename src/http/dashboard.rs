@@ -56,6 +56,26 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/dashboard.js"),
     ),
     (
+        "/web/alerts-state.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/alerts-state.js"),
+    ),
+    (
+        "/web/dashboard/session.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/session.js"),
+    ),
+    (
+        "/web/dashboard/toasts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/toasts.js"),
+    ),
+    (
+        "/web/dashboard/view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/view.js"),
+    ),
+    (
         "/web/dashboard.css",
         "text/css; charset=utf-8",
         include_str!("../../web/dashboard.css"),
