@@ -51,6 +51,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/useBreachWebSocket.js"),
     ),
     (
+        "/web/react/hook.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/react/hook.js"),
+    ),
+    (
         "/web/dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/dashboard.js"),
