@@ -75,27 +75,35 @@ async function axeViolations(page) {
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
+/** One user per width, so each screenshot shows the same few alerts. */
+const userFor = (width) => `${USER}_${width}`;
+
+async function seed(user) {
+  const ago = (mins) => new Date(Date.now() - mins * 60_000).toISOString();
+  const alerts = [
+    { severity: 'LOW', title: 'New device signed in to your account', breach_id: 'DEVICE_2291', confidence: 0.42, detected_at: ago(300) },
+    { severity: 'MEDIUM', title: 'Email exposed in a retailer breach', breach_id: 'BREACH_SHOPLY_2025', confidence: 0.74, detected_at: ago(47), description: 'Your email address and order history were part of a 2.1M-record leak from an online retailer.' },
+    { severity: 'HIGH', title: 'Credentials offered on a dark-web market with a very long title that must wrap on phones rather than push the page wider', breach_id: 'DW_MKT_88213_WITH_A_LONG_IDENTIFIER', confidence: 0.91, detected_at: ago(6), description: 'A listing offers your email with a plaintext password. Rotate the password and enable two-factor authentication.' },
+  ];
+  for (const a of alerts) await trigger(user, a);
+}
+
 export async function run(browser) {
   const context = await browser.newContext();
   const pages = new Set();
   const token = mintJwt(USER);
-  const ago = (mins) => new Date(Date.now() - mins * 60_000).toISOString();
-  await check('(l0) seed alerts of every severity, one with a very long title', async () => {
-    const seed = [
-      { severity: 'LOW', title: 'New device signed in to your account', breach_id: 'DEVICE_2291', confidence: 0.42, detected_at: ago(300) },
-      { severity: 'MEDIUM', title: 'Email exposed in a retailer breach', breach_id: 'BREACH_SHOPLY_2025', confidence: 0.74, detected_at: ago(47), description: 'Your email address and order history were part of a 2.1M-record leak from an online retailer.' },
-      { severity: 'HIGH', title: 'Credentials offered on a dark-web market with a very long title that must wrap on phones rather than push the page wider', breach_id: 'DW_MKT_88213_WITH_A_LONG_IDENTIFIER', confidence: 0.91, detected_at: ago(6), description: 'A listing offers your email with a plaintext password. Rotate the password and enable two-factor authentication.' },
-    ];
-    for (const s of seed) await trigger(USER, s);
+  await check('(l0) seed alerts of every severity, one with a very long title, for each user of this suite', async () => {
+    for (const user of [USER, ...WIDTHS.map(userFor)]) await seed(user);
   });
 
   for (const width of WIDTHS) {
     await check(`(l-${width}) ${width} px: no horizontal overflow, every action reachable, toasts over no control`, async () => {
-      const { page } = await openDashboard(context, USER, token, { viewport: { width, height: 800 } });
+      const user = userFor(width);
+      const { page } = await openDashboard(context, user, mintJwt(user), { viewport: { width, height: 800 } });
       pages.add(page);
       await waitLive(page);
       await page.waitForSelector('[data-testid="alert-item"]');
-      const live = await trigger(USER, { severity: 'CRITICAL', title: 'Admin API key leaked in a public repository', breach_id: `SECRETS_GH_${width}`, confidence: 0.99, description: 'An API key with admin scope for your workspace was committed to a public repository 2 minutes ago.' });
+      const live = await trigger(user, { severity: 'CRITICAL', title: 'Admin API key leaked in a public repository', breach_id: 'SECRETS_GH_5530', confidence: 0.99, description: 'An API key with admin scope for your workspace was committed to a public repository 2 minutes ago.' });
       await page.waitForSelector(sel.toast(live.alert_id), { state: 'visible', timeout: 3000 });
       await page.waitForFunction(() => /\d+ ms/.test(document.querySelector('[data-testid="rtt"]').textContent), null, { timeout: 5000 });
       const o = await overflow(page);
