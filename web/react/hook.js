@@ -127,7 +127,7 @@ export function createBreachWebSocketHook(React) {
         client.on('token', (d) => call('onToken', d)),
       ];
       let cancelled = false;
-      if (history > 0) {
+      if (history > 0 && restRef.current) {
         // History first, then the socket resumes after the newest alert loaded.
         dispatch({ type: 'status', state: 'connecting', attempt: 0 });
         const rest = restRef.current;
