@@ -12,7 +12,7 @@
 // States: 'idle' | 'connecting' | 'open' | 'reconnecting' | 'stopped' | 'unauthenticated'.
 // 4003 stops for good; 4029 waits 30–60 s; 4001 (token expired) asks getToken() and reconnects.
 
-import { PING_INTERVAL_MS, PONG_TIMEOUT_MS, DEDUPE_CAPACITY, BoundedIdSet, bareToken, buildSocketUrl } from './client/protocol.js';
+import { PING_INTERVAL_MS, PONG_TIMEOUT_MS, DEDUPE_CAPACITY, BoundedIdSet } from './client/protocol.js';
 import { Connection } from './client/connection.js';
 import { TokenRefresher } from './client/token-refresh.js';
 import { TabLink, canShareTabs } from './client/tab-group.js';
@@ -124,7 +124,7 @@ export class AlertHubClient extends EventTarget {
 
   /** The URL the next connection attempt will use. */
   get socketUrl() {
-    return buildSocketUrl(this.url, this.userId, this.token, this.lastAlertId);
+    return this._conn.url;
   }
 
   /** Opens the connection (no-op while one is open or being opened). */

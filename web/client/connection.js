@@ -4,19 +4,10 @@
 // jitter. The client (alerthub-client.js) owns the state and the events; this module only drives
 // the WebSocket and tells the client what happened.
 
-import {
-  CLOSE_AUTH,
-  CLOSE_EXPIRED,
-  CLOSE_RATE_LIMITED,
-  authorizationHeader,
-  backoffDelay,
-  bareToken,
-  buildSocketUrl,
-  httpBase,
-  rateLimitDelay,
-} from './protocol.js';
+import { CLOSE_AUTH, CLOSE_EXPIRED, CLOSE_RATE_LIMITED, backoffDelay, bareToken, buildSocketUrl, rateLimitDelay } from './protocol.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireToken } from './token-refresh.js';
+import { RestClient } from '../rest-client.js';
 
 const OPEN = 1;
 
@@ -191,13 +182,11 @@ export class Connection {
     const c = this.c;
     if (!c.fetchImpl) return;
     const ws = this.ws;
-    c.fetchImpl(`${httpBase(c.url)}/api/v1/alerts?limit=1`, {
-      headers: { Authorization: authorizationHeader(c.token), Accept: 'application/json' },
-    })
-      .then((res) => (res.ok ? res.json() : null))
-      .then((data) => {
-        if (!data || ws !== this.ws || !Array.isArray(data.alerts)) return;
-        c._noteAlertId(data.alerts.length ? data.alerts[0].alert_id : 0);
+    new RestClient({ url: c.url, token: () => c.token, fetch: c.fetchImpl })
+      .listAlerts({ limit: 1 })
+      .then((page) => {
+        if (ws !== this.ws || !Array.isArray(page?.alerts)) return;
+        c._noteAlertId(page.alerts.length ? page.alerts[0].alert_id : 0);
       })
       .catch(() => {
         /* best effort: without it a reconnect simply starts live */
