@@ -1,145 +1,28 @@
-// alerthub browser client — a dependency-free ES module (no build step).
+// alerthub browser client — a dependency-free ES module (no build step); the package's main entry.
+// It owns one user's connection: the socket's state machine (connect, backoff, 4003/4029/4001),
+// turning server frames into events (duplicates dropped, unread counted), resuming with `since`,
+// the token's lifetime (client/token-refresh.js) and, when asked, one socket shared by all tabs
+// (client/tab-group.js). Wire contract: docs/protocol.md; events and options: alerthub-client.d.ts.
 //
 //   import { AlertHubClient } from '/web/alerthub-client.js';
-//
-//   const client = new AlertHubClient({ userId: '1', token: jwtOrOpaqueToken });
+//   const client = new AlertHubClient({ userId: '1', token, getToken, shareAcrossTabs: true });
 //   client.addEventListener('alert', (e) => console.log(e.detail.alert, e.detail.replayed));
-//   client.addEventListener('status', (e) => console.log(e.detail.state, e.detail.reason));
 //   client.connect();
-//   client.markRead(123);
 //
-// Wire contract: docs/API (WebSocket `GET /ws/breach-alerts/{user_id}/`).
-//
-// Events (all are CustomEvents; the payload is in `event.detail`):
-//   alert    { alert, replayed }            a new breach_alert (duplicates by alert_id are dropped)
-//   update   { alert_id, update_type, timestamp }   alert_update: 'marked_read' | 'marked_all_read'
-//   unread   { count }                      unread count (from the server, or +1 for a live unread alert)
-//   status   { state, reason, code, attempt, delay, retryAt }
-//            state: 'idle' | 'connecting' | 'open' | 'reconnecting' | 'stopped'
-//   quality  { quality, rtt }               quality: 'good' | 'fair' | 'poor'; rtt in ms (null on a missed pong)
-//   error    { code, message }              an `error` frame from the server (the session stays open)
-//   replay_truncated { oldest_alert_id }    older missed alerts were skipped: page them with REST
-//   subscribed, message                     the `subscribed` ack and every raw frame, for the curious
-//
-// Behaviour:
-//   * reconnects with exponential backoff and full jitter: delay = random() * min(30 s, 500 ms * 2^attempt);
-//     the attempt counter resets once a session is established (`connection_established`).
-//   * close code 4003 (authentication failed / user mismatch) stops for good, with the server's reason.
-//   * close code 4029 (rate limited / too many sessions) waits 30–60 s (jittered) before the next try.
-//   * sends {"type":"ping"} every 25 s (and once right after connecting); the round trip gives the
-//     connection quality: good < 150 ms, fair < 500 ms, poor otherwise or when a pong is missed.
-//     Two pongs missed in a row mean a dead connection: the socket is dropped and re-opened.
-//   * resumes with `?since=<newest alert id seen>` so alerts created while disconnected are replayed,
-//     and drops duplicates by alert_id (the last 5,000 ids are remembered).
+// States: 'idle' | 'connecting' | 'open' | 'reconnecting' | 'stopped' | 'unauthenticated'.
+// 4003 stops for good; 4029 waits 30–60 s; 4001 (token expired) asks getToken() and reconnects.
 
-export const BACKOFF_BASE_MS = 500;
-export const BACKOFF_CAP_MS = 30_000;
-export const RATE_LIMIT_DELAY_MS = 30_000;
-export const PING_INTERVAL_MS = 25_000;
-export const PONG_TIMEOUT_MS = 10_000;
-export const DEDUPE_CAPACITY = 5_000;
-export const QUALITY_GOOD_MS = 150;
-export const QUALITY_FAIR_MS = 500;
+import { PING_INTERVAL_MS, PONG_TIMEOUT_MS, DEDUPE_CAPACITY, BoundedIdSet } from './client/protocol.js';
+import { Connection } from './client/connection.js';
+import { TokenRefresher } from './client/token-refresh.js';
+import { TabLink, canShareTabs } from './client/tab-group.js';
 
-export const CLOSE_AUTH = 4003;
-export const CLOSE_RATE_LIMITED = 4029;
+export * from './client/protocol.js';
+export { canShareTabs } from './client/tab-group.js';
+export { RestClient, ApiError } from './rest-client.js';
 
-/**
- * Full-jitter exponential backoff: a uniformly random delay in [0, min(cap, base * 2^attempt)).
- * `attempt` counts failed tries since the last good session, starting at 0.
- */
-export function backoffDelay(attempt, { base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS, random = Math.random } = {}) {
-  const n = Math.max(0, Math.floor(Number(attempt) || 0));
-  // 2^n overflows to Infinity for large n; Math.min keeps the ceiling at the cap.
-  const ceiling = Math.min(cap, base * 2 ** n);
-  return Math.floor(clamp01(random()) * ceiling);
-}
-
-/** The wait after a 4029 close: at least `min` (30 s), up to twice that, jittered. */
-export function rateLimitDelay({ min = RATE_LIMIT_DELAY_MS, random = Math.random } = {}) {
-  return Math.floor(min + clamp01(random()) * min);
-}
-
-/** Connection quality from a round trip in ms; a missing/invalid round trip (missed pong) is 'poor'. */
-export function qualityFromRtt(rtt) {
-  if (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0) return 'poor';
-  if (rtt < QUALITY_GOOD_MS) return 'good';
-  if (rtt < QUALITY_FAIR_MS) return 'fair';
-  return 'poor';
-}
-
-/** A set of ids that remembers only the `capacity` most recently added ones (oldest evicted first). */
-export class BoundedIdSet {
-  constructor(capacity = DEDUPE_CAPACITY) {
-    if (!(capacity >= 1)) throw new RangeError('capacity must be at least 1');
-    this.capacity = Math.floor(capacity);
-    this._set = new Set();
-  }
-
-  get size() {
-    return this._set.size;
-  }
-
-  has(id) {
-    return this._set.has(normalizeId(id));
-  }
-
-  /** Adds `id`; returns true when it was new, false for a duplicate. */
-  add(id) {
-    const key = normalizeId(id);
-    if (this._set.has(key)) return false;
-    this._set.add(key);
-    while (this._set.size > this.capacity) {
-      // A Set iterates in insertion order, so the first key is the oldest.
-      this._set.delete(this._set.values().next().value);
-    }
-    return true;
-  }
-
-  clear() {
-    this._set.clear();
-  }
-}
-
-/** True when `token` looks like a JWT: three base64url parts separated by dots. */
-export function isJwt(token) {
-  return typeof token === 'string' && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
-}
-
-/** The HTTP Authorization header value for a user token: `Bearer <JWT>` or `Token <opaque>`. */
-export function authorizationHeader(token) {
-  const t = String(token ?? '').trim();
-  if (/^(Bearer|Token)\s+/i.test(t)) return t;
-  return isJwt(t) ? `Bearer ${t}` : `Token ${t}`;
-}
-
-/**
- * The WebSocket URL for a user: `ws(s)://host/ws/breach-alerts/{userId}/?token=..&since=..`.
- * `base` is an http(s) or ws(s) URL; a path prefix in it (a reverse proxy mount) is kept.
- */
-export function buildSocketUrl(base, userId, token, since) {
-  const u = new URL(base);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  else if (u.protocol === 'https:') u.protocol = 'wss:';
-  const prefix = u.pathname.replace(/\/+$/, '');
-  u.pathname = `${prefix}/ws/breach-alerts/${encodeURIComponent(String(userId))}/`;
-  u.hash = '';
-  const params = new URLSearchParams();
-  if (token != null && token !== '') params.set('token', String(token).replace(/^(Bearer|Token)\s+/i, ''));
-  if (since != null) params.set('since', String(since));
-  u.search = params.toString();
-  return u.toString();
-}
-
-function clamp01(x) {
-  const n = Number(x);
-  if (!Number.isFinite(n) || n < 0) return 0;
-  return n >= 1 ? 0.9999999999 : n;
-}
-
-function normalizeId(id) {
-  return typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id;
-}
+const RECENT_CAPACITY = 500;
+const isPage = () => Boolean(globalThis.addEventListener && globalThis.window === globalThis);
 
 function makeEvent(type, detail) {
   if (typeof CustomEvent === 'function') return new CustomEvent(type, { detail });
@@ -148,28 +31,17 @@ function makeEvent(type, detail) {
   return ev;
 }
 
-const OPEN = 1;
-
 export class AlertHubClient extends EventTarget {
-  /**
-   * @param {object} opts
-   * @param {string} [opts.url]  base http(s) URL of the alerthub server (default: location.origin)
-   * @param {string|number} opts.userId
-   * @param {string} opts.token  a JWT or an opaque API token
-   * @param {Function} [opts.WebSocketImpl]  WebSocket constructor (default: globalThis.WebSocket)
-   * @param {number} [opts.pingIntervalMs=25000]
-   * @param {number} [opts.pongTimeoutMs=10000]
-   * @param {number} [opts.since]  resume after this alert id on the first connect
-   * @param {() => number} [opts.random=Math.random]
-   * @param {() => number} [opts.now=performance.now]
-   * @param {Function} [opts.setTimeout] / [opts.clearTimeout]  timer functions (for tests)
-   */
+  /** Options and events are documented in alerthub-client.d.ts. */
   constructor(opts = {}) {
     super();
     const {
       url,
       userId,
       token,
+      getToken,
+      refreshInBand = true,
+      shareAcrossTabs = false,
       WebSocketImpl,
       pingIntervalMs = PING_INTERVAL_MS,
       pongTimeoutMs = Math.min(PONG_TIMEOUT_MS, pingIntervalMs),
@@ -177,42 +49,49 @@ export class AlertHubClient extends EventTarget {
       dedupeCapacity = DEDUPE_CAPACITY,
       random = Math.random,
       now = () => (globalThis.performance ? globalThis.performance.now() : Date.now()),
+      wallNow = () => Date.now(),
       setTimeout: setTimer = globalThis.setTimeout.bind(globalThis),
       clearTimeout: clearTimer = globalThis.clearTimeout.bind(globalThis),
+      locks = globalThis.navigator?.locks,
+      BroadcastChannel: BroadcastChannelImpl = globalThis.BroadcastChannel,
+      fetch: fetchImpl = globalThis.document && globalThis.fetch ? globalThis.fetch.bind(globalThis) : null,
     } = opts;
     if (userId == null || userId === '') throw new TypeError('AlertHubClient: userId is required');
     this.url = url ?? (globalThis.location ? globalThis.location.origin : undefined);
     if (!this.url) throw new TypeError('AlertHubClient: url is required outside a browser page');
     this.userId = String(userId);
-    this.token = token;
+    this.token = token ?? null;
+    this.getToken = typeof getToken === 'function' ? getToken : null;
+    this.refreshInBand = refreshInBand;
     this.WebSocketImpl = WebSocketImpl ?? globalThis.WebSocket;
     if (typeof this.WebSocketImpl !== 'function') throw new TypeError('AlertHubClient: no WebSocket implementation');
-    this.pingIntervalMs = pingIntervalMs;
-    this.pongTimeoutMs = pongTimeoutMs;
     this.random = random;
     this.now = now;
+    this.wallNow = wallNow;
+    this.fetchImpl = fetchImpl;
     this._setTimeout = setTimer;
     this._clearTimeout = clearTimer;
 
     this.state = 'idle';
+    this.status = { state: 'idle', reason: null, code: null, attempt: 0, delay: null, retryAt: null };
     this.attempt = 0;
     this.lastAlertId = since == null ? null : Number(since);
     this.unreadCount = null;
     this.quality = null;
     this.rtt = null;
     this.lastClose = null;
+    this.lastError = null;
+    this.sessionId = null;
     this.seen = new BoundedIdSet(dedupeCapacity);
 
-    this._ws = null;
-    this._retryTimer = null;
-    this._pingTimer = null;
-    this._pongTimer = null;
-    this._pendingPing = null;
-    this._missedPongs = 0;
-    this._pingSeq = 0;
     this._unreadWaiters = [];
+    this._recent = []; // the last alerts received, for tabs that join late
+    this._tokens = new TokenRefresher(this);
+    this._conn = new Connection(this, { WebSocketImpl: this.WebSocketImpl, pingIntervalMs, pongTimeoutMs });
+    this._share = shareAcrossTabs && canShareTabs(locks, BroadcastChannelImpl) ? { locks, BroadcastChannelImpl } : null;
+    this._link = null;
     this._onOnline = () => {
-      if (this.state === 'reconnecting') this._openSocket();
+      if (this.state === 'reconnecting' && this.role !== 'follower') this._conn.open();
     };
   }
 
@@ -227,38 +106,62 @@ export class AlertHubClient extends EventTarget {
     return this.state === 'open';
   }
 
+  /** True when tabs share one socket (the option is on and the browser has Web Locks and BroadcastChannel). */
+  get sharing() {
+    return this._share !== null;
+  }
+
+  /** 'solo' (own socket), 'leader' (holds the socket for all tabs) or 'follower'. */
+  get role() {
+    if (!this._link) return 'solo';
+    return this._link.isLeader ? 'leader' : 'follower';
+  }
+
+  /** When the current token expires (RFC 3339, from the server), or null. */
+  get expiresAt() {
+    return this._tokens.expiresAt;
+  }
+
   /** The URL the next connection attempt will use. */
   get socketUrl() {
-    return buildSocketUrl(this.url, this.userId, this.token, this.lastAlertId);
+    return this._conn.url;
   }
 
   /** Opens the connection (no-op while one is open or being opened). */
   connect() {
     if (this.state === 'connecting' || this.state === 'open') return this;
-    this._clearRetry();
-    if (this.state === 'stopped' || this.state === 'idle') this.attempt = 0;
-    if (globalThis.addEventListener && globalThis.window === globalThis) {
-      globalThis.addEventListener('online', this._onOnline);
+    this._conn.clearRetry();
+    if (['stopped', 'idle', 'unauthenticated'].includes(this.state)) this.attempt = 0;
+    if (isPage()) globalThis.addEventListener('online', this._onOnline);
+    if (this._share && !this._link) {
+      this._setState('connecting', { attempt: 0 });
+      this._link = new TabLink(this, { name: `alerthub:${this.url}:${this.userId}`, ...this._share });
+      this._link.join();
+    } else if (this.role === 'follower') {
+      this._link.post({ t: 'reconnect' });
+    } else {
+      this._conn.open();
     }
-    this._openSocket();
     return this;
   }
 
   /** Closes the connection for good (until connect() or reconnect() is called). */
   close(reason = 'closed') {
-    this._clearRetry();
-    this._teardownSocket(1000, 'client closed');
-    if (globalThis.removeEventListener && globalThis.window === globalThis) {
-      globalThis.removeEventListener('online', this._onOnline);
-    }
+    this._conn.stop(1000, 'client closed');
+    if (isPage()) globalThis.removeEventListener('online', this._onOnline);
+    this._link?.leave(); // a leader hands the socket over to the next tab
+    this._link = null;
     this._setState('stopped', { reason });
     this._flushUnreadWaiters();
   }
 
   /** Drops the current connection (if any) and connects again at once, with a fresh backoff. */
   reconnect() {
-    this._clearRetry();
-    this._teardownSocket(1000, 'client reconnecting');
+    if (this.role === 'follower') {
+      this._link.post({ t: 'reconnect' });
+      return this;
+    }
+    this._conn.stop(1000, 'client reconnecting');
     this.attempt = 0;
     this.state = 'idle';
     return this.connect();
@@ -276,10 +179,7 @@ export class AlertHubClient extends EventTarget {
     return this.send({ type: 'mark_all_read' });
   }
 
-  /**
-   * Asks the server for the unread count. Resolves with the next count received
-   * (or at once with the last known count when not connected).
-   */
+  /** Resolves with the next unread count received (at once with the last known one when not connected). */
   getUnreadCount({ timeoutMs = 10_000 } = {}) {
     if (!this.send({ type: 'get_unread_count' })) return Promise.resolve(this.unreadCount);
     return new Promise((resolve) => {
@@ -292,10 +192,7 @@ export class AlertHubClient extends EventTarget {
     });
   }
 
-  /**
-   * Records alerts the page already has (e.g. from `GET /api/v1/alerts`): their ids are
-   * remembered for de-duplication and the newest one becomes the `since` of the next connect.
-   */
+  /** Records alerts the page already has (e.g. from REST): de-duplicated, and the newest id becomes `since`. */
   seed(alerts) {
     for (const a of alerts ?? []) {
       const id = typeof a === 'object' && a !== null ? a.alert_id : a;
@@ -305,15 +202,17 @@ export class AlertHubClient extends EventTarget {
     }
   }
 
-  /** Sends a JSON message; returns false when the socket is not open. */
+  /** Sends a JSON message (through the leader tab when shared); false when not connected. */
   send(obj) {
-    const ws = this._ws;
-    if (!ws || ws.readyState !== OPEN || this.state !== 'open') return false;
-    ws.send(JSON.stringify(obj));
-    return true;
+    if (this.role === 'follower') {
+      if (this.state !== 'open') return false;
+      this._link.post({ t: 'send', msg: obj });
+      return true;
+    }
+    return this._conn.send(obj);
   }
 
-  // ---- internals -----------------------------------------------------------
+  // ---- internals (also called by the tab link and the token refresher) ------------------------
 
   _emit(type, detail) {
     this.dispatchEvent(makeEvent(type, detail));
@@ -321,92 +220,48 @@ export class AlertHubClient extends EventTarget {
 
   _setState(state, extra = {}) {
     this.state = state;
-    this._emit('status', {
+    if (extra.attempt != null && this.role === 'follower') this.attempt = extra.attempt;
+    const detail = {
       state,
       reason: extra.reason ?? null,
       code: extra.code ?? null,
       attempt: extra.attempt ?? this.attempt,
       delay: extra.delay ?? null,
       retryAt: extra.retryAt ?? null,
-    });
-  }
-
-  _openSocket() {
-    this._clearRetry();
-    this._teardownSocket(1000, 'client reconnecting');
-    this._setState('connecting', { attempt: this.attempt });
-    let ws;
-    try {
-      ws = new this.WebSocketImpl(this.socketUrl);
-    } catch (err) {
-      this._scheduleReconnect({ code: null, reason: `cannot connect: ${err && err.message}` });
-      return;
-    }
-    this._ws = ws;
-    this._established = false;
-    ws.onmessage = (ev) => {
-      if (ws === this._ws) this._onFrame(ev.data);
     };
-    ws.onclose = (ev) => {
-      if (ws === this._ws) this._onClose(ev.code, ev.reason);
-    };
-    ws.onerror = () => {
-      // A failed handshake fires error then close; the close handler decides what to do.
-    };
-  }
-
-  _teardownSocket(code, reason) {
-    this._stopPing();
-    const ws = this._ws;
-    this._ws = null;
-    if (!ws) return;
-    ws.onmessage = ws.onclose = ws.onerror = ws.onopen = null;
-    try {
-      if (ws.readyState === 0 || ws.readyState === OPEN) ws.close(code, reason);
-    } catch {
-      /* already closing */
+    this.status = detail;
+    if (detail.reason && state !== 'open' && state !== 'connecting') this.lastError = detail.reason;
+    if (state !== 'open') {
+      this.quality = null;
+      this.rtt = null;
     }
+    if (this.role === 'leader') this._link.post({ t: 'status', detail });
+    this._emit('status', detail);
   }
 
-  _onClose(code, reason) {
-    this._stopPing();
-    this._ws = null;
-    this.lastClose = { code, reason };
-    if (code === CLOSE_AUTH) {
-      this._clearRetry();
-      this._setState('stopped', { code, reason: reason || 'authentication failed' });
-      this._flushUnreadWaiters();
-      return;
-    }
-    this._scheduleReconnect({ code, reason });
+  _onQuality(quality, rtt) {
+    this.quality = quality;
+    this.rtt = rtt;
+    if (this.role === 'leader') this._link.post({ t: 'quality', detail: { quality, rtt } });
+    this._emit('quality', { quality, rtt });
   }
 
-  _scheduleReconnect({ code, reason }) {
-    this._clearRetry();
-    let delay;
-    if (code === CLOSE_RATE_LIMITED) {
-      delay = rateLimitDelay({ random: this.random });
-    } else {
-      delay = backoffDelay(this.attempt, { random: this.random });
-    }
-    this.attempt += 1;
-    this._setState('reconnecting', {
-      code: code ?? null,
-      reason: reason || (code ? `connection closed (${code})` : 'connection lost'),
-      attempt: this.attempt,
-      delay,
-      retryAt: Date.now() + delay,
-    });
-    this._flushUnreadWaiters();
-    this._retryTimer = this._setTimeout(() => {
-      this._retryTimer = null;
-      this._openSocket();
-    }, delay);
+  /** This tab was elected to hold the socket for all tabs. */
+  _lead() {
+    this.attempt = 0;
+    this._conn.open();
   }
 
-  _clearRetry() {
-    if (this._retryTimer != null) this._clearTimeout(this._retryTimer);
-    this._retryTimer = null;
+  /** A token from getToken(): used from now on, and handed to the other tabs. */
+  _adoptToken(token) {
+    this.token = token;
+    if (this.role === 'leader') this._link.post({ t: 'token', token });
+  }
+
+  /** A frame from our own socket: shared with the other tabs first when we lead. */
+  _onSocketFrame(data) {
+    if (this.role === 'leader') this._link.post({ t: 'frame', data });
+    this._onFrame(data);
   }
 
   _onFrame(data) {
@@ -419,13 +274,18 @@ export class AlertHubClient extends EventTarget {
     }
     if (!msg || typeof msg !== 'object') return;
     this._emit('message', msg);
+    const follower = this.role === 'follower';
     switch (msg.type) {
       case 'connection_established':
+        this.sessionId = msg.session_id ?? null;
+        if (follower) {
+          this._tokens.observe(msg.expires_at); // the leader tab's session: it refreshes, not us
+          break;
+        }
         this.attempt = 0;
-        this._established = true;
         this._setState('open', { attempt: 0 });
-        this._startPing();
         this.send({ type: 'get_unread_count' });
+        this._conn.onEstablished(msg.expires_at);
         break;
       case 'breach_alert':
         this._onAlert(msg.message, msg);
@@ -448,12 +308,17 @@ export class AlertHubClient extends EventTarget {
         if (msg.message && typeof msg.message === 'object') this._emit('update', { ...msg.message });
         break;
       case 'pong':
-        this._onPong(msg.timestamp);
+        if (!follower) this._conn.heartbeat.onPong(msg.timestamp);
+        break;
+      case 'token_refreshed':
+        this._tokens.onRefreshed(msg.expires_at);
         break;
       case 'subscribed':
         this._emit('subscribed', { user_id: msg.user_id, timestamp: msg.timestamp });
         break;
       case 'error':
+        this.lastError = `${msg.code ?? 'error'}: ${msg.message ?? ''}`;
+        if (msg.code === 'invalid_token') this._tokens.onInvalid(msg.message);
         this._emit('error', { code: msg.code ?? 'error', message: msg.message ?? '' });
         break;
       default:
@@ -466,6 +331,8 @@ export class AlertHubClient extends EventTarget {
     const replayed = alert.replayed === true;
     this._noteAlertId(alert.alert_id);
     if (!this.seen.add(alert.alert_id)) return; // duplicate
+    this._recent.push(alert);
+    if (this._recent.length > RECENT_CAPACITY) this._recent.shift();
     // A live alert is not followed by an unread_count: count it ourselves.
     if (!replayed && !alert.read && this.unreadCount != null) this._setUnread(this.unreadCount + 1);
     this._emit('alert', { alert, replayed, timestamp: frame.timestamp ?? null });
@@ -489,63 +356,6 @@ export class AlertHubClient extends EventTarget {
       this._clearTimeout(w.timer);
       w.resolve(this.unreadCount);
     }
-  }
-
-  _startPing() {
-    this._stopPing();
-    this._missedPongs = 0;
-    this._sendPing();
-    const tick = () => {
-      this._pingTimer = this._setTimeout(() => {
-        this._sendPing();
-        tick();
-      }, this.pingIntervalMs);
-    };
-    tick();
-  }
-
-  _stopPing() {
-    if (this._pingTimer != null) this._clearTimeout(this._pingTimer);
-    if (this._pongTimer != null) this._clearTimeout(this._pongTimer);
-    this._pingTimer = this._pongTimer = null;
-    this._pendingPing = null;
-  }
-
-  _sendPing() {
-    // A unique, increasing millisecond timestamp identifies the pong that answers it.
-    const ts = Math.max(Date.now(), this._pingSeq + 1);
-    this._pingSeq = ts;
-    if (!this.send({ type: 'ping', timestamp: ts })) return;
-    this._pendingPing = { ts, sentAt: this.now() };
-    if (this._pongTimer != null) this._clearTimeout(this._pongTimer);
-    this._pongTimer = this._setTimeout(() => {
-      this._pongTimer = null;
-      if (!this._pendingPing || this._pendingPing.ts !== ts) return;
-      this._pendingPing = null;
-      this._missedPongs += 1;
-      this._setQuality(null);
-      if (this._missedPongs >= 2 && this._ws) {
-        // Nothing came back twice in a row: the connection is dead even if the socket looks open.
-        this._teardownSocket(4000, 'pong timeout');
-        this._scheduleReconnect({ code: null, reason: 'no pong from server' });
-      }
-    }, this.pongTimeoutMs);
-  }
-
-  _onPong(timestamp) {
-    const p = this._pendingPing;
-    if (!p || Number(timestamp) !== p.ts) return; // not the answer to our last ping
-    this._pendingPing = null;
-    if (this._pongTimer != null) this._clearTimeout(this._pongTimer);
-    this._pongTimer = null;
-    this._missedPongs = 0;
-    this._setQuality(Math.max(0, this.now() - p.sentAt));
-  }
-
-  _setQuality(rtt) {
-    this.rtt = rtt == null ? null : Math.round(rtt * 10) / 10;
-    this.quality = qualityFromRtt(rtt);
-    this._emit('quality', { quality: this.quality, rtt: this.rtt });
   }
 }
 

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 /// (URL path, content type, file contents).
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: &[(&str, &str, &str)] = &[
     (
         "/",
         "text/html; charset=utf-8",
@@ -16,14 +16,69 @@ const FILES: [(&str, &str, &str); 5] = [
         include_str!("../../web/alerthub-client.js"),
     ),
     (
+        "/web/client/protocol.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/protocol.js"),
+    ),
+    (
+        "/web/client/connection.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/connection.js"),
+    ),
+    (
+        "/web/client/heartbeat.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/heartbeat.js"),
+    ),
+    (
+        "/web/client/token-refresh.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/token-refresh.js"),
+    ),
+    (
+        "/web/client/tab-group.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/tab-group.js"),
+    ),
+    (
+        "/web/rest-client.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/rest-client.js"),
+    ),
+    (
         "/web/useBreachWebSocket.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/useBreachWebSocket.js"),
     ),
     (
+        "/web/react/hook.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/react/hook.js"),
+    ),
+    (
         "/web/dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/dashboard.js"),
+    ),
+    (
+        "/web/alerts-state.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/alerts-state.js"),
+    ),
+    (
+        "/web/dashboard/session.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/session.js"),
+    ),
+    (
+        "/web/dashboard/toasts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/toasts.js"),
+    ),
+    (
+        "/web/dashboard/view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/view.js"),
     ),
     (
         "/web/dashboard.css",
@@ -38,7 +93,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/favicon.ico",
         web::get().to(|| async { HttpResponse::NoContent().finish() }),
     );
-    for (path, content_type, body) in FILES {
+    for &(path, content_type, body) in FILES {
         cfg.route(
             path,
             web::get().to(move || async move {

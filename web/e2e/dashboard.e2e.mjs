@@ -1,197 +1,30 @@
-// Browser tests of the dashboard against the real alerthub server, in headless Debian Chromium
-// driven by playwright-core (no Playwright browser download).
-//
-//   cargo build && (cd web && npm install && npm run test:e2e)
-//
-// Env: ALERTHUB_BIN (default <repo>/target/debug/alerthub), CHROMIUM (default /usr/bin/chromium),
-//      E2E_KEEP=1 keeps the temp dir and prints server logs.
-// Prints "N passed, N failed" as its last line; exits non-zero when anything failed.
+// The served dashboard against the real server, in headless Debian Chromium: connect, live
+// alerts with toasts, two tabs in sync, a server restart with replay, bad tokens, sign-in, and
+// the README screenshot (written to docs/ only with UPDATE_SCREENSHOTS=1). Run by e2e/run.mjs.
 
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  env,
+  assert,
+  check,
+  log,
+  sleep,
+  sel,
+  mintJwt,
+  trigger,
+  freePort,
+  startServer,
+  stopServer,
+  openDashboard,
+  waitLive,
+  unreadCount,
+  shotDir,
+  repoRoot,
+} from './harness.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = process.env.ALERTHUB_BIN ? path.resolve(process.env.ALERTHUB_BIN) : path.join(repoRoot, 'target/debug/alerthub');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SCREENSHOT = path.join(repoRoot, 'docs', 'dashboard.png');
-const WATCHDOG_MS = 240_000;
-
-const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alerthub-e2e-'));
-const dbUrl = `sqlite://${path.join(tmpDir, 'e2e.db')}`;
-const jwtSecret = crypto.randomBytes(32).toString('hex');
-const serviceKey = `svc_${crypto.randomBytes(24).toString('hex')}`;
-
-const servers = new Set();
-let browser = null;
-let passed = 0;
-let failed = 0;
-
-// ------------------------------------------------------------------------------------------
-// helpers
-
-function log(...args) {
-  console.log(...args);
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-function b64url(data) {
-  return Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)).toString('base64url');
-}
-
-/** An HS256 JWT as Django Simple JWT would issue it. */
-function mintJwt(userId, { secret = jwtSecret, ttl = 3600, extra = {} } = {}) {
-  const header = b64url({ alg: 'HS256', typ: 'JWT' });
-  const claims = b64url({ user_id: String(userId), exp: Math.floor(Date.now() / 1000) + ttl, token_type: 'access', ...extra });
-  const sig = crypto.createHmac('sha256', secret).update(`${header}.${claims}`).digest('base64url');
-  return `${header}.${claims}.${sig}`;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer(port, label = 'server') {
-  const logPath = path.join(tmpDir, `${label}-${port}-${Date.now()}.log`);
-  const out = fs.openSync(logPath, 'a');
-  const child = spawn(BIN, ['serve'], {
-    cwd: tmpDir,
-    env: {
-      ...process.env,
-      ALERTHUB_BIND: `127.0.0.1:${port}`,
-      DATABASE_URL: dbUrl,
-      ALERTHUB_JWT_SECRET: jwtSecret,
-      ALERTHUB_SERVICE_KEYS: serviceKey,
-      RUST_LOG: process.env.RUST_LOG || 'info',
-    },
-    stdio: ['ignore', out, out],
-  });
-  fs.closeSync(out);
-  const srv = { child, port, logPath, label, exited: null };
-  child.on('exit', (code, signal) => {
-    srv.exited = { code, signal };
-  });
-  servers.add(srv);
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (srv.exited) throw new Error(`${label} exited during start (${JSON.stringify(srv.exited)}):\n${tail(logPath)}`);
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${label} did not answer /health within 30 s:\n${tail(logPath)}`);
-    await sleep(50);
-  }
-  return srv;
-}
-
-async function stopServer(srv) {
-  if (!srv || srv.exited) {
-    servers.delete(srv);
-    return;
-  }
-  const done = new Promise((r) => srv.child.once('exit', r));
-  srv.child.kill('SIGTERM');
-  const timer = setTimeout(() => srv.child.kill('SIGKILL'), 10_000);
-  await done;
-  clearTimeout(timer);
-  servers.delete(srv);
-}
-
-function tail(file, lines = 30) {
-  try {
-    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-let base = '';
-
-async function trigger(userId, fields = {}) {
-  const body = {
-    user_id: String(userId),
-    breach_id: `BR_${crypto.randomBytes(5).toString('hex').toUpperCase()}`,
-    title: 'Data Breach Detected',
-    severity: 'HIGH',
-    confidence: 0.9,
-    ...fields,
-  };
-  const res = await fetch(`${base}/api/v1/alerts`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${serviceKey}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert(res.status === 201, `POST /api/v1/alerts -> ${res.status} ${text}`);
-  const data = JSON.parse(text);
-  assert(data.alert && Number.isInteger(data.alert.alert_id), `no alert id in ${text}`);
-  return data.alert;
-}
-
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    log(`ok   - ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    failed++;
-    log(`FAIL - ${name} (${Date.now() - t0} ms)\n       ${String(err && err.stack ? err.stack : err).split('\n').join('\n       ')}`);
-  }
-}
-
-const sel = {
-  badge: '[data-testid="status-badge"]',
-  live: '[data-testid="status-badge"][data-state="open"]',
-  item: (id) => `[data-testid="alert-item"][data-alert-id="${id}"]`,
-  toast: (id) => `[data-testid="toast"][data-alert-id="${id}"]`,
-  unread: '[data-testid="unread-count"]',
-};
-
-async function openDashboard(context, userId, token, { viewport } = {}) {
-  const page = await context.newPage();
-  if (viewport) await page.setViewportSize(viewport);
-  const sockets = [];
-  page.on('websocket', (ws) => sockets.push(ws.url()));
-  page.on('pageerror', (err) => log(`       [page error] ${err.message}`));
-  const q = new URLSearchParams();
-  if (userId != null) q.set('user', String(userId));
-  q.set('token', token);
-  await page.goto(`${base}/?${q}`);
-  return { page, sockets };
-}
-
-async function waitLive(page, timeout = 10_000) {
-  await page.waitForSelector(sel.live, { timeout });
-  const text = (await page.textContent(sel.badge)).trim();
-  assert(/live/i.test(text), `badge says "${text}"`);
-}
-
-async function unreadCount(page) {
-  return Number((await page.textContent(sel.unread)).trim());
-}
+const SCREENSHOT = path.join(shotDir, 'dashboard.png');
 
 /** Records every `alert` event of the page's client as [id, replayed]. */
 async function recordAlertEvents(page) {
@@ -202,22 +35,7 @@ async function recordAlertEvents(page) {
   });
 }
 
-// ------------------------------------------------------------------------------------------
-// scenarios
-
-async function main() {
-  if (!fs.existsSync(BIN)) throw new Error(`server binary not found at ${BIN} (run cargo build, or set ALERTHUB_BIN)`);
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install -y chromium)`);
-
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  let server = await startServer(port, 'first');
-  log(`# server ${BIN} on ${base}, db ${dbUrl}`);
-
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+export async function run(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 
   // (a) + (b): user 1
@@ -292,13 +110,13 @@ async function main() {
     const first = await trigger('3', { title: 'Before the restart', severity: 'LOW', confidence: 0.3 });
     await page.waitForSelector(sel.item(first.alert_id), { timeout: 2000 });
 
-    await stopServer(server);
+    await stopServer(env.server);
     await page.waitForSelector('[data-testid="status-badge"]:is([data-state="reconnecting"],[data-state="connecting"])', { timeout: 5000 });
 
     // While the page cannot reach its port, another process on the same database takes alerts.
     const sidePort = await freePort();
-    const mainBase = base;
-    base = `http://127.0.0.1:${sidePort}`;
+    const mainBase = env.base;
+    env.base = `http://127.0.0.1:${sidePort}`;
     const side = await startServer(sidePort, 'side');
     const missed = [];
     try {
@@ -307,12 +125,12 @@ async function main() {
       }
     } finally {
       await stopServer(side);
-      base = mainBase;
+      env.base = mainBase;
     }
     assert((await page.$$(sel.item(missed[0].alert_id))).length === 0, 'shown before the page could reconnect?');
 
     // The same server comes back on the same port and database.
-    server = await startServer(port, 'restarted');
+    env.server = await startServer(env.port, 'restarted');
     // One more right away: it arrives by replay or live, depending on the page's backoff.
     const racing = await trigger('3', { title: 'Created right after the restart', severity: 'HIGH', confidence: 0.7 });
     await waitLive(page, 35_000);
@@ -368,7 +186,7 @@ async function main() {
 
   await check('(e3) the sign-in form takes a JWT and reads the user id from it', async () => {
     const page = await context.newPage();
-    await page.goto(`${base}/`);
+    await page.goto(`${env.base}/`);
     await page.waitForSelector('[data-testid="login-form"]', { state: 'visible', timeout: 5000 });
     await page.fill('[data-testid="login-token"]', mintJwt('6'));
     await page.click('[data-testid="login-submit"]');
@@ -390,7 +208,7 @@ async function main() {
     for (const s of seed) created.push(await trigger('7', s));
     // one already read, over REST as the user
     const token = mintJwt('7');
-    const res = await fetch(`${base}/api/v1/alerts/${created[1].alert_id}/read`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    const res = await fetch(`${env.base}/api/v1/alerts/${created[1].alert_id}/read`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
     assert(res.status === 200, `mark read over REST -> ${res.status}`);
 
     const { page } = await openDashboard(context, '7', token, { viewport: { width: 1280, height: 800 } });
@@ -406,7 +224,6 @@ async function main() {
     });
     await page.waitForSelector(sel.toast(live.alert_id), { state: 'visible', timeout: 2000 });
     await page.waitForFunction((s) => Number(document.querySelector(s).textContent) === 3, sel.unread, { timeout: 3000 });
-    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, animations: 'disabled' });
     const size = fs.statSync(SCREENSHOT).size;
     assert(size > 20_000, `screenshot is only ${size} bytes`);
@@ -416,44 +233,3 @@ async function main() {
 
   await context.close();
 }
-
-async function cleanup() {
-  try {
-    await browser?.close();
-  } catch {
-    /* ignore */
-  }
-  for (const srv of [...servers]) await stopServer(srv).catch(() => {});
-  if (process.env.E2E_KEEP || failed) {
-    for (const f of fs.readdirSync(tmpDir).filter((f) => f.endsWith('.log'))) {
-      log(`# --- ${f} (last lines) ---\n${tail(path.join(tmpDir, f), 15)}`);
-    }
-  }
-  if (!process.env.E2E_KEEP) fs.rmSync(tmpDir, { recursive: true, force: true });
-}
-
-const watchdog = setTimeout(async () => {
-  log(`FAIL - watchdog: the run took longer than ${WATCHDOG_MS / 1000} s`);
-  failed++;
-  await cleanup();
-  log(`${passed} passed, ${failed} failed`);
-  process.exit(1);
-}, WATCHDOG_MS);
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    await cleanup();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (err) {
-  failed++;
-  log(`FAIL - setup: ${err && err.stack ? err.stack : err}`);
-}
-clearTimeout(watchdog);
-await cleanup();
-log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);

@@ -212,3 +212,128 @@ export function createFakeReact() {
     },
   };
 }
+
+/** Lets queued microtasks and promise chains (lock grants, channel messages, getToken) run. */
+export async function flush(rounds = 3) {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * An in-memory stand-in for the Web Locks API (`navigator.locks`): exclusive locks granted in
+ * request order, `signal` aborts a queued request, and `tab(id)` gives each simulated tab its own
+ * view so that `kill(tabId)` can release what a closed tab held, as a browser does.
+ */
+export class FakeLocks {
+  constructor() {
+    this.holders = new Map(); // name -> entry
+    this.queues = new Map(); // name -> entry[]
+  }
+
+  request(name, opts, cb, owner = null) {
+    if (typeof opts === 'function') {
+      cb = opts;
+      opts = {};
+    }
+    return new Promise((resolve, reject) => {
+      const entry = { name, cb, resolve, reject, owner, done: false };
+      const signal = opts?.signal;
+      if (signal?.aborted) {
+        reject(new DOMException('The request was aborted.', 'AbortError'));
+        return;
+      }
+      signal?.addEventListener('abort', () => {
+        const q = this.queues.get(name) ?? [];
+        const i = q.indexOf(entry);
+        if (i >= 0) {
+          q.splice(i, 1);
+          reject(new DOMException('The request was aborted.', 'AbortError'));
+        }
+      });
+      if (!this.queues.has(name)) this.queues.set(name, []);
+      this.queues.get(name).push(entry);
+      this._grant(name);
+    });
+  }
+
+  _grant(name) {
+    if (this.holders.has(name)) return;
+    const next = this.queues.get(name)?.shift();
+    if (!next) return;
+    this.holders.set(name, next);
+    Promise.resolve()
+      .then(() => next.cb({ name, mode: 'exclusive' }))
+      .then(
+        (v) => this._release(next, () => next.resolve(v)),
+        (e) => this._release(next, () => next.reject(e)),
+      );
+  }
+
+  _release(entry, settle) {
+    if (entry.done) return;
+    entry.done = true;
+    if (this.holders.get(entry.name) === entry) this.holders.delete(entry.name);
+    settle();
+    this._grant(entry.name);
+  }
+
+  /** The `navigator.locks` of one tab. */
+  tab(owner) {
+    return { request: (name, opts, cb) => this.request(name, opts, cb, owner) };
+  }
+
+  /** A tab went away: its held locks are released and its queued requests dropped. */
+  kill(owner) {
+    for (const q of this.queues.values()) {
+      for (let i = q.length - 1; i >= 0; i--) if (q[i].owner === owner) q.splice(i, 1);
+    }
+    for (const entry of [...this.holders.values()]) if (entry.owner === owner) this._release(entry, () => entry.resolve());
+  }
+
+  holderOf(name) {
+    return this.holders.get(name)?.owner ?? null;
+  }
+}
+
+/**
+ * An in-memory BroadcastChannel: messages are structured-cloned and delivered asynchronously to
+ * every other open channel of the same name, in order. `forTab(id)` / `kill(id)` as for FakeLocks.
+ */
+export function makeBroadcastBus() {
+  const open = new Set();
+  const log = [];
+  function classFor(owner) {
+    return class FakeBroadcastChannel {
+      constructor(name) {
+        this.name = name;
+        this.owner = owner;
+        this.onmessage = null;
+        this.closed = false;
+        open.add(this);
+      }
+
+      postMessage(data) {
+        if (this.closed) throw new DOMException('channel closed', 'InvalidStateError');
+        const copy = structuredClone(data);
+        log.push({ from: owner, data: copy });
+        for (const ch of open) {
+          if (ch === this || ch.name !== this.name) continue;
+          queueMicrotask(() => {
+            if (!ch.closed) ch.onmessage?.({ data: copy });
+          });
+        }
+      }
+
+      close() {
+        this.closed = true;
+        open.delete(this);
+      }
+    };
+  }
+  return {
+    log,
+    forTab: classFor,
+    kill(owner) {
+      for (const ch of [...open]) if (ch.owner === owner) ch.close();
+    },
+  };
+}

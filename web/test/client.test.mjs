@@ -265,3 +265,34 @@ test('a constructor that throws (bad URL) is retried with backoff', () => {
   clock.advance(250);
   assert.equal(n, 2);
 });
+
+test('a session started without since asks REST for the newest id once, so a reconnect misses nothing', async () => {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push([url, init.headers.Authorization]);
+    return { ok: true, status: 200, json: async () => ({ alerts: [{ alert_id: 77 }], next_before: 77 }) };
+  };
+  const { WS, client } = setup({ fetch });
+  client.connect();
+  WS.last.establish();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [['http://alerthub.test:8000/api/v1/alerts?limit=1', 'Token tok']]);
+  assert.equal(client.lastAlertId, 77);
+  client.reconnect();
+  assert.match(WS.last.url, /since=77$/);
+  WS.last.establish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls.length, 1, 'not asked again once an id is known');
+
+  // an empty history resumes from 0; a failing REST call changes nothing
+  const empty = setup({ fetch: async () => ({ ok: true, json: async () => ({ alerts: [], next_before: null }) }) });
+  empty.client.connect();
+  empty.WS.last.establish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(empty.client.lastAlertId, 0);
+  const down = setup({ fetch: async () => ({ ok: false, status: 503, statusText: 'x', json: async () => ({}) }) });
+  down.client.connect();
+  down.WS.last.establish();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(down.client.lastAlertId, null);
+});
