@@ -57,12 +57,12 @@ def start_later(srv: Server, delay: float) -> threading.Thread:
 def test_server_down_for_the_first_attempts(own_server: Server, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="alerthub_client")
     user, breach = unique(), unique("B")
-    starter = start_later(own_server, 1.0)
+    starter = start_later(own_server, 0.6)
     started = time.monotonic()
     with AlertHub(own_server.url, SERVICE_KEY, retries=QUICK) as hub:
         result = hub.send_alert(user, breach, "Data Breach Detected", "HIGH", 0.95)
     starter.join()
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 0.6
     assert result.created is True
     retries = retries_logged(caplog)
     assert len(retries) >= 2, retries
@@ -77,7 +77,7 @@ async def test_async_server_down_for_the_first_attempts(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="alerthub_client")
     user = unique()
-    starter = start_later(own_server, 1.0)
+    starter = start_later(own_server, 0.6)
     async with AsyncAlertHub(own_server.url, SERVICE_KEY, retries=QUICK) as hub:
         results = await hub.send_batch([{"user_id": user, "breach_id": "B1", "title": "t",
                                          "severity": "LOW", "confidence": 0.3}])
@@ -139,7 +139,7 @@ def test_slow_server_timeout_is_retried_and_stored_once(
     own_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The first attempts reach the server but time out before it answers
-    (its database is locked for 2.5 s; each attempt waits 1 s): the request
+    (its database is locked for 1.5 s; each attempt waits 0.5 s): the request
     may have been processed, so only the idempotency of (user_id, breach_id)
     makes the retry safe. The call succeeds once the database is back, and
     the alert is stored once."""
@@ -147,13 +147,13 @@ def test_slow_server_timeout_is_retried_and_stored_once(
     own_server.start()
     user, breach = unique(), unique("B")
     lock = LockedDatabase(str(own_server.db_path))
-    releaser = lock.release_after(2.5)
-    with AlertHub(own_server.url, SERVICE_KEY, timeout=1.0, retries=QUICK) as hub:
+    releaser = lock.release_after(1.5)
+    with AlertHub(own_server.url, SERVICE_KEY, timeout=0.5, retries=QUICK) as hub:
         result = hub.send_alert(user, breach, "Data Breach Detected", "HIGH", 0.95)
         again = hub.send_alert(user, breach, "Data Breach Detected", "HIGH", 0.95)
     releaser.join()
     retries = retries_logged(caplog)
-    assert len(retries) >= 2 and all("ReadTimeout" in m for m in retries), retries
+    assert len(retries) >= 1 and all("ReadTimeout" in m for m in retries), retries
     # The first attempt was stored although its answer never came: the
     # attempt that got through was answered 200 created:false, and that is
     # success, with the stored alert.
@@ -317,7 +317,7 @@ def test_unsent_only_retries_while_no_connection_can_be_made(
     own_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="alerthub_client")
-    starter = start_later(own_server, 1.0)
+    starter = start_later(own_server, 0.6)
     with AlertHub(own_server.url, SERVICE_KEY, retries=QUICK) as hub:
         result = hub._run(unsent_only_trigger(unique(), unique("B")))
     starter.join()
@@ -330,15 +330,19 @@ def test_unsent_only_does_not_retry_once_sent(own_server: Server, caplog: pytest
     own_server.start()
     user, breach = unique(), unique("B")
     lock = LockedDatabase(str(own_server.db_path))
-    releaser = lock.release_after(1.5)
+    releaser = lock.release_after(1.0)
     started = time.monotonic()
-    with AlertHub(own_server.url, SERVICE_KEY, timeout=1.0, retries=QUICK) as hub:
+    with AlertHub(own_server.url, SERVICE_KEY, timeout=0.5, retries=QUICK) as hub:
         with pytest.raises(TransportError) as caught:
             hub._run(unsent_only_trigger(user, breach))
     elapsed = time.monotonic() - started
     releaser.join()
     assert caught.value.attempts == 1 and isinstance(caught.value.__cause__, httpx.ReadTimeout)
-    assert elapsed < 1.4
+    assert elapsed < 0.9
     assert retries_logged(caplog) == []
-    # It did reach the server: exactly why it must not be sent again.
+    # It did reach the server: exactly why it must not be sent again. (Its
+    # write finishes a moment after the lock is released.)
+    deadline = time.monotonic() + 5
+    while not own_server.user_alerts(user) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(own_server.user_alerts(user)) == 1

@@ -124,7 +124,7 @@ def test_create_token_is_retried_while_nothing_was_sent(
     """Connection refused: the request never left, so a retry cannot
     create a second token."""
     caplog.set_level(logging.WARNING, logger="alerthub_client")
-    starter = start_later(own_server, 1.0)
+    starter = start_later(own_server, 0.6)
     with AlertHub(own_server.url, SERVICE_KEY, retries=QUICK) as hub:
         token = skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
     starter.join()
@@ -137,10 +137,10 @@ def test_create_token_is_not_retried_once_sent(own_server: Server, caplog: pytes
     create a second token, so the client raises instead."""
     caplog.set_level(logging.WARNING, logger="alerthub_client")
     own_server.start()
-    with AlertHub(own_server.url, SERVICE_KEY, timeout=1.0, retries=QUICK) as hub:
+    with AlertHub(own_server.url, SERVICE_KEY, timeout=0.5, retries=QUICK) as hub:
         skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
         lock = LockedDatabase(str(own_server.db_path))
-        releaser = lock.release_after(2.0)
+        releaser = lock.release_after(1.0)
         started = time.monotonic()
         with pytest.raises(TransportError) as caught:
             hub.create_token(unique(), label="may or may not exist")
@@ -148,6 +148,6 @@ def test_create_token_is_not_retried_once_sent(own_server: Server, caplog: pytes
         releaser.join()
     assert caught.value.attempts == 1
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
-    assert elapsed < 1.8
+    assert elapsed < 0.9
     assert retries_logged(caplog) == []
 
