@@ -120,13 +120,14 @@ class Server:
         return alerts
 
 
-def jwt(user_id: str, ttl: int = 3600) -> str:
-    """An HS256 access token for the user, signed with the test secret."""
+def jwt(user_id: str, ttl: int = 3600, issued_ago: int = 0) -> str:
+    """An HS256 access token for the user, signed with the test secret,
+    issued ``issued_ago`` seconds ago (its ``iat``)."""
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    now = int(time.time())
+    now = int(time.time()) - issued_ago
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     claims = {"user_id": user_id, "token_type": "access", "iat": now, "exp": now + ttl}
     payload = b64(json.dumps(claims).encode())

@@ -65,20 +65,24 @@ def test_token_calls_need_a_service_key(server: Server) -> None:
     with AlertHub(server.url, "not-a-key") as hub, pytest.raises(Unauthorized):
         hub.create_token(unique())
     with AlertHub(server.url, jwt(unique())) as hub, pytest.raises(Forbidden):
-        hub.sign_out(unique())
+        hub.create_token(unique())
 
 
 def test_sign_out_revokes_the_users_tokens(server: Server) -> None:
     user, bystander = unique(), unique()
+    old_jwt = "Bearer " + jwt(user, issued_ago=10)
     with AlertHub(server.url, SERVICE_KEY) as hub:
         mine = skip_unless_endpoint(TOKENS, lambda: hub.create_token(user))
         theirs = hub.create_token(bystander)
+        assert server.user_get("/api/v1/alerts/unread-count", old_jwt).status_code == 200
         before = datetime.now(timezone.utc) - timedelta(seconds=5)
         result = skip_unless_endpoint(SIGN_OUT, lambda: hub.sign_out(user))
     assert result.user_id == user
     assert before <= result.signed_out_at <= datetime.now(timezone.utc) + timedelta(seconds=5)
     assert not token_works(server, mine.token)
     assert token_works(server, theirs.token)
+    # A JWT issued before the sign-out is refused from now on.
+    assert server.user_get("/api/v1/alerts/unread-count", old_jwt).status_code == 401
 
 
 def test_sign_out_can_keep_tokens(server: Server) -> None:
