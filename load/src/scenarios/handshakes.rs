@@ -9,12 +9,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{CONNECT_TIMEOUT, Ctx, Failures, thousands};
+use futures_util::future::BoxFuture;
+
+use super::{Ctx, Scenario};
 use crate::cli::HandshakeOpts;
+use crate::fleet::{CONNECT_TIMEOUT, Failures, TOKEN_TTL};
 use crate::http;
 use crate::procstat::{CpuMeter, CpuUse};
 use crate::report::{Row, Verdict};
-use crate::stats::{Ms, Samples, Summary};
+use crate::stats::{Ms, Samples, Summary, thousands};
 use crate::ws;
 
 struct Step {
@@ -33,7 +36,7 @@ async fn step(ctx: &Ctx, rate: u32, o: &HandshakeOpts) -> Step {
     let users: Vec<(String, String)> = (0..n)
         .map(|i| {
             let u = ctx.user(&format!("h{rate}x"), i);
-            let t = ctx.minter.mint(&u, super::TOKEN_TTL);
+            let t = ctx.minter.mint(&u, TOKEN_TTL);
             (u, t)
         })
         .collect();
@@ -106,8 +109,25 @@ async fn step(ctx: &Ctx, rate: u32, o: &HandshakeOpts) -> Step {
         pass,
     }
 }
+/// The handshake steps with their sizes.
+pub struct Handshakes(pub HandshakeOpts);
 
-pub async fn run(ctx: &Ctx, o: &HandshakeOpts) -> Vec<Row> {
+impl Scenario for Handshakes {
+    fn name(&self) -> &'static str {
+        "handshakes"
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        (
+            "handshakes (authenticated, open loop)",
+            "≥ 5,000/s with p99 ≤ 20 ms",
+        )
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.0))
+    }
+}
+
+async fn run(ctx: &Ctx, o: &HandshakeOpts) -> Vec<Row> {
     let mut best: Option<Step> = None;
     let mut fail: Option<Step> = None;
     println!(

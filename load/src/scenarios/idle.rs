@@ -3,48 +3,40 @@
 //! the number of sockets; the server should be freshly started).
 //!
 //! One process may hold 20,000 descriptors, so the sockets are opened by
-//! several child processes of this tool (`idle-child`), each from its own
-//! loopback source address. A child prints `READY {json}` once its sockets
-//! are open, holds them until its stdin closes, then prints `DONE {json}`.
+//! several child processes of this tool ([`crate::fleet::processes`]), each
+//! from its own loopback source address.
 
-use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
-use tokio::sync::{Semaphore, watch};
-use tokio_tungstenite::tungstenite::Message;
+use futures_util::future::BoxFuture;
 
-use super::{CONNECT_TIMEOUT, Ctx, Failures, thousands};
-use crate::cli::{IdleChildArgs, IdleOpts};
+use super::{Ctx, Scenario};
+use crate::cli::IdleOpts;
+use crate::fleet::processes::{Layout, ProcessFleet, Ready};
 use crate::http;
-use crate::jwt::Minter;
 use crate::procstat::{self, CpuMeter};
 use crate::report::{Row, Verdict};
-use crate::ws;
+use crate::stats::thousands;
 
-struct ChildProc {
-    child: Child,
-    lines: tokio::io::Lines<BufReader<ChildStdout>>,
-}
+/// The idle scenario with its sizes.
+pub struct Idle(pub IdleOpts);
 
-async fn next_json(c: &mut ChildProc, tag: &str, until: Instant) -> Option<Value> {
-    loop {
-        let line = tokio::time::timeout_at(until.into(), c.lines.next_line())
-            .await
-            .ok()?
-            .ok()??;
-        if let Some(rest) = line.strip_prefix(tag) {
-            return serde_json::from_str(rest.trim()).ok();
-        }
+impl Scenario for Idle {
+    fn name(&self) -> &'static str {
+        "idle"
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        (
+            "authenticated sockets one process holds",
+            "≥ 19,500 authenticated",
+        )
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.0))
     }
 }
 
-pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
+async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
     let sockets_figure = "authenticated sockets one process holds";
     let rss_figure = "RSS per idle socket";
     let Some(pid) = ctx.server_pid else {
@@ -54,16 +46,6 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
             "server pid unknown (give --server-pid)",
         )];
     };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            return vec![Row::failed(
-                sockets_figure,
-                "≥ 19,500",
-                format!("own path: {e}"),
-            )];
-        }
-    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = procstat::process_rss(pid).unwrap_or_default();
     let fds_before = procstat::fd_count(pid).unwrap_or(0);
@@ -71,74 +53,28 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
         "idle sockets: server pid {pid}: VmRSS {} KiB (anon {} KiB, file {} KiB), {} threads, {} fds before",
         before.total_kib, before.anon_kib, before.file_kib, before.threads, fds_before
     );
-    let processes = o.processes.clamp(1, 200);
-    let per = o.sockets.div_ceil(processes);
     let meter = CpuMeter::start(Some(pid));
     let started = Instant::now();
-    let mut children = Vec::new();
-    let mut remaining = o.sockets;
-    for i in 0..processes {
-        let count = per.min(remaining);
-        if count == 0 {
-            break;
-        }
-        remaining -= count;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("idle-child")
-            .arg("--url")
-            .arg(format!("http://{}", ctx.addr))
-            .arg("--prefix")
-            .arg(format!("i{}_{i}_", ctx.run))
-            .arg("--count")
-            .arg(count.to_string())
-            .arg("--concurrency")
-            .arg(o.concurrency.to_string())
-            .arg("--user-claim")
-            .arg(&ctx.user_claim)
-            .arg("--max-life")
-            .arg(format!("{}s", 120 + o.hold.as_secs()))
-            .env("ALERTHUB_JWT_SECRET", &ctx.jwt_secret)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        if ctx.addr.is_ipv4() {
-            cmd.arg("--source-ip").arg(format!("127.0.1.{}", 10 + i));
-        }
-        match cmd.spawn() {
-            Ok(mut child) => {
-                let stdout = child.stdout.take().expect("piped");
-                children.push(ChildProc {
-                    child,
-                    lines: BufReader::new(stdout).lines(),
-                });
-            }
-            Err(e) => {
-                return vec![Row::failed(
-                    sockets_figure,
-                    "≥ 19,500",
-                    format!("spawn: {e}"),
-                )];
-            }
-        }
-    }
+    let layout = Layout {
+        target: ctx.addr,
+        sockets: o.sockets,
+        processes: o.processes,
+        concurrency: o.concurrency,
+        max_life: Duration::from_secs(120) + o.hold,
+        prefix: format!("i{}_", ctx.run),
+    };
+    let mut children = match ProcessFleet::spawn(ctx, &layout) {
+        Ok(c) => c,
+        Err(e) => return vec![Row::failed(sockets_figure, "≥ 19,500", e)],
+    };
     let ready_until = Instant::now()
         + Duration::from_secs(60)
         + Duration::from_secs_f64(o.sockets as f64 / 500.0);
-    let (mut established, mut failed) = (0u64, 0u64);
-    let mut failure_notes = Vec::new();
-    for c in &mut children {
-        match next_json(c, "READY", ready_until).await {
-            Some(v) => {
-                established += v["established"].as_u64().unwrap_or(0);
-                failed += v["failed"].as_u64().unwrap_or(0);
-                if let Some(f) = v["failures"].as_str().filter(|f| !f.is_empty()) {
-                    failure_notes.push(f.to_owned());
-                }
-            }
-            None => failure_notes.push("a client process never got ready".into()),
-        }
-    }
+    let Ready {
+        established,
+        failed,
+        failure_notes,
+    } = children.ready(ready_until).await;
     let open_secs = started.elapsed().as_secs_f64();
     println!(
         "  {} of {} established in {:.1} s by {} processes{}",
@@ -169,21 +105,10 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
     tokio::time::sleep(o.hold).await;
     let server_says_late = http::health_connections(ctx.addr).await;
 
-    // Let go: closing a child's stdin tells it to close its sockets.
-    let mut still_open = 0u64;
-    let mut children_cpu = 0.0;
-    for c in &mut children {
-        drop(c.child.stdin.take());
-    }
-    let done_until = Instant::now() + Duration::from_secs(30);
-    for c in &mut children {
-        if let Some(v) = next_json(c, "DONE", done_until).await {
-            still_open += v["still_open"].as_u64().unwrap_or(0);
-            children_cpu += v["cpu"].as_f64().unwrap_or(0.0);
-        }
-        let _ = tokio::time::timeout_at(done_until.into(), c.child.wait()).await;
-        let _ = c.child.start_kill();
-    }
+    let done = children
+        .close(Instant::now() + Duration::from_secs(30))
+        .await;
+    let (still_open, children_cpu) = (done.still_open, done.cpu);
     let mut cpu = meter.finish();
     cpu.tool += children_cpu;
     let held = still_open.min(established);
@@ -240,95 +165,4 @@ pub async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
             Verdict::judged(established >= 5_000, per_socket <= 6.0),
         ),
     ]
-}
-
-/// One client process: open `count` sockets, hold them, report.
-pub async fn child(a: IdleChildArgs) -> i32 {
-    let minter = match Minter::new(&a.jwt_secret, &a.user_claim) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("idle-child: {e}");
-            return 2;
-        }
-    };
-    let deadline = Instant::now() + a.max_life;
-    let sem = Arc::new(Semaphore::new(a.concurrency.max(1)));
-    let open = Arc::new(AtomicUsize::new(0));
-    let attempted = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(Failures::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::with_capacity(a.count);
-    for i in 0..a.count {
-        let user = format!("{}{i}", a.prefix);
-        let token = minter.mint(&user, super::TOKEN_TTL);
-        let (sem, open, attempted, failures, mut stop) = (
-            sem.clone(),
-            open.clone(),
-            attempted.clone(),
-            failures.clone(),
-            stop_rx.clone(),
-        );
-        let (addr, source) = (a.url, a.source_ip);
-        tasks.push(tokio::spawn(async move {
-            let permit = sem.acquire_owned().await;
-            let path = ws::session_path(&user, &token, None);
-            let opened = ws::open(addr, source, &path, CONNECT_TIMEOUT).await;
-            drop(permit);
-            attempted.fetch_add(1, Relaxed);
-            let mut socket = match opened {
-                Ok(s) => s,
-                Err(e) => {
-                    failures.add(e.label());
-                    return;
-                }
-            };
-            open.fetch_add(1, Relaxed);
-            // Hold: answer the server's pings (tungstenite does on read) until told to stop.
-            loop {
-                tokio::select! {
-                    msg = socket.next() => match msg {
-                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                            open.fetch_sub(1, Relaxed);
-                            return;
-                        }
-                        Some(Ok(_)) => {}
-                    },
-                    _ = stop.changed() => break,
-                    _ = tokio::time::sleep_until(deadline.into()) => break,
-                }
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;
-        }));
-    }
-    while attempted.load(Relaxed) < a.count && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let established = open.load(Relaxed);
-    println!(
-        "READY {}",
-        json!({
-            "established": established,
-            "failed": a.count - established,
-            "failures": failures.describe(),
-        })
-    );
-    // Hold until the parent closes our stdin (or our life ends).
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 64];
-    loop {
-        match tokio::time::timeout_at(deadline.into(), stdin.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(_)) => {}
-        }
-    }
-    let still_open = open.load(Relaxed);
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-    }
-    println!(
-        "DONE {}",
-        json!({ "still_open": still_open, "cpu": procstat::own_cpu() })
-    );
-    0
 }

@@ -8,14 +8,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use super::{Ctx, Fleet, OpenLoop, drain, open_loop, thousands};
-use crate::accounting::Tracker;
+use futures_util::future::BoxFuture;
+
+use super::{Ctx, Scenario};
 use crate::cli::ReconnectOpts;
+use crate::fleet::{Fleet, Tracker};
 use crate::procstat::CpuMeter;
 use crate::report::{Row, Verdict};
-use crate::stats::Ms;
+use crate::stats::{Ms, thousands};
+use crate::trigger::{OpenLoop, drain, open_loop};
+/// The reconnect storm with its sizes.
+pub struct Reconnect(pub ReconnectOpts);
 
-pub async fn run(ctx: &Ctx, o: &ReconnectOpts) -> Vec<Row> {
+impl Scenario for Reconnect {
+    fn name(&self) -> &'static str {
+        "reconnect"
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        ("reconnect storm", "all back within 10 s, no alert lost")
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.0))
+    }
+}
+
+async fn run(ctx: &Ctx, o: &ReconnectOpts) -> Vec<Row> {
     let figure = format!("reconnect storm, {} sockets", thousands(o.sockets as u64));
     let target = "all back within 10 s, no alert lost";
     let deadline = Instant::now() + Duration::from_secs(90) + o.before + o.after + o.give_up;

@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use super::{Ctx, Fleet, OpenLoop, batch_loop, drain, open_loop, thousands};
-use crate::accounting::{PhaseFigures, Tracker};
+use futures_util::future::BoxFuture;
+
+use super::{Ctx, Scenario};
 use crate::cli::ThroughputOpts;
+use crate::fleet::accounting::PhaseFigures;
+use crate::fleet::{Fleet, Tracker};
 use crate::procstat::{CpuMeter, CpuUse};
 use crate::report::{Row, Verdict};
-use crate::stats::Ms;
+use crate::stats::{Ms, thousands};
+use crate::trigger::{OpenLoop, batch_loop, drain, open_loop};
 
 fn describe(f: &PhaseFigures) -> String {
     let a = f.accounting;
@@ -31,8 +35,25 @@ fn describe(f: &PhaseFigures) -> String {
         a.failed
     )
 }
+/// Single-trigger steps and batches, with their sizes.
+pub struct Throughput(pub ThroughputOpts);
 
-pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
+impl Scenario for Throughput {
+    fn name(&self) -> &'static str {
+        "throughput"
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        (
+            "single triggers and batches",
+            "≥ 5,000/s p99 ≤ 50 ms; ≥ 30,000/s",
+        )
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.0))
+    }
+}
+
+async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
     let single_total: f64 = o
         .rates
         .iter()
