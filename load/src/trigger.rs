@@ -199,6 +199,76 @@ pub async fn batch_loop(
     seq0..seq0 + end
 }
 
+/// Fills the server's table: `count` alerts for `users` (users nobody is
+/// connected as, so nothing is pushed), through the batch endpoint,
+/// `concurrency` requests of `size` in flight, until done or `deadline`.
+/// Answers how many it created.
+pub async fn prefill(
+    ctx: &Ctx,
+    users: usize,
+    count: usize,
+    size: usize,
+    concurrency: usize,
+    deadline: Instant,
+) -> u64 {
+    let size = size.clamp(1, 1000);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let next = next.clone();
+        let (addr, auth, run) = (ctx.addr, ctx.service_auth.clone(), ctx.run.clone());
+        let user = move |k: usize| format!("pf{run}_{}", k % users.max(1));
+        workers.push(tokio::spawn(async move {
+            let mut conn = HttpConn::new(addr);
+            let mut created = 0u64;
+            while Instant::now() < deadline {
+                let k0 = next.fetch_add(size, Relaxed);
+                if k0 >= count {
+                    break;
+                }
+                let k1 = (k0 + size).min(count);
+                let body = batch_body((k0..k1).map(|k| (user(k), format!("P{k}"))));
+                let left = deadline.saturating_duration_since(Instant::now());
+                let r = tokio::time::timeout(
+                    left,
+                    conn.request(
+                        "POST",
+                        "/api/v1/alerts/batch",
+                        Some(&auth),
+                        Some(body.as_bytes()),
+                    ),
+                )
+                .await;
+                if let Ok(Ok(resp)) = r
+                    && resp.status == 200
+                {
+                    created += created_in(&resp.body);
+                }
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for w in workers {
+        created += w.await.unwrap_or(0);
+    }
+    created
+}
+
+/// How many results of a batch answer say `"created":true`.
+pub fn created_in(body: &[u8]) -> u64 {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("results")?.as_array().map(|a| {
+                a.iter()
+                    .filter(|x| x.get("created").and_then(|c| c.as_bool()) == Some(true))
+                    .count() as u64
+            })
+        })
+        .unwrap_or(0)
+}
+
 /// Waits until every created alert of the range arrived and every trigger
 /// answered, or `wait` passed; then a short grace to catch late doubles.
 pub async fn drain(tracker: &Tracker, range: Range<usize>, wait: Duration) {
@@ -231,5 +301,13 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["alerts"].as_array().unwrap().len(), 2);
         assert_eq!(v["alerts"][1]["breach_id"], "x2");
+    }
+
+    #[test]
+    fn batch_answers_count_what_they_created() {
+        let body = br#"{"results":[{"alert_id":1,"created":true},{"alert_id":2,"created":false},{"alert_id":3,"created":true}]}"#;
+        assert_eq!(created_in(body), 2);
+        assert_eq!(created_in(b"{}"), 0);
+        assert_eq!(created_in(b"not json"), 0);
     }
 }

@@ -36,7 +36,7 @@ impl Plan {
                     sockets: 5_000,
                     processes: 2,
                     concurrency: 64,
-                    hold: s(2),
+                    hold: s(3),
                 },
                 handshakes: HandshakeOpts {
                     rates: vec![5_000],
@@ -60,6 +60,7 @@ impl Plan {
                     batch_size: 1_000,
                     batch_concurrency: 4,
                     batch_duration: s(2),
+                    table_size: 20_000,
                 },
                 reconnect: ReconnectOpts {
                     sockets: 2_000,
@@ -70,7 +71,7 @@ impl Plan {
                 },
                 replay_alerts: 1_000,
                 replay_reps: 5,
-                cap: s(60),
+                cap: s(90),
             }
         } else {
             Self {
@@ -78,10 +79,11 @@ impl Plan {
                     sockets: 19_500,
                     processes: 4,
                     concurrency: 64,
-                    hold: s(5),
+                    // Three rounds of the server's 15 s pings, for idle CPU.
+                    hold: s(45),
                 },
                 handshakes: HandshakeOpts {
-                    rates: vec![2_500, 5_000, 7_500, 10_000],
+                    rates: vec![2_500, 5_000, 7_500, 10_000, 12_500, 15_000],
                     step: s(2),
                     max_sockets: 15_000,
                     warmup: s(1),
@@ -96,12 +98,15 @@ impl Plan {
                 },
                 throughput: ThroughputOpts {
                     users: 1_000,
-                    rates: vec![5_000, 7_500, 10_000, 12_500, 15_000],
+                    rates: vec![
+                        5_000, 7_500, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000,
+                    ],
                     step: s(4),
                     connections: 128,
                     batch_size: 1_000,
                     batch_concurrency: 4,
                     batch_duration: s(5),
+                    table_size: 1_000_000,
                 },
                 reconnect: ReconnectOpts {
                     sockets: 10_000,
@@ -112,7 +117,8 @@ impl Plan {
                 },
                 replay_alerts: 1_000,
                 replay_reps: 20,
-                cap: s(300),
+                // The throughput scenario fills a table of 1M alerts first.
+                cap: s(600),
             }
         }
     }

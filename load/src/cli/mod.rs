@@ -108,10 +108,18 @@ pub struct Target {
 
 #[derive(Debug, Clone, Args)]
 pub struct AllArgs {
-    /// The alerthub binary to start (fresh, on a fresh database) for each scenario.
+    /// The alerthub binary to start (fresh, on a fresh database) for each
+    /// scenario; an older build gives the "before" figures.
     #[arg(long, default_value = "target/release/alerthub")]
     pub server_bin: PathBuf,
-    /// Smaller sizes and shorter phases: the whole set in under two minutes.
+    /// The reference server, started the same way for each scenario
+    /// [default: alerthub-reference beside this tool].
+    #[arg(long)]
+    pub reference_bin: Option<PathBuf>,
+    /// Measure alerthub only (no reference column).
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Smaller sizes and shorter phases: the whole set in a few minutes.
     /// Figures measured under smaller conditions than a target's are marked n/a.
     #[arg(long)]
     pub quick: bool,
@@ -124,9 +132,16 @@ pub struct AllArgs {
     /// Keep the servers' data directories and logs (under /tmp/alerthub-load-*).
     #[arg(long)]
     pub keep: bool,
-    /// Write the summary table (markdown) to this file as well.
+    /// Write the report (markdown) to this file as well.
     #[arg(long)]
     pub summary_out: Option<PathBuf>,
+    /// Write the report into this document, between its
+    /// `<!-- alerthub-load: begin SECTION -->` and `... end SECTION -->` lines.
+    #[arg(long)]
+    pub write_doc: Option<PathBuf>,
+    /// The section of --write-doc: `current`, or `before` for an older --server-bin.
+    #[arg(long, default_value = "current")]
+    pub doc_section: String,
 }
 
 #[cfg(test)]
@@ -191,6 +206,8 @@ mod tests {
                 assert!(a.quick);
                 assert_eq!(a.server_bin, PathBuf::from("target/release/alerthub"));
                 assert_eq!(a.only, ["idle", "replay"]);
+                assert_eq!(a.doc_section, "current");
+                assert!(a.reference_bin.is_none() && !a.no_reference && a.write_doc.is_none());
             }
             other => panic!("parsed as {other:?}"),
         }

@@ -27,7 +27,11 @@ pub struct IdleOpts {
 #[derive(Debug, Clone, Args)]
 pub struct HandshakeOpts {
     /// Open-loop connect rates to try, in connects per second, one step each.
-    #[arg(long, value_delimiter = ',', default_value = "2500,5000,7500,10000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2500,5000,7500,10000,12500,15000"
+    )]
     pub rates: Vec<u32>,
     /// Length of each step (capped by --max-sockets).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -71,7 +75,7 @@ pub struct ThroughputOpts {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "5000,7500,10000,12500,15000"
+        default_value = "5000,7500,10000,12500,15000,17500,20000,25000,30000"
     )]
     pub rates: Vec<u32>,
     /// Length of each single-trigger step.
@@ -89,6 +93,10 @@ pub struct ThroughputOpts {
     /// How long batches are sent.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub batch_duration: Duration,
+    /// Alerts the table holds before the batches are measured: the steps'
+    /// alerts, topped up through the batch endpoint (users nobody is connected as).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub table_size: usize,
 }
 
 #[derive(Debug, Clone, Args)]

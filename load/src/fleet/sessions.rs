@@ -133,6 +133,12 @@ impl Fleet {
             .unwrap_or(0)
     }
 
+    /// When user `idx` last got `connection_established` (ns since the
+    /// tracker's t0; 0: never).
+    pub fn back_ns(&self, idx: usize) -> u64 {
+        self.shared.back_ns.get(idx).map_or(0, |t| t.load(Relaxed))
+    }
+
     /// Every socket is dropped at once and reconnects with `since`;
     /// answers the new generation.
     pub fn drop_all(&mut self) -> u64 {

@@ -15,7 +15,7 @@ use crate::cli::IdleOpts;
 use crate::fleet::processes::{Layout, ProcessFleet, Ready};
 use crate::http;
 use crate::procstat::{self, CpuMeter};
-use crate::report::{Row, Verdict};
+use crate::report::{Row, Unit, Verdict};
 use crate::stats::thousands;
 
 /// The idle scenario with its sizes.
@@ -102,7 +102,9 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
         server_says.map_or("no answer".into(), |n| n.to_string())
     );
     println!("  holding for {:.0} s ...", o.hold.as_secs_f64());
+    let hold_meter = CpuMeter::start(Some(pid));
     tokio::time::sleep(o.hold).await;
+    let hold_cpu = hold_meter.finish();
     let server_says_late = http::health_connections(ctx.addr).await;
 
     let done = children
@@ -111,12 +113,18 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
     let (still_open, children_cpu) = (done.still_open, done.cpu);
     let mut cpu = meter.finish();
     cpu.tool += children_cpu;
+    // The server lets go of the closed sockets; 2 s later, how much memory it kept.
+    let closed_at = wait_for_no_connections(ctx, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let closed = procstat::process_rss(pid).unwrap_or_default();
     let held = still_open.min(established);
-    let delta_kib = after.total_kib.saturating_sub(before.total_kib);
-    let per_socket = if established > 0 {
-        delta_kib as f64 / established as f64
-    } else {
-        f64::NAN
+    let f = IdleFigures {
+        sockets: established,
+        rss_before_kib: before.total_kib,
+        rss_open_kib: after.total_kib,
+        rss_closed_kib: closed.total_kib,
+        hold_cpu_secs: hold_cpu.server.unwrap_or(f64::NAN),
+        hold: hold_cpu.wall,
     };
     let anon_per = if established > 0 {
         after.anon_kib.saturating_sub(before.anon_kib) as f64 / established as f64
@@ -127,8 +135,24 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
         "  held through the hold: {} (server's count after the hold: {}); RSS per socket {:.2} KiB (anon {:.2} KiB)",
         thousands(held),
         server_says_late.map_or("no answer".into(), |n| n.to_string()),
-        per_socket,
+        f.rss_per_socket_kib(),
         anon_per
+    );
+    println!(
+        "  server CPU while holding: {:.3} µs per socket per second ({})",
+        f.cpu_us_per_socket_second(),
+        hold_cpu.describe()
+    );
+    println!(
+        "  {}; 2 s later VmRSS {} KiB = {:.2}× the fresh {} KiB",
+        if closed_at {
+            "the server counts no connection"
+        } else {
+            "the server still counted connections after 30 s"
+        },
+        thousands(closed.total_kib),
+        f.closed_ratio(),
+        thousands(before.total_kib)
     );
     println!("  cpu: {}", cpu.describe());
     let full = o.sockets >= 19_500;
@@ -152,17 +176,127 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
             ),
             Verdict::judged(full, held >= 19_500),
         )
-        .cpu(cpu),
+        .cpu(cpu)
+        .headline(held as f64, Unit::Sockets),
         Row::new(
             rss_figure,
-            "≤ 6 KiB",
+            "≤ 6 KiB at 19,500 sockets",
             format!(
-                "{per_socket:.2} KiB (VmRSS {} → {} KiB over {} sockets; anon {anon_per:.2} KiB/socket)",
+                "{:.2} KiB (VmRSS {} → {} KiB over {} sockets; anon {anon_per:.2} KiB/socket)",
+                f.rss_per_socket_kib(),
                 thousands(before.total_kib),
                 thousands(after.total_kib),
                 thousands(established)
             ),
-            Verdict::judged(established >= 5_000, per_socket <= 6.0),
-        ),
+            Verdict::judged(full, f.rss_per_socket_kib() <= 6.0),
+        )
+        .headline(f.rss_per_socket_kib(), Unit::KibPerSocket),
+        Row::new(
+            "server CPU per idle socket (heartbeats on)",
+            "≤ 1 µs per socket per second",
+            format!(
+                "{:.3} µs per socket per second ({:.2} CPU s over {:.0} s with {} sockets)",
+                f.cpu_us_per_socket_second(),
+                f.hold_cpu_secs,
+                f.hold.as_secs_f64(),
+                thousands(established)
+            ),
+            Verdict::judged(
+                full && o.hold >= HEARTBEAT_ROUNDS,
+                f.cpu_us_per_socket_second() <= 1.0,
+            ),
+        )
+        .cpu(hold_cpu)
+        .headline(f.cpu_us_per_socket_second(), Unit::UsPerSocketSecond),
+        Row::new(
+            "RSS 2 s after all sockets closed",
+            "≤ 2× the fresh process",
+            format!(
+                "{:.2}× (VmRSS fresh {} KiB, open {} KiB, closed {} KiB)",
+                f.closed_ratio(),
+                thousands(before.total_kib),
+                thousands(after.total_kib),
+                thousands(closed.total_kib)
+            ),
+            Verdict::judged(full && closed_at, f.closed_ratio() <= 2.0),
+        )
+        .headline(f.closed_ratio(), Unit::TimesFresh),
     ]
+}
+
+/// Three 15 s rounds of the server's pings.
+const HEARTBEAT_ROUNDS: Duration = Duration::from_secs(45);
+
+/// What the idle scenario measured, and the figures derived from it.
+#[derive(Debug, Clone, Copy)]
+struct IdleFigures {
+    sockets: u64,
+    rss_before_kib: u64,
+    rss_open_kib: u64,
+    rss_closed_kib: u64,
+    /// Server CPU seconds over the hold.
+    hold_cpu_secs: f64,
+    hold: Duration,
+}
+
+impl IdleFigures {
+    fn rss_per_socket_kib(&self) -> f64 {
+        if self.sockets == 0 {
+            return f64::NAN;
+        }
+        self.rss_open_kib.saturating_sub(self.rss_before_kib) as f64 / self.sockets as f64
+    }
+    fn cpu_us_per_socket_second(&self) -> f64 {
+        let secs = self.hold.as_secs_f64();
+        if self.sockets == 0 || secs <= 0.0 {
+            return f64::NAN;
+        }
+        self.hold_cpu_secs * 1e6 / self.sockets as f64 / secs
+    }
+    fn closed_ratio(&self) -> f64 {
+        if self.rss_before_kib == 0 {
+            return f64::NAN;
+        }
+        self.rss_closed_kib as f64 / self.rss_before_kib as f64
+    }
+}
+
+/// Waits until the server's `/health` counts no connection; answers whether it did.
+async fn wait_for_no_connections(ctx: &Ctx, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if http::health_connections(ctx.addr).await == Some(0) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_figures_divide_as_the_issue_defines_them() {
+        let f = IdleFigures {
+            sockets: 19_500,
+            rss_before_kib: 18_000,
+            rss_open_kib: 18_000 + 19_500 * 6,
+            rss_closed_kib: 36_000,
+            hold_cpu_secs: 0.8775,
+            hold: Duration::from_secs(45),
+        };
+        assert_eq!(f.rss_per_socket_kib(), 6.0);
+        assert!((f.cpu_us_per_socket_second() - 1.0).abs() < 1e-9);
+        assert_eq!(f.closed_ratio(), 2.0);
+        let none = IdleFigures {
+            sockets: 0,
+            rss_before_kib: 0,
+            ..f
+        };
+        assert!(none.rss_per_socket_kib().is_nan());
+        assert!(none.cpu_us_per_socket_second().is_nan());
+        assert!(none.closed_ratio().is_nan());
+    }
 }

@@ -14,7 +14,7 @@ use crate::cli::ReplayOpts;
 use crate::fleet::{CONNECT_TIMEOUT, TOKEN_TTL};
 use crate::http::HttpConn;
 use crate::procstat::CpuMeter;
-use crate::report::{Row, Verdict};
+use crate::report::{Row, Unit, Verdict};
 use crate::stats::{Ms, Samples, thousands};
 use crate::trigger::batch_body;
 use crate::ws::{self, ServerFrame};
@@ -78,7 +78,8 @@ async fn run(ctx: &Ctx, alerts: usize, reps: usize) -> Vec<Row> {
             ),
             Verdict::judged(alerts >= 1000 && reps >= 5, met),
         )
-        .cpu(cpu),
+        .cpu(cpu)
+        .headline(r.max_ms().unwrap_or(f64::NAN), Unit::Ms),
     ]
 }
 
