@@ -22,6 +22,8 @@ use super::store::Store;
 
 pub struct App {
     pub store: Arc<Store>,
+    /// The heartbeat's tick, for every session.
+    pub beat: tokio::sync::watch::Receiver<()>,
     pub verifier: Verifier,
     pub service_keys: Vec<String>,
     pub started: Instant,
@@ -130,10 +132,10 @@ fn upgrade(app: &Arc<App>, mut req: Request<Incoming>) -> Resp {
         .verifier
         .verify(credential.as_deref().unwrap_or(""), &user);
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let store = app.store.clone();
+    let (store, beat) = (app.store.clone(), app.beat.clone());
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            session::run(store, upgraded, who, since).await;
+            session::run(store, beat, upgraded, who, since).await;
         }
     });
     let mut r = Response::new(Full::new(Bytes::new()));

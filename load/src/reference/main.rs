@@ -16,6 +16,7 @@
 mod alerts;
 mod auth;
 mod http;
+mod outbox;
 mod session;
 mod store;
 
@@ -78,8 +79,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (beat_tx, beat) = tokio::sync::watch::channel(());
     let app = Arc::new(http::App {
         store: Arc::default(),
+        beat,
         verifier,
         service_keys: args
             .service_keys
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    rt.spawn(session::heartbeat(beat_tx));
     match rt.block_on(serve(args.bind, app)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -15,7 +15,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, mpsc};
+use super::outbox::Outbox;
 
 /// Alerts replayed at most, as the contract says.
 pub const REPLAY_MAX: usize = 1_000;
@@ -29,9 +29,9 @@ pub type Outbound = Arc<str>;
 /// How the store reaches one open session.
 pub struct SessionLink {
     pub id: u64,
-    pub queue: mpsc::Sender<Outbound>,
-    /// Woken when the queue overflowed: the session closes with 1013.
-    pub overflow: Arc<Notify>,
+    /// The session's queue; full, it marks itself overflowed and the
+    /// session closes with 1013.
+    pub outbox: Arc<Outbox<Outbound>>,
 }
 
 #[derive(Default)]
@@ -124,15 +124,7 @@ impl Store {
         let message: Arc<str> = message(alert_id).into();
         if !u.sessions.is_empty() {
             let frame: Outbound = frame(&message).into();
-            u.sessions
-                .retain(|s| match s.queue.try_send(frame.clone()) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        s.overflow.notify_one();
-                        false
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                });
+            u.sessions.retain(|s| s.outbox.push(frame.clone()));
             if u.sessions.is_empty() {
                 self.users_online.fetch_sub(1, Relaxed);
             }
@@ -193,15 +185,19 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn link(store: &Store, cap: usize) -> (SessionLink, mpsc::Receiver<Outbound>, Arc<Notify>) {
-        let (tx, rx) = mpsc::channel(cap);
-        let overflow = Arc::new(Notify::new());
+    fn link(store: &Store, cap: usize) -> (SessionLink, Arc<Outbox<Outbound>>) {
+        let outbox = Arc::new(Outbox::new(cap));
         let l = SessionLink {
             id: store.new_session_id(),
-            queue: tx,
-            overflow: overflow.clone(),
+            outbox: outbox.clone(),
         };
-        (l, rx, overflow)
+        (l, outbox)
+    }
+
+    fn one(o: &Outbox<Outbound>) -> Option<String> {
+        let mut q = o.take();
+        assert!(q.len() <= 1, "{q:?}");
+        q.pop_front().map(|f| f.to_string())
     }
 
     fn trig(s: &Store, user: &str, breach: &str) -> Stored {
@@ -226,23 +222,20 @@ mod tests {
     #[test]
     fn alerts_reach_every_open_session_of_their_user_only() {
         let s = Store::default();
-        let (l1, mut r1, _) = link(&s, 8);
-        let (l2, mut r2, _) = link(&s, 8);
-        let (l3, mut r3, _) = link(&s, 8);
+        let (l1, r1) = link(&s, 8);
+        let (l2, r2) = link(&s, 8);
+        let (l3, r3) = link(&s, 8);
         s.attach("u", l1, None);
         s.attach("u", l2, None);
         s.attach("v", l3, None);
         assert_eq!((s.connections(), s.users_online()), (3, 2));
         let a = trig(&s, "u", "b");
         let expect = format!("Fm{}", a.alert_id);
-        assert_eq!(r1.try_recv().as_deref(), Ok(expect.as_str()));
-        assert_eq!(r2.try_recv().as_deref(), Ok(expect.as_str()));
-        assert!(r3.try_recv().is_err());
+        assert_eq!(one(&r1), Some(expect.clone()));
+        assert_eq!(one(&r2), Some(expect));
+        assert_eq!(one(&r3), None);
         trig(&s, "u", "b");
-        assert!(
-            r1.try_recv().is_err(),
-            "an existing alert is not pushed again"
-        );
+        assert_eq!(one(&r1), None, "an existing alert is not pushed again");
     }
 
     #[test]
@@ -251,7 +244,7 @@ mod tests {
         let ids: Vec<i64> = (0..5)
             .map(|k| trig(&s, "u", &format!("b{k}")).alert_id)
             .collect();
-        let (l, _r, _) = link(&s, 8);
+        let (l, _r) = link(&s, 8);
         let replay = s.attach("u", l, Some(ids[2]));
         let want: Vec<String> = ids[3..].iter().map(|id| format!("m{id}")).collect();
         assert_eq!(
@@ -264,15 +257,16 @@ mod tests {
         );
         assert_eq!(replay.truncated_at, None);
         // A full queue: the session is told to close and no longer receives.
-        let (l, mut r, overflow) = link(&s, 1);
+        let (l, r) = link(&s, 1);
         let sid = l.id;
         s.attach("w", l, None);
         trig(&s, "w", "x1");
         trig(&s, "w", "x2");
-        assert!(r.try_recv().is_ok());
-        assert!(r.try_recv().is_err());
-        assert!(overflow.notified().now_or_never_is_ready());
+        trig(&s, "w", "x3");
+        assert!(r.overflowed());
+        assert_eq!(r.take().len(), 1, "nothing is queued after the overflow");
         s.detach("w", sid);
+        assert_eq!((s.connections(), s.users_online()), (1, 1));
     }
 
     #[test]
@@ -282,7 +276,7 @@ mod tests {
         for k in 1..REPLAY_MAX + 5 {
             trig(&s, "u", &format!("b{k}"));
         }
-        let (l, _r, _) = link(&s, 8);
+        let (l, _r) = link(&s, 8);
         let replay = s.attach("u", l, Some(first - 1));
         assert_eq!(replay.messages.len(), REPLAY_MAX);
         assert_eq!(replay.truncated_at, Some(first + 5));
@@ -291,19 +285,10 @@ mod tests {
     #[test]
     fn detach_counts_down() {
         let s = Store::default();
-        let (l, _r, _) = link(&s, 8);
+        let (l, _r) = link(&s, 8);
         let id = l.id;
         s.attach("u", l, None);
         s.detach("u", id);
         assert_eq!((s.connections(), s.users_online()), (0, 0));
-    }
-
-    trait NowOrNever {
-        fn now_or_never_is_ready(self) -> bool;
-    }
-    impl<F: std::future::Future> NowOrNever for F {
-        fn now_or_never_is_ready(self) -> bool {
-            futures_util::FutureExt::now_or_never(self).is_some()
-        }
     }
 }
