@@ -77,7 +77,7 @@ fn scenario(command: Command) -> Option<(Target, Box<dyn Scenario>)> {
         Command::Throughput { target, opts } => (target, Box::new(throughput::Throughput(opts))),
         Command::Reconnect { target, opts } => (target, Box::new(reconnect::Reconnect(opts))),
         Command::Replay { target, opts } => (target, Box::new(replay::Replay(opts))),
-        Command::All(_) | Command::IdleChild(_) => return None,
+        Command::All(_) | Command::Cluster(_) | Command::IdleChild(_) => return None,
     })
 }
 
@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> ExitCode {
     let command = match cli.command {
         Command::IdleChild(a) => return ExitCode::from(fleet::processes::child(a).await as u8),
         Command::All(a) => return run_all(a).await,
+        Command::Cluster(o) => return run_cluster(o).await,
         scenario => scenario,
     };
     let Some((target, load)) = scenario(command) else {
@@ -95,6 +96,25 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(ctx) => {
             let rows = load.run(&ctx).await;
             println!("\n{}", report::table(&rows));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("alerthub-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_cluster(o: cli::ClusterOpts) -> ExitCode {
+    match scenarios::cluster::run(&o).await {
+        Ok(rows) => {
+            let table = report::table(&rows);
+            println!("\n{table}");
+            if let Some(p) = &o.summary_out
+                && let Err(e) = std::fs::write(p, &table)
+            {
+                eprintln!("alerthub-load: {}: {e}", p.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

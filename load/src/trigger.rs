@@ -3,6 +3,7 @@
 //! arrive. Every alert is numbered in a [`Tracker`], which the receiving
 //! sockets fill in.
 
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -45,6 +46,24 @@ pub struct OpenLoop {
     pub connections: usize,
     pub stop: Arc<AtomicBool>,
     pub deadline: Instant,
+    /// Nodes of a cluster, user `u` connected to `nodes[u % len]`: each
+    /// alert is triggered on another node than its user's ([`cross_node`]).
+    /// Empty: every trigger goes to the context's server.
+    pub nodes: Vec<SocketAddr>,
+}
+
+/// The node alert `seq` is triggered on, with `users` users spread round
+/// robin over `nodes` nodes: never the user's own node (when there are two
+/// or more), and every other node in turn for successive alerts of a user,
+/// so the triggers go round robin over every node.
+pub fn cross_node(seq: usize, users: usize, nodes: usize) -> usize {
+    if nodes < 2 {
+        return 0;
+    }
+    let users = users.max(1);
+    let own = (seq % users) % nodes;
+    let round = seq / users;
+    (own + 1 + round % (nodes - 1)) % nodes
 }
 
 /// Runs one open-loop phase; answers its sequence range.
@@ -69,10 +88,15 @@ pub async fn open_loop(
             sent.clone(),
             plan.stop.clone(),
         );
-        let (addr, auth, rate, deadline) =
-            (ctx.addr, ctx.service_auth.clone(), plan.rate, plan.deadline);
+        let (auth, rate, deadline) = (ctx.service_auth.clone(), plan.rate, plan.deadline);
+        let nodes = if plan.nodes.is_empty() {
+            vec![ctx.addr]
+        } else {
+            plan.nodes.clone()
+        };
+        let users = names.len();
         workers.push(tokio::spawn(async move {
-            let mut conn = HttpConn::new(addr);
+            let mut conns: Vec<HttpConn> = nodes.iter().map(|a| HttpConn::new(*a)).collect();
             loop {
                 if stop.load(Relaxed) || Instant::now() >= deadline {
                     return;
@@ -97,6 +121,7 @@ pub async fn open_loop(
                 sent.fetch_max(k + 1, Relaxed);
                 let body = trigger_body(&names[tracker.user_of(seq)], &tracker.breach_id(seq));
                 let left = deadline.saturating_duration_since(Instant::now());
+                let conn = &mut conns[cross_node(seq, users, nodes.len())];
                 let r = tokio::time::timeout(
                     left,
                     conn.request("POST", "/api/v1/alerts", Some(&auth), Some(body.as_bytes())),
@@ -301,6 +326,25 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         assert_eq!(v["alerts"].as_array().unwrap().len(), 2);
         assert_eq!(v["alerts"][1]["breach_id"], "x2");
+    }
+
+    #[test]
+    fn cross_node_triggers_avoid_the_users_node_and_go_round_robin() {
+        let (users, nodes) = (12, 3);
+        let mut per_node = [0; 3];
+        for seq in 0..users * 4 {
+            let t = cross_node(seq, users, nodes);
+            assert_ne!(t, (seq % users) % nodes, "alert {seq} on its user's node");
+            per_node[t] += 1;
+        }
+        assert_eq!(per_node, [16, 16, 16]);
+        // A user's successive alerts take every other node in turn.
+        let of_user_0: Vec<usize> = (0..4)
+            .map(|r| cross_node(r * users, users, nodes))
+            .collect();
+        assert_eq!(of_user_0, [1, 2, 1, 2]);
+        assert_eq!(cross_node(5, 12, 1), 0);
+        assert_eq!(cross_node(5, 0, 1), 0);
     }
 
     #[test]

@@ -18,16 +18,10 @@ use crate::cli::AllArgs;
 use crate::procstat::{self, CpuMeter};
 use crate::report::{Row, doc};
 use crate::scenarios::{Ctx, Scenario};
-use crate::server::{ServerProcess, ServerSpec};
+use crate::server::{ServerProcess, ServerSpec, random_hex};
 use machine::utc;
 use output::RunFacts;
 use plan::{NAMES, Plan};
-
-fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
-}
 
 /// alerthub-reference beside this executable (both are built together).
 fn default_reference_bin() -> PathBuf {
@@ -136,6 +130,7 @@ pub async fn run(a: AllArgs) -> Result<String, String> {
     let spec = ServerSpec {
         bin: a.server_bin.clone(),
         database_url: None,
+        redis_url: None,
         jwt_secret: random_hex(32),
         service_key: format!("load-{}", random_hex(12)),
         base_dir: PathBuf::from(format!("/tmp/alerthub-load-{}", random_hex(3))),

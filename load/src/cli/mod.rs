@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use opts::{
-    FanoutOpts, HandshakeOpts, IdleChildArgs, IdleOpts, ReconnectOpts, ReplayOpts, ThroughputOpts,
+    ClusterOpts, FanoutOpts, HandshakeOpts, IdleChildArgs, IdleOpts, ReconnectOpts, ReplayOpts,
+    ThroughputOpts,
 };
 pub use parse::parse_target;
 
@@ -81,6 +82,9 @@ pub enum Command {
         #[command(flatten)]
         opts: ReplayOpts,
     },
+    /// Multi-node: N alerthub nodes and M Redis shards started by the tool,
+    /// PostgreSQL, sockets over every node, alerts across nodes (issue 16).
+    Cluster(ClusterOpts),
     /// Internal: one client process of the idle scenario.
     #[command(hide = true)]
     IdleChild(IdleChildArgs),

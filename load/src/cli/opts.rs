@@ -148,3 +148,53 @@ pub struct IdleChildArgs {
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub max_life: Duration,
 }
+
+/// Issue 16's multi-node load: the tool starts every process itself.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterOpts {
+    /// The alerthub binary each node runs.
+    #[arg(long, default_value = "target/release/alerthub")]
+    pub server_bin: std::path::PathBuf,
+    /// The shared store of every node (the database must exist).
+    #[arg(long)]
+    pub postgres_url: String,
+    /// alerthub nodes, each a fresh process on its own loopback port.
+    #[arg(long, default_value_t = 6)]
+    pub nodes: usize,
+    /// Redis instances started for the run, one per shard; every node gets
+    /// all their URLs, comma-separated, in REDIS_URL.
+    #[arg(long, default_value_t = 3)]
+    pub shards: usize,
+    /// The redis-server binary.
+    #[arg(long, default_value = "redis-server")]
+    pub redis_bin: std::path::PathBuf,
+    /// Authenticated sockets in all, spread evenly over the nodes.
+    #[arg(long, default_value_t = 100_000)]
+    pub sockets: usize,
+    /// Of those, users whose alerts are tracked (in this process, spread
+    /// over the nodes); the rest are held by client processes.
+    #[arg(long, default_value_t = 10_000)]
+    pub measured_users: usize,
+    /// Client processes per node for the held sockets (each holds at most
+    /// what one process may open).
+    #[arg(long, default_value_t = 2)]
+    pub processes_per_node: usize,
+    /// How long every socket is held before the alerts.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub hold: Duration,
+    /// Alerts per second, open loop, each triggered on another node than its user's.
+    #[arg(long, default_value_t = 2_000)]
+    pub rate: u32,
+    /// How long alerts are triggered.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// HTTP connections the trigger may use at once (each keeps one per node).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Keep the nodes' and shards' directories and logs.
+    #[arg(long)]
+    pub keep: bool,
+    /// Write the table (markdown) to this file as well.
+    #[arg(long)]
+    pub summary_out: Option<std::path::PathBuf>,
+}

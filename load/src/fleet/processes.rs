@@ -66,6 +66,9 @@ pub struct Layout {
     pub max_life: Duration,
     /// User names are `<prefix><process>_<k>`.
     pub prefix: String,
+    /// Child `i` connects from 127.0.1.(10 + first_source + i), so that
+    /// several fleets use distinct source addresses.
+    pub first_source: usize,
 }
 
 /// `count` sockets shared out over `processes`: the first ones take the
@@ -124,7 +127,8 @@ impl ProcessFleet {
                 .stderr(Stdio::inherit())
                 .kill_on_drop(true);
             if layout.target.is_ipv4() {
-                cmd.arg("--source-ip").arg(format!("127.0.1.{}", 10 + i));
+                let host = (10 + layout.first_source + i).min(254);
+                cmd.arg("--source-ip").arg(format!("127.0.1.{host}"));
             }
             let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
             let stdout = child

@@ -25,7 +25,8 @@ pub enum Control {
 }
 
 struct FleetShared {
-    addr: SocketAddr,
+    /// User `i` connects to `nodes[i % nodes.len()]`.
+    nodes: Vec<SocketAddr>,
     tracker: Arc<Tracker>,
     users: Vec<(String, String)>,
     connected: AtomicUsize,
@@ -62,13 +63,39 @@ impl Fleet {
         wait: Duration,
         deadline: Instant,
     ) -> Fleet {
+        Self::connect_spread(
+            ctx,
+            &[ctx.addr],
+            tracker,
+            names,
+            concurrency,
+            wait,
+            deadline,
+        )
+        .await
+    }
+
+    /// As [`Self::connect`], user `i` on `nodes[i % nodes.len()]`.
+    pub async fn connect_spread(
+        ctx: &Ctx,
+        nodes: &[SocketAddr],
+        tracker: Arc<Tracker>,
+        names: &[String],
+        concurrency: usize,
+        wait: Duration,
+        deadline: Instant,
+    ) -> Fleet {
         let users: Vec<(String, String)> = names
             .iter()
             .map(|n| (n.clone(), ctx.minter.mint(n, TOKEN_TTL)))
             .collect();
         let n = users.len();
         let shared = Arc::new(FleetShared {
-            addr: ctx.addr,
+            nodes: if nodes.is_empty() {
+                vec![ctx.addr]
+            } else {
+                nodes.to_vec()
+            },
             tracker,
             users,
             connected: AtomicUsize::new(0),
@@ -180,6 +207,7 @@ enum Ended {
 
 async fn user_task(sh: Arc<FleetShared>, idx: usize, mut control: watch::Receiver<Control>) {
     let (user, token) = &sh.users[idx];
+    let addr = sh.nodes[idx % sh.nodes.len()];
     let mut max_id: Option<i64> = None;
     let mut ever = false;
     let mut backoff = Duration::from_millis(50);
@@ -198,7 +226,7 @@ async fn user_task(sh: Arc<FleetShared>, idx: usize, mut control: watch::Receive
             sh.initial.acquire().await.ok()
         };
         let opened = tokio::select! {
-            r = ws::open(sh.addr, ws::source_for(idx, sh.addr), &path, CONNECT_TIMEOUT) => r,
+            r = ws::open(addr, ws::source_for(idx, addr), &path, CONNECT_TIMEOUT) => r,
             _ = tokio::time::sleep_until(sh.deadline.into()) => return,
         };
         drop(permit);

@@ -147,6 +147,7 @@ async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -> Ve
             connections: o.connections,
             stop: Arc::new(AtomicBool::new(false)),
             deadline,
+            nodes: Vec::new(),
         },
     )
     .await;

@@ -62,6 +62,7 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
         concurrency: o.concurrency,
         max_life: Duration::from_secs(120) + o.hold,
         prefix: format!("i{}_", ctx.run),
+        first_source: 0,
     };
     let mut children = match ProcessFleet::spawn(ctx, &layout) {
         Ok(c) => c,

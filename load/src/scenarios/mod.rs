@@ -4,6 +4,7 @@
 //! they open and the alerts they trigger live in [`crate::fleet`] and
 //! [`crate::trigger`].
 
+pub mod cluster;
 pub mod fanout;
 pub mod handshakes;
 pub mod idle;

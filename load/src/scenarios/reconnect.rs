@@ -83,6 +83,7 @@ async fn run(ctx: &Ctx, o: &ReconnectOpts) -> Vec<Row> {
             connections: 32,
             stop,
             deadline,
+            nodes: Vec::new(),
         };
         let ctx2 = ctx.clone();
         tokio::spawn(async move { open_loop(&ctx2, tracker, names, plan).await })

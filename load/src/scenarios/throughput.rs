@@ -106,6 +106,7 @@ async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
                 connections: o.connections,
                 stop: Arc::new(AtomicBool::new(false)),
                 deadline,
+                nodes: Vec::new(),
             },
         )
         .await;
