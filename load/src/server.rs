@@ -43,7 +43,8 @@ pub fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?.port())
 }

@@ -89,13 +89,7 @@ async fn step(ctx: &Ctx, rate: u32, o: &HandshakeOpts) -> Step {
     let latency = latency.summary();
     drop(sockets);
     // Let the server see every close before the next step.
-    let until = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < until {
-        if http::health_connections(ctx.addr).await == Some(0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    http::wait_for_no_connections(ctx.addr, Duration::from_secs(15)).await;
     let pass =
         ok == n && achieved >= 0.95 * rate as f64 && latency.p99_ms().is_some_and(|p| p <= 20.0);
     Step {

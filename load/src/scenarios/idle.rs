@@ -115,7 +115,7 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
     let mut cpu = meter.finish();
     cpu.tool += children_cpu;
     // The server lets go of the closed sockets; 2 s later, how much memory it kept.
-    let closed_at = wait_for_no_connections(ctx, Duration::from_secs(30)).await;
+    let closed_at = http::wait_for_no_connections(ctx.addr, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let closed = procstat::process_rss(pid).unwrap_or_default();
     let held = still_open.min(established);
@@ -260,18 +260,6 @@ impl IdleFigures {
         }
         self.rss_closed_kib as f64 / self.rss_before_kib as f64
     }
-}
-
-/// Waits until the server's `/health` counts no connection; answers whether it did.
-async fn wait_for_no_connections(ctx: &Ctx, wait: Duration) -> bool {
-    let until = Instant::now() + wait;
-    while Instant::now() < until {
-        if http::health_connections(ctx.addr).await == Some(0) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[cfg(test)]
