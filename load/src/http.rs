@@ -291,6 +291,19 @@ pub async fn health_connections(addr: SocketAddr) -> Option<u64> {
     r.json()?.get("connections")?.as_u64()
 }
 
+/// Waits until `/health` counts no connection (or `wait` passed);
+/// answers whether it did.
+pub async fn wait_for_no_connections(addr: SocketAddr, wait: Duration) -> bool {
+    let until = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < until {
+        if health_connections(addr).await == Some(0) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

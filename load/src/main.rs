@@ -1,10 +1,15 @@
 //! alerthub-load: the load tool that ships with alerthub. It speaks only
 //! the wire contract (WebSocket + REST), targets loopback only, and every
 //! phase is bounded in time. See docs/BENCHMARKS.md.
+//!
+//! Layout: `cli` (the grammar) → `all` (every scenario on fresh servers,
+//! `server`) → `scenarios` (one file per load) → `fleet` (the sockets and
+//! the books on what arrived) and `trigger` (the alerts sent) → `ws`,
+//! `http`, `jwt` (the wire) ; `stats`, `procstat` and `report` (figures).
 
-mod accounting;
 mod all;
 mod cli;
+mod fleet;
 mod http;
 mod jwt;
 mod procstat;
@@ -12,14 +17,16 @@ mod report;
 mod scenarios;
 mod server;
 mod stats;
+mod trigger;
 mod ws;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
-use scenarios::Ctx;
+use cli::{Cli, Command, Target};
+use scenarios::fanout::{Backend, Fanout};
+use scenarios::{Ctx, Scenario};
 
 /// Up to the hard limit: the tool holds many sockets.
 fn raise_nofile() {
@@ -54,61 +61,79 @@ fn main() -> ExitCode {
     code
 }
 
+/// A scenario subcommand: the server it targets and the load to run.
+fn scenario(command: Command) -> Option<(Target, Box<dyn Scenario>)> {
+    use scenarios::{handshakes, idle, reconnect, replay, throughput};
+    Some(match command {
+        Command::Idle { target, opts } => (target, Box::new(idle::Idle(opts))),
+        Command::Handshakes { target, opts } => (target, Box::new(handshakes::Handshakes(opts))),
+        Command::Fanout { target, opts } | Command::Ping { target, opts } => (
+            target,
+            Box::new(Fanout {
+                opts,
+                backend: Backend::Sqlite,
+            }),
+        ),
+        Command::Throughput { target, opts } => (target, Box::new(throughput::Throughput(opts))),
+        Command::Reconnect { target, opts } => (target, Box::new(reconnect::Reconnect(opts))),
+        Command::Replay { target, opts } => (target, Box::new(replay::Replay(opts))),
+        Command::All(_) | Command::Cluster(_) | Command::IdleChild(_) => return None,
+    })
+}
+
 async fn run(cli: Cli) -> ExitCode {
-    let rows = match cli.command {
-        Command::IdleChild(a) => {
-            return ExitCode::from(scenarios::idle::child(a).await as u8);
-        }
-        Command::All(a) => {
-            let out_path = a.summary_out.clone();
-            return match all::run(a).await {
-                Ok(summary) => {
-                    println!("\n{summary}");
-                    if let Some(p) = out_path
-                        && let Err(e) = std::fs::write(&p, &summary)
-                    {
-                        eprintln!("alerthub-load: {}: {e}", p.display());
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("alerthub-load: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        Command::Idle { target, opts } => match Ctx::from_target(&target) {
-            Ok(ctx) => Ok(scenarios::idle::run(&ctx, &opts).await),
-            Err(e) => Err(e),
-        },
-        Command::Handshakes { target, opts } => match Ctx::from_target(&target) {
-            Ok(ctx) => Ok(scenarios::handshakes::run(&ctx, &opts).await),
-            Err(e) => Err(e),
-        },
-        Command::Fanout { target, opts } | Command::Ping { target, opts } => {
-            match Ctx::from_target(&target) {
-                Ok(ctx) => Ok(scenarios::fanout::run(&ctx, &opts, "SQLite", 5.0)
-                    .await
-                    .rows),
-                Err(e) => Err(e),
-            }
-        }
-        Command::Throughput { target, opts } => match Ctx::from_target(&target) {
-            Ok(ctx) => Ok(scenarios::throughput::run(&ctx, &opts).await),
-            Err(e) => Err(e),
-        },
-        Command::Reconnect { target, opts } => match Ctx::from_target(&target) {
-            Ok(ctx) => Ok(scenarios::reconnect::run(&ctx, &opts).await),
-            Err(e) => Err(e),
-        },
-        Command::Replay { target, opts } => match Ctx::from_target(&target) {
-            Ok(ctx) => Ok(scenarios::replay::run(&ctx, opts.alerts, opts.reps).await),
-            Err(e) => Err(e),
-        },
+    let command = match cli.command {
+        Command::IdleChild(a) => return ExitCode::from(fleet::processes::child(a).await as u8),
+        Command::All(a) => return run_all(a).await,
+        Command::Cluster(o) => return run_cluster(o).await,
+        scenario => scenario,
     };
-    match rows {
-        Ok(rows) => {
+    let Some((target, load)) = scenario(command) else {
+        eprintln!("alerthub-load: not a scenario");
+        return ExitCode::FAILURE;
+    };
+    match Ctx::from_target(&target) {
+        Ok(ctx) => {
+            let rows = load.run(&ctx).await;
             println!("\n{}", report::table(&rows));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("alerthub-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_cluster(o: cli::ClusterOpts) -> ExitCode {
+    match scenarios::cluster::run(&o).await {
+        Ok(rows) => {
+            let table = report::table(&rows);
+            println!("\n{table}");
+            if let Some(p) = &o.summary_out
+                && let Err(e) = std::fs::write(p, &table)
+            {
+                eprintln!("alerthub-load: {}: {e}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("alerthub-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_all(a: cli::AllArgs) -> ExitCode {
+    let out_path = a.summary_out.clone();
+    match all::run(a).await {
+        Ok(summary) => {
+            println!("\n{summary}");
+            if let Some(p) = out_path
+                && let Err(e) = std::fs::write(&p, &summary)
+            {
+                eprintln!("alerthub-load: {}: {e}", p.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -76,6 +76,22 @@ fn rusage(who: libc::c_int) -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// CPU seconds of this process's children that have exited and been
+/// waited for (under `all`: the servers and the client processes).
+pub fn children_cpu() -> f64 {
+    rusage(libc::RUSAGE_CHILDREN)
+}
+
+/// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// CPU seconds of this process. (Not its children: under `all` the server
 /// is one, and it is measured on its own; the idle scenario's client
 /// processes report their own use.)
@@ -150,8 +166,8 @@ pub fn parse_machine_ticks(stat: &str) -> Option<MachineTicks> {
     })
 }
 
-/// (processes, interrupts, steal) in CPU seconds.
-fn machine_cpu() -> Option<(f64, f64, f64)> {
+/// (processes, interrupts, steal) in CPU seconds, machine-wide.
+pub fn machine_cpu() -> Option<(f64, f64, f64)> {
     let t = parse_machine_ticks(&fs::read_to_string("/proc/stat").ok()?)?;
     let hz = clock_ticks();
     Some((

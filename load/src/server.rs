@@ -16,6 +16,10 @@ pub struct ServerSpec {
     pub bin: PathBuf,
     /// `None`: a new SQLite file per server.
     pub database_url: Option<String>,
+    /// Multi-node mode: passed as `REDIS_URL` (for sharded pub/sub, a
+    /// comma-separated list of `redis://` URLs, one per shard — an assumed
+    /// form until the server's sharded mode names it). `None`: no Redis.
+    pub redis_url: Option<String>,
     pub jwt_secret: String,
     pub service_key: String,
     /// Parent of every server's directory.
@@ -32,7 +36,15 @@ pub struct ServerProcess {
     keep: bool,
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// Random bytes as hex: secrets, keys and directory tags.
+pub fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?.port())
 }
@@ -66,11 +78,12 @@ impl ServerProcess {
             .env("ALERTHUB_MAX_SESSIONS_PER_USER", "20")
             .env("ALERTHUB_NODE_ID", format!("load-{name}"))
             .env("RUST_LOG", "warn")
-            .env_remove("REDIS_URL")
             .env_remove("ALERTHUB_ALLOWED_ORIGINS")
             .env_remove("ALERTHUB_JWT_PUBLIC_KEY")
             .env_remove("ALERTHUB_JWT_USER_CLAIM")
             .env_remove("ALERTHUB_DEV")
+            .env_remove("REDIS_URL")
+            .envs(spec.redis_url.iter().map(|u| ("REDIS_URL", u)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))

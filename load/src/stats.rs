@@ -125,6 +125,19 @@ impl fmt::Display for Summary {
     }
 }
 
+/// `19,500`: thousands separated by commas.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A rate in events per second, `None` if the span is empty.
 pub fn rate(count: u64, span: Duration) -> Option<f64> {
     let s = span.as_secs_f64();
@@ -191,6 +204,15 @@ mod tests {
         assert_eq!(sum.max_us, Some(5));
         assert_eq!(sum.mean_us, Some(3));
         assert_eq!(Samples::new().summary().p50_us, None);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(19500), "19,500");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]

@@ -7,24 +7,77 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Ctx, Fleet, OpenLoop, drain, open_loop, thousands};
-use crate::accounting::Tracker;
+use super::{Ctx, Scenario};
 use crate::cli::FanoutOpts;
+use crate::fleet::{CONNECT_TIMEOUT, Fleet, TOKEN_TTL, Tracker};
 use crate::procstat::CpuMeter;
-use crate::report::{Row, Verdict};
-use crate::stats::{Ms, Samples, Summary};
+use crate::report::{Row, Unit, Verdict};
+use crate::stats::{Ms, Samples, Summary, thousands};
+use crate::trigger::{OpenLoop, drain, open_loop};
 use crate::ws::{self, ServerFrame};
 
-pub struct FanoutResult {
-    pub rows: Vec<Row>,
+/// The store behind the server, which names the row and sets its target.
+pub enum Backend {
+    Sqlite,
+    /// PostgreSQL at this URL (the database must exist).
+    Postgres(String),
+}
+
+/// The fan-out with its sizes, on one backend.
+pub struct Fanout {
+    pub opts: FanoutOpts,
+    pub backend: Backend,
+}
+
+impl Fanout {
+    fn label(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+    fn p99_target_ms(&self) -> f64 {
+        match self.backend {
+            Backend::Sqlite => 3.0,
+            Backend::Postgres(_) => 5.0,
+        }
+    }
+}
+
+impl Scenario for Fanout {
+    fn name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "fanout",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        match self.backend {
+            Backend::Sqlite => (
+                "trigger → receive (SQLite)",
+                "p99 ≤ 3 ms, p99.9 ≤ 20 ms, none lost or doubled",
+            ),
+            Backend::Postgres(_) => ("trigger → receive (PostgreSQL)", "p99 ≤ 5 ms"),
+        }
+    }
+    fn database_url(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(url) => Some(url),
+        }
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.opts, self.label(), self.p99_target_ms()))
+    }
 }
 
 /// `backend` names the storage in the rows ("SQLite", "PostgreSQL");
 /// `p99_target_ms` is that backend's target.
-pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -> FanoutResult {
+async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -> Vec<Row> {
     let deadline = Instant::now()
         + Duration::from_secs(90)
         + o.duration
@@ -68,7 +121,7 @@ pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -
     let mut probes = Vec::new();
     for i in 0..o.probes {
         let user = ctx.user("p", i);
-        let token = ctx.minter.mint(&user, super::TOKEN_TTL);
+        let token = ctx.minter.mint(&user, TOKEN_TTL);
         let (addr, stop, rtts, interval) =
             (ctx.addr, probe_stop.clone(), rtts.clone(), o.probe_interval);
         probes.push(tokio::spawn(async move {
@@ -94,6 +147,7 @@ pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -
             connections: o.connections,
             stop: Arc::new(AtomicBool::new(false)),
             deadline,
+            nodes: Vec::new(),
         },
     )
     .await;
@@ -157,7 +211,7 @@ pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -
     let p999 = lat.p999_ms().unwrap_or(f64::INFINITY);
     let met = clean && p99 <= p99_target_ms && (backend != "SQLite" || p999 <= 20.0);
     let target = if backend == "SQLite" {
-        "p99 ≤ 5 ms, p99.9 ≤ 20 ms, none lost or doubled".to_string()
+        format!("p99 ≤ {p99_target_ms:.0} ms, p99.9 ≤ 20 ms, none lost or doubled")
     } else {
         format!("p99 ≤ {p99_target_ms:.0} ms, none lost or doubled")
     };
@@ -181,7 +235,8 @@ pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -
             measured,
             Verdict::judged(full, met),
         )
-        .cpu(cpu),
+        .cpu(cpu)
+        .headline(p99, Unit::Ms),
     ];
     if backend == "SQLite" {
         rows.push(
@@ -198,10 +253,11 @@ pub async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -
                 ),
                 Verdict::Info,
             )
-            .cpu(cpu),
+            .cpu(cpu)
+            .headline(rtt.p99_ms().unwrap_or(f64::NAN), Unit::Ms),
         );
     }
-    FanoutResult { rows }
+    rows
 }
 
 /// One probe: `ping` every `interval`, time each `pong` by its echoed timestamp.
@@ -217,14 +273,9 @@ async fn probe(
     deadline: Instant,
 ) -> Result<(), String> {
     let path = ws::session_path(user, token, None);
-    let mut socket = ws::open(
-        addr,
-        ws::source_for(i + 7, addr),
-        &path,
-        super::CONNECT_TIMEOUT,
-    )
-    .await
-    .map_err(|e| e.label())?;
+    let mut socket = ws::open(addr, ws::source_for(i + 7, addr), &path, CONNECT_TIMEOUT)
+        .await
+        .map_err(|e| e.label())?;
     let mut local = Samples::new();
     let result = ping_loop(&mut socket, interval, &stop, &mut local, deadline).await;
     // Keep what was measured even if the socket failed later.

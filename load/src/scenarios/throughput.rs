@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use super::{Ctx, Fleet, OpenLoop, batch_loop, drain, open_loop, thousands};
-use crate::accounting::{PhaseFigures, Tracker};
+use futures_util::future::BoxFuture;
+
+use super::{Ctx, Scenario};
 use crate::cli::ThroughputOpts;
+use crate::fleet::accounting::PhaseFigures;
+use crate::fleet::{Fleet, Tracker};
 use crate::procstat::{CpuMeter, CpuUse};
-use crate::report::{Row, Verdict};
-use crate::stats::Ms;
+use crate::report::{Row, Unit, Verdict};
+use crate::stats::{Ms, thousands};
+use crate::trigger::{OpenLoop, batch_loop, drain, open_loop, prefill};
 
 fn describe(f: &PhaseFigures) -> String {
     let a = f.accounting;
@@ -31,8 +35,25 @@ fn describe(f: &PhaseFigures) -> String {
         a.failed
     )
 }
+/// Single-trigger steps and batches, with their sizes.
+pub struct Throughput(pub ThroughputOpts);
 
-pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
+impl Scenario for Throughput {
+    fn name(&self) -> &'static str {
+        "throughput"
+    }
+    fn figure(&self) -> (&'static str, &'static str) {
+        (
+            "single triggers and batches",
+            "≥ 5,000/s p99 ≤ 50 ms; ≥ 30,000/s",
+        )
+    }
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Vec<Row>> {
+        Box::pin(run(ctx, &self.0))
+    }
+}
+
+async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
     let single_total: f64 = o
         .rates
         .iter()
@@ -44,7 +65,8 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
     let deadline = Instant::now()
         + Duration::from_secs(120)
         + o.step * o.rates.len() as u32 * 3
-        + o.batch_duration * 2;
+        + o.batch_duration * 2
+        + prefill_allowance(o.table_size);
     let t0 = Instant::now();
     let tracker = Arc::new(Tracker::new(
         t0,
@@ -84,6 +106,7 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
                 connections: o.connections,
                 stop: Arc::new(AtomicBool::new(false)),
                 deadline,
+                nodes: Vec::new(),
             },
         )
         .await;
@@ -112,6 +135,30 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The table the batches are measured against (1M alerts in a full run):
+    // what the steps stored, topped up through the batch endpoint for users
+    // nobody is connected as.
+    let stored = tracker.figures(0..tracker.issued()).accounting.created;
+    let missing = o.table_size.saturating_sub(stored as usize);
+    let mut table = stored;
+    if missing > 0 {
+        println!(
+            "  filling the table to {} alerts: {} more through the batch endpoint ...",
+            thousands(o.table_size as u64),
+            thousands(missing as u64)
+        );
+        let started = Instant::now();
+        let until = (started + prefill_allowance(o.table_size)).min(deadline);
+        let created = prefill(ctx, 10_000, missing, 1_000, o.batch_concurrency, until).await;
+        table += created;
+        println!(
+            "  stored {} in {:.1} s ({:.0}/s, nothing delivered: no one is connected as those users)",
+            thousands(created),
+            started.elapsed().as_secs_f64(),
+            created as f64 / started.elapsed().as_secs_f64().max(1e-9)
+        );
     }
 
     // Batches, closed loop.
@@ -143,8 +190,8 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
     fleet.stop().await;
 
     let mut rows = Vec::new();
-    let single_target = "≥ 5,000 alerts/s with p99 ≤ 50 ms";
-    let tried_target = o.rates.iter().any(|r| *r >= 5_000) && o.step >= Duration::from_secs(2);
+    let single_target = "≥ 15,000 alerts/s with p99 ≤ 50 ms";
+    let tried_target = o.rates.iter().any(|r| *r >= 15_000) && o.step >= Duration::from_secs(2);
     match (&best, &first_fail) {
         (Some((rate, f, cpu)), _) => {
             let lat = f.delivery.summary();
@@ -169,9 +216,10 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
                     "single triggers stored and delivered",
                     single_target,
                     m,
-                    Verdict::judged(tried_target, *rate >= 5_000),
+                    Verdict::judged(tried_target, *rate >= 15_000),
                 )
-                .cpu(*cpu),
+                .cpu(*cpu)
+                .headline(*rate as f64, Unit::PerSecond),
             );
         }
         (None, Some((rate, f, cpu))) => rows.push(
@@ -181,7 +229,8 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
                 format!("{}/s failed: {}", thousands(*rate as u64), describe(f)),
                 Verdict::judged(tried_target, false),
             )
-            .cpu(*cpu),
+            .cpu(*cpu)
+            .headline(0.0, Unit::PerSecond),
         ),
         (None, None) => rows.push(Row::failed(
             "single triggers stored and delivered",
@@ -195,12 +244,13 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
     rows.push(
         Row::new(
             "batch endpoint stored and delivered",
-            "≥ 30,000 alerts/s",
+            "≥ 30,000 alerts/s with the table holding 1M alerts",
             format!(
-                "stored {:.0}/s, delivered {:.0}/s ({} alerts, batches of {}, {} in flight); p99 {}; lost {} doubled {} failed {}",
+                "stored {:.0}/s, delivered {:.0}/s ({} alerts on a table of {}, batches of {}, {} in flight); p99 {}; lost {} doubled {} failed {}",
                 bf.stored_rate().unwrap_or(0.0),
                 delivered,
                 thousands(a.created),
+                thousands(table),
                 o.batch_size,
                 o.batch_concurrency,
                 Ms(bf.delivery.summary().p99_ms()),
@@ -208,9 +258,18 @@ pub async fn run(ctx: &Ctx, o: &ThroughputOpts) -> Vec<Row> {
                 a.duplicated,
                 a.failed
             ),
-            Verdict::judged(o.batch_duration >= Duration::from_secs(2), clean && delivered >= 30_000.0),
+            Verdict::judged(
+                o.batch_duration >= Duration::from_secs(2) && table >= 1_000_000,
+                clean && delivered >= 30_000.0,
+            ),
         )
-        .cpu(batch_cpu),
+        .cpu(batch_cpu)
+        .headline(delivered, Unit::PerSecond),
     );
     rows
+}
+
+/// Time allowed to fill the table: at least 5,000 alerts/s.
+fn prefill_allowance(table_size: usize) -> Duration {
+    Duration::from_secs(30) + Duration::from_secs_f64(table_size as f64 / 5_000.0)
 }

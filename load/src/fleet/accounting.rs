@@ -213,22 +213,29 @@ impl Tracker {
     }
 
     pub fn figures(&self, r: Range<usize>) -> PhaseFigures {
+        self.figures_where(r, |_, _| true)
+    }
+
+    /// The figures of the alerts of `r` that `keep(user, due_ns)` selects
+    /// (`due_ns` as [`Self::ns`] counts it).
+    pub fn figures_where(
+        &self,
+        r: Range<usize>,
+        keep: impl Fn(usize, u64) -> bool,
+    ) -> PhaseFigures {
         let r = self.clamp(r);
-        let status: Vec<u8> = self.status[r.clone()]
-            .iter()
-            .map(|s| s.load(Relaxed))
+        let seqs: Vec<usize> = r
+            .filter(|&i| keep(self.user_of(i), self.sched_ns[i].load(Relaxed)))
             .collect();
-        let counts: Vec<u32> = self.counts[r.clone()]
-            .iter()
-            .map(|c| c.load(Relaxed))
-            .collect();
+        let status: Vec<u8> = seqs.iter().map(|&i| self.status[i].load(Relaxed)).collect();
+        let counts: Vec<u32> = seqs.iter().map(|&i| self.counts[i].load(Relaxed)).collect();
         let mut accounting = account(&status, &counts);
         // A trigger that never answered was still sent.
-        accounting.sent = r.len() as u64;
-        let mut delivery = Samples::with_capacity(r.len());
-        let mut response = Samples::with_capacity(r.len());
+        accounting.sent = seqs.len() as u64;
+        let mut delivery = Samples::with_capacity(seqs.len());
+        let mut response = Samples::with_capacity(seqs.len());
         let (mut first, mut last_resp, mut last_recv) = (u64::MAX, 0, 0);
-        for (k, i) in r.enumerate() {
+        for (k, &i) in seqs.iter().enumerate() {
             let sched = self.sched_ns[i].load(Relaxed);
             first = first.min(sched);
             if status[k] == NOT_SENT {
@@ -325,6 +332,21 @@ mod tests {
         assert_eq!(f.stored_rate(), Some(1000.0));
         // A later phase is accounted on its own.
         assert_eq!(t.figures(2..3).accounting.delivered, 1);
+        // A selection by user and due time: user 0's alerts (0 and 3), then
+        // those due from 2 ms on (2 and 3).
+        let f = t.figures_where(0..4, |user, _| user == 0);
+        assert_eq!(
+            (
+                f.accounting.sent,
+                f.accounting.lost,
+                f.accounting.duplicated
+            ),
+            (2, 1, 1)
+        );
+        assert_eq!(f.delivery.summary().max_us, Some(5_000));
+        let f = t.figures_where(0..4, |_, due| due >= 2_000_000);
+        assert_eq!((f.accounting.sent, f.accounting.delivered), (2, 1));
+        assert_eq!(f.delivery.summary().max_us, Some(7_000));
         assert_eq!(t.pending(4..6), (0, 2));
     }
 

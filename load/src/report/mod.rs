@@ -1,9 +1,62 @@
 //! Rows of the summary table: a figure, its target, what was measured,
-//! whether the target is met, and the CPU both sides used meanwhile.
+//! whether the target is met, the CPU both sides used meanwhile, and the
+//! figure as one number ([`Headline`]) for the ratio to the reference
+//! ([`compare`]); [`doc`] writes them into docs/BENCHMARKS.md.
 
-use std::fmt::Write;
+pub mod compare;
+pub mod doc;
+
+use std::fmt::{self, Write};
 
 use crate::procstat::CpuUse;
+use crate::stats::{Ms, thousands};
+
+/// What a headline number counts, and so how to print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Sockets held.
+    Sockets,
+    /// KiB of RSS per socket.
+    KibPerSocket,
+    /// µs of server CPU per socket per second.
+    UsPerSocketSecond,
+    /// A multiple of the fresh process's RSS.
+    TimesFresh,
+    /// Events per second.
+    PerSecond,
+    /// Milliseconds of latency.
+    Ms,
+    /// Seconds until something completed.
+    Seconds,
+}
+
+/// A row's figure as one number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Headline {
+    pub value: f64,
+    pub unit: Unit,
+}
+
+impl Headline {
+    pub fn new(value: f64, unit: Unit) -> Option<Self> {
+        value.is_finite().then_some(Self { value, unit })
+    }
+}
+
+impl fmt::Display for Headline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.value;
+        match self.unit {
+            Unit::Sockets => write!(f, "{}", thousands(v.round() as u64)),
+            Unit::KibPerSocket => write!(f, "{v:.2} KiB"),
+            Unit::UsPerSocketSecond => write!(f, "{v:.2} µs"),
+            Unit::TimesFresh => write!(f, "{v:.1}× fresh"),
+            Unit::PerSecond => write!(f, "{}/s", thousands(v.round() as u64)),
+            Unit::Ms => write!(f, "{}", Ms(Some(v))),
+            Unit::Seconds => write!(f, "{v:.2} s"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -49,6 +102,7 @@ pub struct Row {
     pub measured: String,
     pub verdict: Verdict,
     pub cpu: Option<CpuUse>,
+    pub headline: Option<Headline>,
 }
 
 impl Row {
@@ -64,7 +118,14 @@ impl Row {
             measured: measured.into(),
             verdict,
             cpu: None,
+            headline: None,
         }
+    }
+
+    /// The figure as one number (none when it is not finite).
+    pub fn headline(mut self, value: f64, unit: Unit) -> Self {
+        self.headline = Headline::new(value, unit);
+        self
     }
 
     pub fn cpu(mut self, cpu: CpuUse) -> Self {
@@ -82,7 +143,8 @@ impl Row {
     }
 }
 
-fn cell(s: &str) -> String {
+/// Text for a markdown table cell.
+pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -163,5 +225,18 @@ mod tests {
         );
         assert!(lines[3].contains("failed: server did not start"));
         assert!(lines[4].contains("| n/a |"));
+    }
+
+    #[test]
+    fn headlines_print_in_their_units() {
+        let h = |v, u| Headline::new(v, u).unwrap().to_string();
+        assert_eq!(h(19_500.0, Unit::Sockets), "19,500");
+        assert_eq!(h(5.954, Unit::KibPerSocket), "5.95 KiB");
+        assert_eq!(h(0.8123, Unit::UsPerSocketSecond), "0.81 µs");
+        assert_eq!(h(14.96, Unit::TimesFresh), "15.0× fresh");
+        assert_eq!(h(12_490.4, Unit::PerSecond), "12,490/s");
+        assert_eq!(h(3.18, Unit::Ms), "3.18 ms");
+        assert_eq!(h(1.284, Unit::Seconds), "1.28 s");
+        assert!(Headline::new(f64::NAN, Unit::Ms).is_none());
     }
 }

@@ -1,0 +1,312 @@
+//! `cluster` (issue 16): N alerthub nodes and M Redis shards, all started
+//! by the tool on loopback, sharing one PostgreSQL database. Sockets are
+//! spread over every node, no proxy in front: most are held by client
+//! processes (as in the idle scenario), and `measured_users` more are
+//! opened by this process and record every alert they receive. After the
+//! hold, alerts are triggered at a fixed open-loop rate, each on another
+//! node than its user's and round robin over every node
+//! ([`crate::trigger::cross_node`]), so every alert crosses nodes.
+//!
+//! Measured: sockets held per node (`/health`), cross-node trigger →
+//! receive latency, lost and doubled alerts, each node's CPU and RSS, and
+//! each shard's commands and publishes per second (INFO) during the alerts.
+//!
+//! Assumption, until the server's sharded mode exists: every node gets all
+//! shards' URLs, comma-separated, in `REDIS_URL` (one `redis://` URL per
+//! shard). With one shard that is today's single `REDIS_URL`.
+
+mod redis;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use crate::cli::ClusterOpts;
+use crate::fleet::processes::{Layout, ProcessFleet};
+use crate::fleet::{Fleet, Tracker};
+use crate::http;
+use crate::procstat::{self, CpuMeter};
+use crate::report::{Row, Unit, Verdict};
+use crate::scenarios::Ctx;
+use crate::server::{ServerProcess, ServerSpec, random_hex};
+use crate::stats::{Ms, thousands};
+use crate::trigger::{OpenLoop, drain, open_loop};
+use redis::Shard;
+
+/// Starts everything, runs the load, stops everything; the rows.
+pub async fn run(o: &ClusterOpts) -> Result<Vec<Row>, String> {
+    if o.nodes == 0 || o.shards == 0 {
+        return Err("--nodes and --shards must be at least 1".into());
+    }
+    if !o.server_bin.is_file() {
+        return Err(format!("{} not found", o.server_bin.display()));
+    }
+    let base = PathBuf::from(format!("/tmp/alerthub-load-cluster-{}", random_hex(3)));
+    let mut shards = Vec::new();
+    for i in 0..o.shards {
+        shards.push(Shard::start(&o.redis_bin, &base, &format!("shard{i}"), o.keep).await?);
+    }
+    let urls: Vec<String> = shards.iter().map(Shard::url).collect();
+    println!(
+        "cluster: {} Redis shards: {}",
+        shards.len(),
+        urls.join(", ")
+    );
+    let spec = ServerSpec {
+        bin: o.server_bin.clone(),
+        database_url: Some(o.postgres_url.clone()),
+        redis_url: Some(urls.join(",")),
+        jwt_secret: random_hex(32),
+        service_key: format!("load-{}", random_hex(12)),
+        base_dir: base.clone(),
+        keep: o.keep,
+    };
+    // The first node migrates the database alone; then the others start.
+    let mut nodes = Vec::new();
+    for i in 0..o.nodes {
+        match ServerProcess::start(&spec, &format!("node{i}")).await {
+            Ok(n) => nodes.push(n),
+            Err(e) => {
+                for n in nodes {
+                    n.stop().await;
+                }
+                return Err(format!("node {i}: {e}"));
+            }
+        }
+    }
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    println!(
+        "  {} nodes: {}",
+        nodes.len(),
+        addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let pids: Vec<u32> = nodes.iter().map(|n| n.pid).collect();
+    let ctx = Ctx::new(
+        addrs[0],
+        &spec.jwt_secret,
+        "user_id",
+        &spec.service_key,
+        None,
+    )?;
+    let rows = load(o, &ctx, &addrs, &pids, &shards).await;
+    for n in nodes {
+        n.stop().await;
+    }
+    for s in shards {
+        s.stop().await;
+    }
+    if !o.keep {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    Ok(rows)
+}
+
+async fn load(
+    o: &ClusterOpts,
+    ctx: &Ctx,
+    addrs: &[SocketAddr],
+    pids: &[u32],
+    shards: &[Shard],
+) -> Vec<Row> {
+    let n = addrs.len();
+    let measured = o.measured_users.min(o.sockets);
+    let held = o.sockets - measured;
+    let deadline = Instant::now()
+        + Duration::from_secs(180)
+        + o.hold
+        + o.duration
+        + Duration::from_secs_f64(o.sockets as f64 / 1000.0);
+    let started = Instant::now();
+    // Held sockets: client processes per node, each node's from its own sources.
+    let mut fleets = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let layout = Layout {
+            target: *addr,
+            sockets: held / n + usize::from(i < held % n),
+            processes: o.processes_per_node,
+            concurrency: 64,
+            max_life: deadline.saturating_duration_since(Instant::now()),
+            prefix: format!("c{}_{i}_", ctx.run),
+            first_source: i * o.processes_per_node.clamp(1, 200),
+        };
+        match ProcessFleet::spawn(ctx, &layout) {
+            Ok(f) => fleets.push(f),
+            Err(e) => return vec![Row::failed("cluster sockets", "-", e)],
+        }
+    }
+    let ready_until = Instant::now() + Duration::from_secs(120);
+    let mut established = 0;
+    for f in &mut fleets {
+        let r = f.ready(ready_until).await;
+        established += r.established;
+        if !r.failure_notes.is_empty() {
+            println!("  failures: {}", r.failure_notes.join("; "));
+        }
+    }
+    // Measured users, in this process, user i on node i mod n.
+    let count = (o.rate as f64 * o.duration.as_secs_f64()).round() as usize;
+    let tracker = Arc::new(Tracker::new(
+        Instant::now(),
+        format!("C{}-", ctx.run),
+        measured.max(1),
+        count + 1,
+    ));
+    let names: Arc<Vec<String>> = Arc::new((0..measured).map(|i| ctx.user("cm", i)).collect());
+    let fleet = Fleet::connect_spread(
+        ctx,
+        addrs,
+        tracker.clone(),
+        &names,
+        128,
+        Duration::from_secs(120),
+        deadline,
+    )
+    .await;
+    let total = established + fleet.connected() as u64;
+    println!(
+        "  {} of {} sockets open in {:.1} s ({} held by {} client processes, {} measured)",
+        thousands(total),
+        thousands(o.sockets as u64),
+        started.elapsed().as_secs_f64(),
+        thousands(established),
+        fleets.iter().map(ProcessFleet::len).sum::<usize>(),
+        thousands(fleet.connected() as u64)
+    );
+    println!("  holding for {:.0} s ...", o.hold.as_secs_f64());
+    tokio::time::sleep(o.hold).await;
+    let mut per_node = Vec::new();
+    for a in addrs {
+        per_node.push(http::health_connections(*a).await);
+    }
+    let held_total: u64 = per_node.iter().map(|c| c.unwrap_or(0)).sum();
+    let rss: Vec<u64> = pids
+        .iter()
+        .map(|p| procstat::process_rss(*p).map_or(0, |r| r.total_kib))
+        .collect();
+
+    // Alerts across nodes.
+    println!(
+        "  alerts: {}/s for {:.0} s, each on another node than its user's ...",
+        thousands(o.rate as u64),
+        o.duration.as_secs_f64()
+    );
+    let mut before = Vec::new();
+    for s in shards {
+        before.push(s.counters().await);
+    }
+    let meters: Vec<CpuMeter> = pids.iter().map(|p| CpuMeter::start(Some(*p))).collect();
+    let t = Instant::now();
+    let range = open_loop(
+        ctx,
+        tracker.clone(),
+        names.clone(),
+        OpenLoop {
+            rate: o.rate as f64,
+            count: Some(count),
+            connections: o.connections,
+            stop: Arc::new(AtomicBool::new(false)),
+            deadline,
+            nodes: addrs.to_vec(),
+        },
+    )
+    .await;
+    drain(&tracker, range.clone(), Duration::from_secs(5)).await;
+    let secs = t.elapsed().as_secs_f64();
+    let cpu: Vec<_> = meters.iter().map(CpuMeter::finish).collect();
+    let mut redis = Vec::new();
+    for (s, b) in shards.iter().zip(&before) {
+        redis.push(match (b, s.counters().await) {
+            (Some(b), Some(a)) => Some(redis::per_second(*b, a, secs)),
+            _ => None,
+        });
+    }
+    let f = tracker.figures(range);
+    let a = f.accounting;
+    let lat = f.delivery.summary();
+    let misrouted = tracker.misrouted.load(std::sync::atomic::Ordering::Relaxed);
+    fleet.stop().await;
+    let mut still = 0;
+    for fl in &mut fleets {
+        still += fl
+            .close(Instant::now() + Duration::from_secs(30))
+            .await
+            .still_open;
+    }
+    println!(
+        "  trigger → receive across nodes: {lat}; lost {} doubled {} failed {} misrouted {misrouted}",
+        a.lost, a.duplicated, a.failed
+    );
+
+    let full = o.sockets >= 100_000 && n >= 6 && shards.len() >= 3 && o.rate >= 2_000;
+    let nodes_text = per_node
+        .iter()
+        .zip(&rss)
+        .enumerate()
+        .map(|(i, (c, r))| {
+            format!(
+                "node{i} {} sockets {} MiB",
+                c.map_or("?".into(), thousands),
+                r / 1024
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cpu_text = cpu
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("node{i} {:.2}", c.server_cores().unwrap_or(f64::NAN)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let redis_text = redis
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Some((cmds, pubs)) => format!("shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s"),
+            None => format!("shard{i} ?"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let clean = a.lost == 0 && a.duplicated == 0 && a.failed == 0 && misrouted == 0;
+    vec![
+        Row::new(
+            format!("authenticated sockets over {n} nodes, {} Redis shards", shards.len()),
+            "100,000 over 6 nodes and 3 shards, held 30 s",
+            format!(
+                "{} of {} held for {:.0} s ({} still open at the end by the client processes); {nodes_text}",
+                thousands(held_total),
+                thousands(o.sockets as u64),
+                o.hold.as_secs_f64(),
+                thousands(still)
+            ),
+            Verdict::judged(full && o.hold >= Duration::from_secs(30), held_total >= 100_000),
+        )
+        .headline(held_total as f64, Unit::Sockets),
+        Row::new(
+            "cross-node trigger → receive",
+            "p99 ≤ 10 ms, none lost or doubled",
+            format!(
+                "{} users over {n} nodes, {}/s for {:.0} s: p50 {} p99 {} p99.9 {} max {}; lost {}, doubled {}, failed {}, misrouted {misrouted}",
+                thousands(measured as u64),
+                thousands(o.rate as u64),
+                o.duration.as_secs_f64(),
+                Ms(lat.p50_ms()),
+                Ms(lat.p99_ms()),
+                Ms(lat.p999_ms()),
+                Ms(lat.max_ms()),
+                a.lost,
+                a.duplicated,
+                a.failed
+            ),
+            Verdict::judged(full, clean && lat.p99_ms().is_some_and(|p| p <= 10.0)),
+        )
+        .headline(lat.p99_ms().unwrap_or(f64::NAN), Unit::Ms),
+        Row::new("server CPU per node during the alerts", "(no target)", format!("{cpu_text} cores"), Verdict::Info),
+        Row::new("Redis per shard during the alerts", "(no target)", redis_text, Verdict::Info),
+    ]
+}
