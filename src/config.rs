@@ -197,6 +197,15 @@ pub struct Limits {
     /// How long a request body may take to arrive, in all, once its
     /// headers have: a sender that stalls half-way gets 408.
     pub body_read_timeout: Duration,
+    /// How long a node trusts what it looked up about an opaque token.
+    pub token_cache_ttl: Duration,
+    /// Database lookups of tagged opaque tokens that missed the cache, per
+    /// node: the token bucket's rate and burst.
+    pub token_lookups_per_second: u32,
+    pub token_lookup_burst: u32,
+    /// The same for untagged (legacy) opaque tokens, in a bucket of their own.
+    pub legacy_token_lookups_per_second: u32,
+    pub legacy_token_lookup_burst: u32,
 }
 
 impl Default for Limits {
@@ -214,6 +223,11 @@ impl Default for Limits {
             replay_max: 1000,
             connect_window: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(10),
+            token_cache_ttl: Duration::from_secs(1),
+            token_lookups_per_second: 200,
+            token_lookup_burst: 400,
+            legacy_token_lookups_per_second: 10,
+            legacy_token_lookup_burst: 20,
         }
     }
 }

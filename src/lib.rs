@@ -24,4 +24,6 @@ pub mod redis;
 pub mod secrets;
 pub mod startup;
 pub mod storage;
+pub mod token_lookup;
+pub mod tokens;
 pub mod transport;
