@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::rest_limit::RestRateLimit;
 use crate::storage::{DatabaseUrl, PoolOptions, StorageError};
 
 #[derive(Debug, Parser)]
@@ -146,6 +147,16 @@ pub struct Options {
         global = true
     )]
     pub max_sessions_per_user: usize,
+    /// Calls per second per user to the REST endpoints that take a user
+    /// token, as RATE or RATE/BURST (RATE alone: burst twice the rate).
+    #[arg(
+        long,
+        env = "ALERTHUB_REST_RATE_LIMIT",
+        default_value = "20/40",
+        value_name = "RATE[/BURST]",
+        global = true
+    )]
+    pub rest_rate_limit: RestRateLimit,
     /// Database connections in the pool (and threads of the DB actor).
     #[arg(
         long,
@@ -249,6 +260,7 @@ pub struct Settings {
     pub allowed_origins: Option<Vec<String>>,
     pub connect_limit: u32,
     pub max_sessions_per_user: usize,
+    pub rest_rate_limit: RestRateLimit,
     pub node_id: String,
     /// Generate missing secrets (and keep them in the database) instead of
     /// refusing to start.
@@ -350,6 +362,7 @@ impl Settings {
             allowed_origins,
             connect_limit,
             max_sessions_per_user,
+            rest_rate_limit: o.rest_rate_limit,
             // Two nodes with one id would ignore each other's events: an
             // empty id is treated as none.
             node_id: o

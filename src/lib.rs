@@ -21,6 +21,7 @@ pub mod models;
 pub mod protocol;
 pub mod read_state;
 pub mod redis;
+pub mod rest_limit;
 pub mod secrets;
 pub mod startup;
 pub mod storage;

@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
 use crate::redis::{RedisConfigError, RedisContext};
+use crate::rest_limit::RestLimiter;
 use crate::secrets::{Secrets, SecretsError};
 use crate::storage::{self, StorageError};
 use crate::token_lookup::TokenLookup;
@@ -172,6 +173,7 @@ impl Application {
             delivery,
             metrics,
             sessions,
+            rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
             node_id: settings.node_id.clone(),
             redis,
