@@ -119,7 +119,15 @@ async fn handshake(url: &str) -> Handshake {
             }
             other => panic!("unexpected first frame {other:?}"),
         },
-        Err(tungstenite::Error::Http(response)) => Handshake::Http(response.status().as_u16()),
+        Err(tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            if status == 503 {
+                // Contract §8, before the upgrade too.
+                let retry_after = response.headers().get("retry-after");
+                assert_retry_after(retry_after.and_then(|v| v.to_str().ok()));
+            }
+            Handshake::Http(status)
+        }
         Err(e) => panic!("handshake failed: {e}"),
     }
 }
