@@ -1,20 +1,23 @@
 //! Who is calling: user credentials (JWTs and opaque API tokens) and the
 //! service keys that may trigger alerts.
 //!
-//! JWTs are checked here with no I/O. Opaque tokens need the database, so
-//! `Authenticator::authenticate` asks the `DbActor`; only a SHA-256 of each
-//! opaque token is ever stored.
+//! JWTs are checked here with no I/O. Opaque tokens need the database;
+//! `Authenticator::authenticate` asks it through `TokenLookup`, which
+//! refuses tokens alerthub never issued without a query and bounds how often
+//! the rest may be looked up. Only a SHA-256 of each opaque token is stored.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
-use crate::actors::db::{DbActor, TokenUser};
+use crate::actors::db::DbActor;
 pub use crate::auth_refusal::Refusal;
 use crate::jwt_keys::CheckedKey;
 use crate::models::UserId;
+use crate::token_lookup::{LookupError, TokenLookup};
 
 /// A credential as presented, before it is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +74,8 @@ pub enum AuthError {
     /// `authentication failed`.
     #[error("authentication failed")]
     Invalid(Refusal),
-    /// The token store could not be asked.
+    /// The token store could not be asked (or this node's lookup budget is
+    /// spent, see `token_lookup`): not a verdict on the credential.
     #[error("storage unavailable")]
     Unavailable,
 }
@@ -186,6 +190,7 @@ pub fn mint_jwt(
 pub struct Authenticator {
     jwt: JwtVerifier,
     db: Addr<DbActor>,
+    tokens: Arc<TokenLookup>,
     service_keys: Vec<String>,
 }
 
@@ -199,10 +204,16 @@ pub enum ServiceAuth {
 }
 
 impl Authenticator {
-    pub fn new(jwt: JwtVerifier, db: Addr<DbActor>, service_keys: Vec<String>) -> Self {
+    pub fn new(
+        jwt: JwtVerifier,
+        db: Addr<DbActor>,
+        tokens: Arc<TokenLookup>,
+        service_keys: Vec<String>,
+    ) -> Self {
         Self {
             jwt,
             db,
+            tokens,
             service_keys,
         }
     }
@@ -210,14 +221,23 @@ impl Authenticator {
     pub async fn authenticate(&self, credential: &Credential) -> Result<UserId, AuthError> {
         match credential {
             Credential::Jwt(token) => self.jwt.verify(token),
-            Credential::Opaque(token) => match self.db.send(TokenUser(token.clone())).await {
-                Ok(Ok(Some(user))) => {
-                    UserId::parse(&user).map_err(|_| AuthError::Invalid(Refusal::UnknownToken))
-                }
-                Ok(Ok(None)) => Err(AuthError::Invalid(Refusal::UnknownToken)),
-                Ok(Err(_)) | Err(_) => Err(AuthError::Unavailable),
-            },
+            Credential::Opaque(token) => {
+                self.tokens
+                    .user(&self.db, token)
+                    .await
+                    .map_err(|e| match e {
+                        LookupError::Unknown => AuthError::Invalid(Refusal::UnknownToken),
+                        // Not a verdict on the token: the client may retry.
+                        LookupError::Busy | LookupError::Unavailable => AuthError::Unavailable,
+                    })
+            }
         }
+    }
+
+    /// Forgets what this node cached about an opaque token (call it when
+    /// the token is revoked here, so the revocation holds at once).
+    pub fn forget_token(&self, token: &str) {
+        self.tokens.forget(token);
     }
 
     /// Service keys are compared in constant time so their bytes cannot be

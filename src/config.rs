@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::rest_limit::RestRateLimit;
 use crate::storage::{DatabaseUrl, PoolOptions, StorageError};
 
 #[derive(Debug, Parser)]
@@ -146,6 +147,16 @@ pub struct Options {
         global = true
     )]
     pub max_sessions_per_user: usize,
+    /// Calls per second per user to the REST endpoints that take a user
+    /// token, as RATE or RATE/BURST (RATE alone: burst twice the rate).
+    #[arg(
+        long,
+        env = "ALERTHUB_REST_RATE_LIMIT",
+        default_value = "20/40",
+        value_name = "RATE[/BURST]",
+        global = true
+    )]
+    pub rest_rate_limit: RestRateLimit,
     /// Database connections in the pool (and threads of the DB actor).
     #[arg(
         long,
@@ -197,6 +208,15 @@ pub struct Limits {
     /// How long a request body may take to arrive, in all, once its
     /// headers have: a sender that stalls half-way gets 408.
     pub body_read_timeout: Duration,
+    /// How long a node trusts what it looked up about an opaque token.
+    pub token_cache_ttl: Duration,
+    /// Database lookups of tagged opaque tokens that missed the cache, per
+    /// node: the token bucket's rate and burst.
+    pub token_lookups_per_second: u32,
+    pub token_lookup_burst: u32,
+    /// The same for untagged (legacy) opaque tokens, in a bucket of their own.
+    pub legacy_token_lookups_per_second: u32,
+    pub legacy_token_lookup_burst: u32,
 }
 
 impl Default for Limits {
@@ -214,6 +234,11 @@ impl Default for Limits {
             replay_max: 1000,
             connect_window: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(10),
+            token_cache_ttl: Duration::from_secs(1),
+            token_lookups_per_second: 200,
+            token_lookup_burst: 400,
+            legacy_token_lookups_per_second: 10,
+            legacy_token_lookup_burst: 20,
         }
     }
 }
@@ -235,6 +260,7 @@ pub struct Settings {
     pub allowed_origins: Option<Vec<String>>,
     pub connect_limit: u32,
     pub max_sessions_per_user: usize,
+    pub rest_rate_limit: RestRateLimit,
     pub node_id: String,
     /// Generate missing secrets (and keep them in the database) instead of
     /// refusing to start.
@@ -336,6 +362,7 @@ impl Settings {
             allowed_origins,
             connect_limit,
             max_sessions_per_user,
+            rest_rate_limit: o.rest_rate_limit,
             // Two nodes with one id would ignore each other's events: an
             // empty id is treated as none.
             node_id: o

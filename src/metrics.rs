@@ -71,6 +71,31 @@ impl CloseWhy {
     }
 }
 
+/// What became of an opaque token presented to this node (`token_lookup`),
+/// as the `outcome` label.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenCheck {
+    /// Not a token alerthub issued (no valid tag): refused with no query.
+    Forged,
+    /// Answered from the short-lived cache.
+    Cached,
+    /// Looked up in the database.
+    Queried,
+    /// Not looked up: the lookup budget was spent (answered 503).
+    Throttled,
+}
+
+impl TokenCheck {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Forged => "forged",
+            Self::Cached => "cached",
+            Self::Queried => "queried",
+            Self::Throttled => "throttled",
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub connections: IntGauge,
@@ -85,6 +110,9 @@ pub struct Metrics {
     pub client_messages_dropped: IntCounter,
     pub ingest_stored: IntCounter,
     pub ingest_invalid: IntCounter,
+    pub db_queries: IntCounter,
+    token_checks: IntCounterVec,
+    pub rest_rate_limited: IntCounter,
 }
 
 impl Metrics {
@@ -164,6 +192,24 @@ impl Metrics {
             "Entries of the Redis ingest stream that cannot be stored (invalid, or refused by the database), acknowledged and dropped",
         )
         .unwrap();
+        let db_queries = IntCounter::new(
+            "alerthub_db_queries_total",
+            "SQL statements run on the database pool's connections",
+        )
+        .unwrap();
+        let token_checks = IntCounterVec::new(
+            Opts::new(
+                "alerthub_opaque_token_checks_total",
+                "Opaque tokens presented, by what became of them",
+            ),
+            &["outcome"],
+        )
+        .unwrap();
+        let rest_rate_limited = IntCounter::new(
+            "alerthub_rest_rate_limited_total",
+            "REST calls of users answered 429 by the per-user rate limit",
+        )
+        .unwrap();
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),
@@ -177,6 +223,9 @@ impl Metrics {
             Box::new(client_messages_dropped.clone()),
             Box::new(ingest_stored.clone()),
             Box::new(ingest_invalid.clone()),
+            Box::new(db_queries.clone()),
+            Box::new(token_checks.clone()),
+            Box::new(rest_rate_limited.clone()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
@@ -195,6 +244,9 @@ impl Metrics {
             client_messages_dropped,
             ingest_stored,
             ingest_invalid,
+            db_queries,
+            token_checks,
+            rest_rate_limited,
         }
     }
 
@@ -206,6 +258,12 @@ impl Metrics {
 
     pub fn closed(&self, why: CloseWhy) {
         self.sessions_closed.with_label_values(&[why.label()]).inc();
+    }
+
+    pub fn token_check(&self, outcome: TokenCheck) {
+        self.token_checks
+            .with_label_values(&[outcome.label()])
+            .inc();
     }
 
     /// The text exposition format.

@@ -28,8 +28,10 @@ use crate::metrics::Metrics;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
 use crate::redis::{RedisConfigError, RedisContext};
+use crate::rest_limit::RestLimiter;
 use crate::secrets::{Secrets, SecretsError};
 use crate::storage::{self, StorageError};
+use crate::token_lookup::TokenLookup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -64,10 +66,17 @@ impl Application {
             url: settings.database.redacted(),
             source,
         };
-        let pool = storage::connect(&settings.database, &settings.pool).map_err(db_error)?;
-        let secrets = {
+        let metrics = Arc::new(Metrics::new());
+        let pool = storage::connect_counted(
+            &settings.database,
+            &settings.pool,
+            metrics.db_queries.clone(),
+        )
+        .map_err(db_error)?;
+        let (secrets, token_key) = {
             let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
-            Secrets::resolve(&settings, &mut conn)?
+            let secrets = Secrets::resolve(&settings, &mut conn)?;
+            (secrets, storage::token_key(&mut conn).map_err(db_error)?)
         };
         for name in &secrets.generated {
             log::warn!(
@@ -94,7 +103,6 @@ impl Application {
         )
         .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
-        let metrics = Arc::new(Metrics::new());
         let db = {
             let pool = pool.clone();
             SyncArbiter::start(settings.pool.max_size as usize, move || {
@@ -149,13 +157,23 @@ impl Application {
             limits: settings.limits.clone(),
         });
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(jwt, db.clone(), secrets.service_keys.clone()),
+            auth: Authenticator::new(
+                jwt,
+                db.clone(),
+                Arc::new(TokenLookup::new(
+                    token_key,
+                    &settings.limits,
+                    metrics.clone(),
+                )),
+                secrets.service_keys.clone(),
+            ),
             writer,
             db,
             registry: registry.clone(),
             delivery,
             metrics,
             sessions,
+            rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
             node_id: settings.node_id.clone(),
             redis,

@@ -1,7 +1,12 @@
 //! The one place where failures become the contract's error JSON:
 //! `{"error":{"code":"…","message":"…","details":{…}}}`.
+//!
+//! Every 503 carries `Retry-After` (contract §8): 2 s when no database
+//! connection came free in time (the database is down or saturated, and
+//! retrying sooner only adds to the queue), 1 s otherwise. A 429 carries
+//! the limiter's own wait, in whole seconds.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
@@ -26,6 +31,12 @@ pub enum ApiError {
     Unavailable,
     #[error("the request body did not arrive within {0} s")]
     RequestTimeout(u64),
+    /// A storage failure; logged once, when it is answered.
+    #[error("storage is unavailable; try again shortly")]
+    Storage(#[source] StorageError),
+    /// Over the per-user rate limit; retry after this many seconds.
+    #[error("too many requests; retry after {0} s")]
+    RateLimited(u64),
 }
 
 impl ApiError {
@@ -45,8 +56,19 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Unavailable => "unavailable",
+            Self::Unavailable | Self::Storage(_) => "unavailable",
+            Self::RateLimited(_) => "rate_limited",
             Self::RequestTimeout(_) => "request_timeout",
+        }
+    }
+
+    /// Seconds for `Retry-After`, on the answers that have one.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Storage(StorageError::Pool(_)) => Some(2),
+            Self::Unavailable | Self::Storage(_) => Some(1),
+            Self::RateLimited(seconds) => Some((*seconds).max(1)),
+            _ => None,
         }
     }
 }
@@ -61,8 +83,7 @@ impl From<StorageError> for ApiError {
             // The request's own data: retrying it cannot help, so not a 503.
             return Self::field("body", REFUSED_BY_DATABASE);
         }
-        log::warn!("request failed on storage: {e}");
-        Self::Unavailable
+        Self::Storage(e)
     }
 }
 
@@ -104,7 +125,8 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
@@ -114,6 +136,9 @@ impl ResponseError for ApiError {
         if let Self::Validation(details) = self {
             error["details"] = details.clone();
         }
+        if let Self::Storage(e) = self {
+            log::warn!("request failed on storage: {e}");
+        }
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
@@ -122,6 +147,9 @@ impl ResponseError for ApiError {
             // The rest of the body may still come; the connection cannot
             // carry another request (RFC 9110 §15.5.9).
             response.force_close();
+        }
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(json!({ "error": error }))
     }

@@ -27,6 +27,7 @@ use crate::auth_refusal::{Door, Refusal, log_refusal};
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::models::UserId;
+use crate::rest_limit::RestLimiter;
 use error::ApiError;
 
 /// What every handler may use; cheap to clone into each worker.
@@ -38,6 +39,8 @@ pub struct AppState {
     pub delivery: Delivery,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionServices>,
+    /// The per-user limit of the endpoints that take a user token.
+    pub rest_limit: RestLimiter,
     pub allowed_origins: Option<Vec<String>>,
     pub node_id: String,
     pub redis: Option<crate::redis::RedisContext>,
@@ -65,13 +68,15 @@ fn authorization(headers: &header::HeaderMap) -> Option<Credential> {
         .and_then(Credential::parse)
 }
 
-/// The user behind the `Authorization` header of a REST call.
+/// The user behind the `Authorization` header of a REST call, once this
+/// call is counted against the user's rate limit (429 past it). Every
+/// endpoint that takes a user token goes through here.
 async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId, ApiError> {
     let Some(credential) = header_credential(req) else {
         log_refusal(req.peer_addr(), Door::Rest, Refusal::Missing);
         return Err(ApiError::Unauthorized("a user token is required"));
     };
-    state
+    let user = state
         .auth
         .authenticate(&credential)
         .await
@@ -81,7 +86,12 @@ async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId, Api
                 ApiError::Unauthorized("authentication failed")
             }
             AuthError::Unavailable => ApiError::Unavailable,
-        })
+        })?;
+    state.rest_limit.check(&user).map_err(|retry_after| {
+        state.metrics.rest_rate_limited.inc();
+        ApiError::RateLimited(retry_after)
+    })?;
+    Ok(user)
 }
 
 /// CORS for the REST API: allowed origins get the preflight answers the

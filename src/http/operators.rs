@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -44,7 +45,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match report(&state).await {
         (body, true) => HttpResponse::Ok().json(body),
-        (body, false) => HttpResponse::ServiceUnavailable().json(body),
+        // Contract §8: a 503 carries Retry-After.
+        (body, false) => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(body),
     }
 }
 

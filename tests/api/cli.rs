@@ -51,6 +51,12 @@ async fn token_create_prints_a_working_token_and_revoke_ends_it() {
         "the token is alone on stdout: {out:?}"
     );
     let token = out.trim();
+    // `ahk_<64 hex>_<64 hex tag>`: see docs/protocol.md.
+    let parts: Vec<&str> = token.split('_').collect();
+    assert!(
+        parts.len() == 3 && parts[0] == "ahk" && parts[1].len() == 64 && parts[2].len() == 64,
+        "{token}"
+    );
     let url = app.ws_url(&format!("/ws/breach-alerts/3/?token={token}"));
     WsClient::open(&url)
         .await
@@ -67,6 +73,9 @@ async fn token_create_prints_a_working_token_and_revoke_ends_it() {
         .envs(db))
     .await;
     assert!(ok, "{err}");
+    // The server learns of a revocation by another process within its
+    // token cache's lifetime.
+    outlast_token_cache().await;
     assert_eq!(close_of(&url).await.code, 4003);
     // Revoking again says so.
     let (ok, _, err) = run(alerthub(dir.path())

@@ -161,6 +161,18 @@ pub async fn spawn_app_with(flags: &[&str], adjust: impl FnOnce(&mut Settings)) 
     }
 }
 
+/// How long a server may still accept an opaque token that was revoked
+/// behind its back (by the CLI or a test's own connection): what it looked
+/// up is cached that long (see `alerthub::token_lookup`).
+pub fn token_cache_ttl() -> Duration {
+    alerthub::config::Limits::default().token_cache_ttl
+}
+
+/// Waits until a token revoked behind the server's back must be refused.
+pub async fn outlast_token_cache() {
+    tokio::time::sleep(token_cache_ttl() + Duration::from_millis(50)).await;
+}
+
 pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -4,6 +4,7 @@
 mod cli;
 mod helpers;
 mod hostile_input;
+mod hostile_rest;
 mod hostile_transport;
 mod limits;
 mod operators;

@@ -151,6 +151,26 @@ async fn the_server_rides_out_a_postgres_outage_and_recovers_by_itself() {
         "{body}"
     );
     assert_eq!(status_of(&app, "/ready").await, 503);
+    // Contract §8: a 503 says when to retry; 2 s when no database
+    // connection came free in time, as here.
+    let mut response = app
+        .http
+        .get(app.url("/api/v1/alerts/unread-count"))
+        .insert_header(("Authorization", format!("Bearer {}", jwt("1"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let _ = response.body().await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("2")
+    );
+    let response = app.http.get(app.url("/ready")).send().await.unwrap();
+    assert!(response.headers().contains_key("retry-after"));
     let (status, health) = app.send(app.http.get(app.url("/health")), None).await;
     assert_eq!(
         (status, health["checks"]["database"].as_str()),

@@ -205,6 +205,8 @@ async fn opaque_tokens_work_until_revoked() {
         .await;
 
     assert!(alerthub::storage::revoke_token(&mut app.storage(), &token).unwrap());
+    // Revoked behind the server's back: refused once its token cache expires.
+    outlast_token_cache().await;
     let closed = close_of(&app.ws_url(&format!("/ws/breach-alerts/9/?token={token}"))).await;
     assert_eq!(closed.code, 4003);
 }
