@@ -1,64 +1,61 @@
-//! Handing events to a user's sessions wherever they are.
+//! Handing an event to every session of a user, wherever the sessions are —
+//! and the one place that explains why each alert reaches each session
+//! exactly once.
 //!
-//! Producers (the trigger, the alert writer, read-state changes) call
-//! `Delivery`; they do not know whether the user's sessions are on this node.
-//! In single-node mode the event goes straight to the `Registry`, which finds
-//! the user's `AlertHub`. In multi-node mode the event is also published on
-//! the user's Redis channel for the other nodes; this node does not wait for
-//! Redis to deliver locally, so its own sessions are served even while
+//! Producers (the `AlertWriter` for new alerts, the `DbActor` for read-state
+//! changes) call `Delivery::publish`; they do not know where the user's
+//! sessions are. The event goes straight to this node's `Registry`, which
+//! finds the user's `AlertHub`; in multi-node mode it is also published on
+//! the user's Redis channel for the other nodes. This node does not wait
+//! for Redis to deliver locally, so its own sessions are served while
 //! Redis is down.
+//!
+//! Exactly once, end to end:
+//!
+//! 1. **Stored once.** A trigger is idempotent by (`user_id`, `breach_id`):
+//!    a repeat returns the stored alert with `created: false` and is not
+//!    published again (`storage::alerts`, `actors::writer`).
+//! 2. **Answered after it left.** The writer publishes every new alert of
+//!    a group commit before it answers 201; an ingest entry is acknowledged
+//!    only after its alert left for Redis (`redis::ingest`), and an entry
+//!    taken over from a dead node is published again, because the dead
+//!    node may have stored it without publishing.
+//! 3. **Sent once per session.** A hub remembers the last 1,024 alert ids it
+//!    fanned out and drops a repeat (a re-published ingest entry, a Redis
+//!    catch-up) (`actors::hub`); a node ignores its own events coming back
+//!    from Redis (`actors::redis_subscriber`).
+//! 4. **Not lost during a connect.** A session is admitted to the hub
+//!    before its replay is read, holds live frames while the replay is
+//!    written, and drops a held alert the replay already sent
+//!    (`actors::session`).
+//! 5. **Recovered when lost.** A session closed for falling behind gets its
+//!    alerts back with `since`; a node that lost Redis catches up from
+//!    storage when it returns (`actors::hub`, `CatchUp`).
 
-use actix::Addr;
-use serde::{Deserialize, Serialize};
+use actix::Recipient;
 
-use crate::actors::registry::{Deliver, Registry};
-use crate::models::{AlertView, UserId};
-use crate::protocol::UpdateType;
+use crate::actors::messages::Deliver;
+use crate::models::UserId;
+use crate::protocol::UserEvent;
 use crate::redis::publisher::Publisher;
-
-/// Something every session of one user must see.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum UserEvent {
-    /// A newly stored alert. `triggered_at_ms` is when the trigger arrived,
-    /// in Unix milliseconds, for the trigger-to-send histogram.
-    Alert {
-        alert: AlertView,
-        triggered_at_ms: i64,
-    },
-    Update {
-        alert_id: Option<i64>,
-        update_type: UpdateType,
-        timestamp: String,
-    },
-    UnreadCount {
-        count: i64,
-    },
-}
 
 #[derive(Clone)]
 pub struct Delivery {
-    registry: Addr<Registry>,
-    publisher: Option<Publisher>,
+    local: Recipient<Deliver>,
+    remote: Option<Publisher>,
 }
 
 impl Delivery {
-    pub fn new(registry: Addr<Registry>, publisher: Option<Publisher>) -> Self {
-        Self {
-            registry,
-            publisher,
-        }
+    /// `local` is this node's registry; `remote` the Redis publisher in
+    /// multi-node mode.
+    pub fn new(local: Recipient<Deliver>, remote: Option<Publisher>) -> Self {
+        Self { local, remote }
     }
 
     pub fn publish(&self, user: UserId, event: UserEvent) {
-        if let Some(publisher) = &self.publisher {
+        if let Some(publisher) = &self.remote {
             publisher.publish(&user, event.clone());
         }
-        self.registry.do_send(Deliver { user, event });
+        self.local.do_send(Deliver { user, event });
     }
-}
-
-/// Unix time in milliseconds, the clock events carry between nodes.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

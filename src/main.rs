@@ -10,8 +10,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // env_logger, with peers' unparsable requests kept out of ERROR.
-    alerthub::logging::init();
-    let cli = alerthub::config::Cli::parse();
+    alerthub::telemetry::logging::init();
+    let cli = alerthub::cli::args::Cli::parse();
     match alerthub::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -349,6 +349,35 @@ fn no_source_file_is_over_400_lines() {
     assert!(long.is_empty(), "over 400 lines:\n{}", long.join("\n"));
 }
 
+/// Every file `docs/architecture.md` names exists, and every "Where is…"
+/// row names exactly one.
+#[test]
+fn the_architecture_document_names_real_files() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();
+    let mut missing = Vec::new();
+    for path in doc.split('`').skip(1).step_by(2) {
+        let looks_like_file = path.ends_with(".rs") || path.ends_with(".md");
+        if looks_like_file && !path.contains(' ') && !root().join(path).exists() {
+            missing.push(path.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "named but missing: {missing:?}");
+    let table = doc
+        .split("## Where is")
+        .nth(1)
+        .expect("a Where is table")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    for row in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| behaviour"))
+    {
+        let files = row.matches(".rs`").count();
+        assert_eq!(files, 1, "a row must name one file: {row}");
+    }
+}
+
 /// The checker itself finds a cycle when there is one, through `use`
 /// groups, `super::` and paths in expressions alike.
 #[test]

@@ -1,22 +1,43 @@
-//! `DbActor`: every storage call of the running server.
+//! `DbActor`: every storage call of the running server, and the read-state
+//! updates that go with them.
 //!
 //! Diesel is blocking, so the actor runs on a `SyncArbiter` — N threads
-//! sharing one r2d2 pool — and async callers `send` it typed messages.
-//! Each message is one unit of work from `storage`; grouping of inserts
-//! happens upstream, in the `AlertWriter`.
+//! sharing one r2d2 pool — and async callers send it the storage messages
+//! of `messages`. Each is one unit of work from `storage`; grouping of
+//! inserts happens upstream, in the `AlertWriter`. Marking alerts read also
+//! tells every session of the user (`alert_update`, then `unread_count`),
+//! from here, so the WebSocket and the REST paths update every tab alike.
 
-use actix::{Actor, Handler, Message, SyncContext};
+use actix::{Actor, Handler, SyncContext};
 
-use crate::models::{AlertRow, NewAlertRow, UserId};
-use crate::storage::{self, DbPool, StorageError};
+use super::messages::{
+    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, ReplaySince, Stored,
+    TokenUser, UnreadCount,
+};
+use crate::delivery::Delivery;
+use crate::models::AlertRow;
+use crate::models::time::now_timestamp;
+use crate::protocol::{UpdateType, UserEvent};
+use crate::storage::{self, AnyConnection, DbPool, StorageError};
 
 pub struct DbActor {
     pool: DbPool,
+    delivery: Delivery,
 }
 
 impl DbActor {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub fn new(pool: DbPool, delivery: Delivery) -> Self {
+        Self { pool, delivery }
+    }
+
+    /// Runs `work` on a pooled connection: every handler fails the same way
+    /// when the pool is empty.
+    fn with_conn<T>(
+        &self,
+        work: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.pool.get()?;
+        work(&mut conn)
     }
 }
 
@@ -24,111 +45,72 @@ impl Actor for DbActor {
     type Context = SyncContext<Self>;
 }
 
-/// Flattens the answer of a `send` to the `DbActor`: a DbActor that cannot
-/// take messages any more is storage being unavailable, like a failed query.
-pub fn db_result<T>(
-    sent: Result<Result<T, StorageError>, actix::MailboxError>,
-) -> Result<T, StorageError> {
-    sent.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())))
-}
-
-/// Declares a message's result and its handler: the body gets a pooled
-/// connection, so every handler fails the same way when the pool is empty.
-macro_rules! db_message {
-    ($item:item $name:ident -> $out:ty, |$conn:ident, $msg:ident| $body:expr) => {
-        #[derive(Debug)]
-        $item
-
-        impl Message for $name {
-            type Result = Result<$out, StorageError>;
-        }
-
-        impl Handler<$name> for DbActor {
+/// Implements `Handler<$msg>` as one storage call on a pooled connection.
+macro_rules! handle {
+    ($msg:ty => $out:ty, |$actor:ident, $conn:ident, $m:ident| $body:expr) => {
+        impl Handler<$msg> for DbActor {
             type Result = Result<$out, StorageError>;
 
-            fn handle(&mut self, $msg: $name, _: &mut SyncContext<Self>) -> Self::Result {
-                let mut conn = self.pool.get()?;
-                let $conn = &mut *conn;
-                $body
+            fn handle(&mut self, $m: $msg, _: &mut SyncContext<Self>) -> Self::Result {
+                let $actor = &*self;
+                $actor.with_conn(|$conn| $body)
             }
         }
     };
 }
 
-db_message!(
-    /// Stores alerts in one transaction; each result says whether it was new.
-    pub struct InsertAlerts(pub Vec<NewAlertRow>);
-    InsertAlerts -> Vec<(AlertRow, bool)>,
-    |conn, msg| storage::insert_alerts(conn, &msg.0)
-);
+handle!(InsertAlerts => Vec<Stored>, |_a, conn, msg| storage::insert_alerts(conn, &msg.0));
+handle!(ListAlerts => Vec<AlertRow>, |_a, conn, msg| storage::list_alerts(
+    conn,
+    msg.user.as_str(),
+    msg.unread_only,
+    msg.limit,
+    msg.before
+));
+handle!(UnreadCount => i64, |_a, conn, msg| storage::unread_count(conn, msg.0.as_str()));
+handle!(ReplaySince => (Vec<AlertRow>, bool), |_a, conn, msg| storage::replay_since(
+    conn,
+    msg.user.as_str(),
+    msg.since,
+    msg.max
+));
+handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_created_since(
+    conn,
+    msg.user.as_str(),
+    msg.since,
+    msg.max
+));
+handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
+handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
 
-db_message!(
-    /// A page of a user's alerts, newest first (one extra row tells if more exist).
-    pub struct ListAlerts {
-        pub user: UserId,
-        pub unread_only: bool,
-        pub limit: i64,
-        pub before: Option<i64>,
-    }
-    ListAlerts -> Vec<AlertRow>,
-    |conn, msg| storage::list_alerts(conn, msg.user.as_str(), msg.unread_only, msg.limit, msg.before)
-);
+// Marking an alert that is already read pushes again: a tab waiting for the
+// update as its acknowledgement gets one either way.
+handle!(MarkRead => Option<AlertRow>, |actor, conn, msg| {
+    let Some((row, count)) = storage::mark_read(conn, msg.user.as_str(), msg.alert_id)? else {
+        return Ok(None);
+    };
+    actor.delivery.publish(
+        msg.user.clone(),
+        UserEvent::Update {
+            alert_id: Some(msg.alert_id),
+            update_type: UpdateType::MarkedRead,
+            timestamp: now_timestamp(),
+        },
+    );
+    actor.delivery.publish(msg.user, UserEvent::UnreadCount { count });
+    Ok(Some(row))
+});
 
-db_message!(
-    pub struct UnreadCount(pub UserId);
-    UnreadCount -> i64,
-    |conn, msg| storage::unread_count(conn, msg.0.as_str())
-);
-
-db_message!(
-    /// Marks one alert read; `None` if the user has no such alert.
-    pub struct MarkRead {
-        pub user: UserId,
-        pub alert_id: i64,
-    }
-    MarkRead -> Option<(AlertRow, i64)>,
-    |conn, msg| storage::mark_read(conn, msg.user.as_str(), msg.alert_id)
-);
-
-db_message!(
-    /// Marks all of a user's alerts read; returns how many changed.
-    pub struct MarkAllRead(pub UserId);
-    MarkAllRead -> usize,
-    |conn, msg| storage::mark_all_read(conn, msg.0.as_str())
-);
-
-db_message!(
-    /// Alerts after `since`, oldest first, at most `max`, and whether more were skipped.
-    pub struct ReplaySince {
-        pub user: UserId,
-        pub since: i64,
-        pub max: i64,
-    }
-    ReplaySince -> (Vec<AlertRow>, bool),
-    |conn, msg| storage::replay_since(conn, msg.user.as_str(), msg.since, msg.max)
-);
-
-db_message!(
-    /// A user's alerts stored at or after a time, oldest first (multi-node catch-up).
-    pub struct AlertsCreatedSince {
-        pub user: UserId,
-        pub since: chrono::NaiveDateTime,
-        pub max: i64,
-    }
-    AlertsCreatedSince -> Vec<AlertRow>,
-    |conn, msg| storage::alerts_created_since(conn, msg.user.as_str(), msg.since, msg.max)
-);
-
-db_message!(
-    /// The user an opaque token belongs to, if it is live.
-    pub struct TokenUser(pub String);
-    TokenUser -> Option<String>,
-    |conn, msg| storage::user_for_token(conn, &msg.0)
-);
-
-db_message!(
-    /// A round trip to the database, for `/ready`.
-    pub struct Ping;
-    Ping -> (),
-    |conn, _msg| storage::ping(conn)
-);
+handle!(MarkAllRead => usize, |actor, conn, msg| {
+    let marked = storage::mark_all_read(conn, msg.0.as_str())?;
+    actor.delivery.publish(
+        msg.0.clone(),
+        UserEvent::Update {
+            alert_id: None,
+            update_type: UpdateType::MarkedAllRead,
+            timestamp: now_timestamp(),
+        },
+    );
+    actor.delivery.publish(msg.0, UserEvent::UnreadCount { count: 0 });
+    Ok(marked)
+});

@@ -14,71 +14,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 
-/// Milliseconds since the first call in this process: the clock sessions
-/// and the heartbeat compare.
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-/// When a session last heard from its peer.
-#[derive(Debug)]
-pub struct SessionClock {
-    last_heard_ms: AtomicU64,
-}
-
-impl SessionClock {
-    pub fn new() -> Self {
-        Self {
-            last_heard_ms: AtomicU64::new(now_ms()),
-        }
-    }
-
-    /// A frame arrived.
-    pub fn heard(&self) {
-        self.last_heard_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    fn silent_for_ms(&self, now: u64) -> u64 {
-        now.saturating_sub(self.last_heard_ms.load(Ordering::Relaxed))
-    }
-}
-
-impl Default for SessionClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// What the heartbeat tells a session.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub enum Beat {
-    /// Send a WebSocket Ping.
-    Ping,
-    /// Nothing arrived for the client timeout: close with 1001.
-    TimedOut,
-}
-
-/// Start watching a session.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Watch {
-    pub id: u64,
-    pub clock: Arc<SessionClock>,
-    pub session: Recipient<Beat>,
-}
-
-/// Stop watching a session (it is closing).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unwatch(pub u64);
+use super::messages::{Beat, SessionClock, Unwatch, Watch, clock_ms};
 
 struct Watched {
     clock: Arc<SessionClock>,
@@ -116,7 +56,7 @@ impl Heartbeat {
 
     fn on_tick(&mut self) {
         self.ticks += 1;
-        let now = now_ms();
+        let now = clock_ms();
         let slot = self.ticks % self.ticks_per_ping;
         let timeout = self.timeout_ms;
         self.sessions.retain(|_, s| {

@@ -18,17 +18,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
 
-use super::db::{AlertsCreatedSince, DbActor, UnreadCount, db_result};
-use super::redis_subscriber::{RedisSubscriber, Subscribe, Unsubscribe};
-use super::registry::{HubExited, Registry};
-use super::session::SlowConsumer;
-use super::{Frame, Outbound, SessionLink};
-use crate::delivery::UserEvent;
-use crate::models::domain::format_timestamp;
+use super::messages::{
+    AlertsCreatedSince, CatchUp, Fanout, HubExited, HubStorage, Join, Leave, Outbound, Retire,
+    SessionControl, SessionLink, Subscribe, SubscriberHandle, UnreadCount, Unsubscribe, db_result,
+};
 use crate::models::{AlertView, UserId};
-use crate::protocol::{AlertMessage, ServerMessage, UpdateMessage};
+use crate::protocol::{Frame, UserEvent};
+use crate::storage::StorageError;
 
 /// Alert ids remembered for de-duplicating a catch-up.
 const REMEMBERED: usize = 1024;
@@ -36,9 +33,9 @@ const REMEMBERED: usize = 1024;
 /// What a hub needs besides its sessions.
 #[derive(Clone)]
 pub struct HubServices {
-    pub registry: Addr<Registry>,
-    pub db: Addr<DbActor>,
-    pub subscriber: Option<Addr<RedisSubscriber>>,
+    pub registry: Recipient<HubExited>,
+    pub db: HubStorage,
+    pub subscriber: Option<SubscriberHandle>,
     pub outbound_limit: usize,
 }
 
@@ -73,53 +70,6 @@ impl AlertHub {
         }
     }
 
-    fn frame(event: &UserEvent) -> Frame {
-        let now = format_timestamp(chrono::Utc::now());
-        let (json, alert_id, triggered_at_ms) = match event {
-            UserEvent::Alert {
-                alert,
-                triggered_at_ms,
-            } => (
-                ServerMessage::BreachAlert {
-                    message: AlertMessage {
-                        alert,
-                        replayed: false,
-                    },
-                    timestamp: &now,
-                }
-                .to_json(),
-                Some(alert.alert_id),
-                Some(*triggered_at_ms),
-            ),
-            UserEvent::Update {
-                alert_id,
-                update_type,
-                timestamp,
-            } => (
-                ServerMessage::AlertUpdate {
-                    message: UpdateMessage {
-                        alert_id: *alert_id,
-                        update_type: *update_type,
-                        timestamp,
-                    },
-                }
-                .to_json(),
-                None,
-                None,
-            ),
-            UserEvent::UnreadCount { count } => (
-                ServerMessage::UnreadCount { count: *count }.to_json(),
-                None,
-                None,
-            ),
-        };
-        Frame {
-            text: json.into(),
-            alert_id,
-            triggered_at_ms,
-        }
-    }
-
     fn fan_out(&mut self, event: &UserEvent) {
         if let UserEvent::Alert { alert, .. } = event {
             // An alert can be handed over twice (a catch-up, or an ingest
@@ -132,7 +82,7 @@ impl AlertHub {
                 self.delivered.pop_first();
             }
         }
-        let frame = Arc::new(Self::frame(event));
+        let frame = Arc::new(Frame::of_event(event));
         let limit = self.services.outbound_limit;
         for session in &self.sessions {
             // Over the bound, the session gets no more frames; it closes with
@@ -141,11 +91,11 @@ impl AlertHub {
             if queued >= limit {
                 session.outbox.queued.fetch_sub(1, Ordering::AcqRel);
                 if !session.outbox.overflowed.swap(true, Ordering::AcqRel) {
-                    session.addr.do_send(SlowConsumer);
+                    session.control.do_send(SessionControl::SlowConsumer);
                 }
                 continue;
             }
-            session.addr.do_send(Outbound(frame.clone()));
+            session.frames.do_send(Outbound(frame.clone()));
         }
     }
 }
@@ -155,7 +105,7 @@ impl Actor for AlertHub {
 
     fn started(&mut self, _: &mut Self::Context) {
         if let Some(subscriber) = &self.services.subscriber {
-            subscriber.do_send(Subscribe(self.user.clone()));
+            subscriber.subscribe.do_send(Subscribe(self.user.clone()));
         }
         log::debug!(
             "hub for user {} started with {} session(s)",
@@ -171,14 +121,16 @@ impl Actor for AlertHub {
 struct Lifeline {
     user: UserId,
     generation: u64,
-    registry: Addr<Registry>,
-    subscriber: Option<Addr<RedisSubscriber>>,
+    registry: Recipient<HubExited>,
+    subscriber: Option<SubscriberHandle>,
 }
 
 impl Drop for Lifeline {
     fn drop(&mut self) {
         if let Some(subscriber) = &self.subscriber {
-            subscriber.do_send(Unsubscribe(self.user.clone()));
+            subscriber
+                .unsubscribe
+                .do_send(Unsubscribe(self.user.clone()));
         }
         self.registry.do_send(HubExited {
             user: self.user.clone(),
@@ -186,38 +138,6 @@ impl Drop for Lifeline {
             panicked: std::thread::panicking(),
         });
     }
-}
-
-/// A session joins the user's hub.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Join(pub SessionLink);
-
-/// A session left.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Leave(pub u64);
-
-/// An event for every session of this user.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Fanout(pub UserEvent);
-
-/// The registry retires the hub (its last session left).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Retire;
-
-/// Fault injection for the supervision test: the hub panics.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Crash;
-
-/// Redis came back: deliver what other nodes stored since `since`.
-#[derive(Message, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct CatchUp {
-    pub since: DateTime<Utc>,
 }
 
 impl Handler<Join> for AlertHub {
@@ -249,15 +169,16 @@ impl Handler<CatchUp> for AlertHub {
         let db = self.services.db.clone();
         async move {
             let rows = db_result(
-                db.send(AlertsCreatedSince {
-                    user: user.clone(),
-                    since: msg.since.naive_utc(),
-                    max: 1000,
-                })
-                .await,
+                db.since
+                    .send(AlertsCreatedSince {
+                        user: user.clone(),
+                        since: msg.since.naive_utc(),
+                        max: 1000,
+                    })
+                    .await,
             )?;
-            let count = db_result(db.send(UnreadCount(user)).await)?;
-            Ok::<_, crate::storage::StorageError>((rows, count))
+            let count = db_result(db.unread.send(UnreadCount(user)).await)?;
+            Ok::<_, StorageError>((rows, count))
         }
         .into_actor(self)
         .map(|result, act, _| match result {
@@ -300,9 +221,10 @@ impl Handler<Retire> for AlertHub {
     }
 }
 
-impl Handler<Crash> for AlertHub {
+#[cfg(feature = "fault-injection")]
+impl Handler<super::messages::Crash> for AlertHub {
     type Result = ();
-    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+    fn handle(&mut self, _: super::messages::Crash, _: &mut Context<Self>) {
         panic!("fault injected into the hub of user {}", self.user);
     }
 }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
 use tokio::sync::mpsc;
 
-use super::registry::{CatchUp, Deliver, Registry};
+use super::messages::{CatchUp, Deliver, Subscribe, Unsubscribe};
 use crate::models::UserId;
 use crate::redis::{Envelope, RedisContext};
 
@@ -38,7 +38,9 @@ enum Op {
 pub struct RedisSubscriber {
     ctx: RedisContext,
     node_id: String,
-    registry: Addr<Registry>,
+    /// Where other nodes' events go (this node's registry).
+    deliver: Recipient<Deliver>,
+    catch_up: Recipient<CatchUp>,
     /// Hubs alive on this node per user.
     users: HashMap<UserId, usize>,
     /// Ordered subscribe/unsubscribe commands for the current connection.
@@ -52,11 +54,17 @@ pub struct RedisSubscriber {
 }
 
 impl RedisSubscriber {
-    pub fn new(ctx: RedisContext, node_id: String, registry: Addr<Registry>) -> Self {
+    pub fn new(
+        ctx: RedisContext,
+        node_id: String,
+        deliver: Recipient<Deliver>,
+        catch_up: Recipient<CatchUp>,
+    ) -> Self {
         Self {
             ctx,
             node_id,
-            registry,
+            deliver,
+            catch_up,
             users: HashMap::new(),
             ops: None,
             stream: None,
@@ -203,7 +211,7 @@ impl Handler<Live> for RedisSubscriber {
                 "redis subscriber: connected; {} channel(s) subscribed",
                 self.users.len()
             );
-            self.registry.do_send(CatchUp {
+            self.catch_up.do_send(CatchUp {
                 since: since - CATCH_UP_MARGIN,
             });
         }
@@ -234,7 +242,7 @@ impl StreamHandler<redis::Msg> for RedisSubscriber {
         };
         match serde_json::from_slice::<Envelope>(msg.get_payload_bytes()) {
             Ok(envelope) if envelope.origin == self.node_id => {}
-            Ok(envelope) => self.registry.do_send(Deliver {
+            Ok(envelope) => self.deliver.do_send(Deliver {
                 user,
                 event: envelope.event,
             }),
@@ -253,16 +261,6 @@ impl StreamHandler<redis::Msg> for RedisSubscriber {
         }
     }
 }
-
-/// A hub of this user started here.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Subscribe(pub UserId);
-
-/// A hub of this user stopped here.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unsubscribe(pub UserId);
 
 impl Handler<Subscribe> for RedisSubscriber {
     type Result = ();

@@ -22,33 +22,16 @@ use actix::prelude::*;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::db::{DbActor, InsertAlerts, db_result};
-use crate::delivery::{Delivery, UserEvent};
-use crate::metrics::Metrics;
-use crate::models::{AlertRow, AlertView, NewAlert, NewAlertRow, UserId};
+use super::messages::{InsertAlerts, StoreAlerts, Stored, db_result};
+use crate::delivery::Delivery;
+use crate::models::{AlertView, NewAlert, NewAlertRow, UserId};
+use crate::protocol::UserEvent;
 use crate::storage::StorageError;
+use crate::telemetry::metrics::Metrics;
 
 /// Most alerts stored in one transaction: bounds the time one commit holds
 /// SQLite's write lock.
 const MAX_GROUP: usize = 5_000;
-
-/// Store these alerts (all or nothing) and deliver the new ones.
-pub struct StoreAlerts {
-    pub alerts: Vec<NewAlert>,
-    pub triggered_at_ms: i64,
-    /// Deliver alerts that were already stored, too. The ingest consumer
-    /// sets it for entries it took over from a dead node, which may have
-    /// stored them and died before handing them to delivery; hubs drop an
-    /// alert they already delivered, so nothing is shown twice.
-    pub redeliver_existing: bool,
-}
-
-/// One stored alert and whether this request created it.
-pub type Stored = (AlertRow, bool);
-
-impl Message for StoreAlerts {
-    type Result = Result<Vec<Stored>, StorageError>;
-}
 
 struct Waiting {
     alerts: Vec<NewAlert>,
@@ -58,7 +41,7 @@ struct Waiting {
 }
 
 pub struct AlertWriter {
-    db: Addr<DbActor>,
+    db: Recipient<InsertAlerts>,
     delivery: Delivery,
     metrics: Arc<Metrics>,
     queue: VecDeque<Waiting>,
@@ -66,7 +49,7 @@ pub struct AlertWriter {
 }
 
 impl AlertWriter {
-    pub fn new(db: Addr<DbActor>, delivery: Delivery, metrics: Arc<Metrics>) -> Self {
+    pub fn new(db: Recipient<InsertAlerts>, delivery: Delivery, metrics: Arc<Metrics>) -> Self {
         Self {
             db,
             delivery,

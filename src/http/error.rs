@@ -87,35 +87,6 @@ impl From<StorageError> for ApiError {
     }
 }
 
-/// actix-web's extractors answer a bad path, query or JSON body with their
-/// own plain-text errors. Registered on the app, these handlers turn them
-/// into the contract's shape, for every route that uses an extractor now or
-/// later (the handlers of today parse their input themselves).
-pub fn extractor_errors(cfg: &mut actix_web::web::ServiceConfig) {
-    use actix_web::error::JsonPayloadError;
-    use actix_web::web;
-    cfg.app_data(
-        web::PathConfig::default()
-            .error_handler(|_, _| ApiError::NotFound("no such endpoint".into()).into()),
-    )
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|_, _| ApiError::field("query", "is not a valid query string").into()),
-    )
-    .app_data(
-        web::JsonConfig::default()
-            .limit(super::body::BODY_LIMIT)
-            .error_handler(|e, _| {
-                match e {
-                    JsonPayloadError::OverflowKnownLength { limit, .. }
-                    | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(limit),
-                    other => ApiError::InvalidJson(format!("the body is not valid JSON: {other}")),
-                }
-                .into()
-            }),
-    );
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -152,75 +123,5 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(json!({ "error": error }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::{App, test, web};
-    use serde_json::Value;
-
-    use super::*;
-
-    async fn answer(path: &str, body: Option<&'static str>) -> (u16, Value) {
-        let app = test::init_service(
-            App::new()
-                .configure(extractor_errors)
-                .route(
-                    "/p/{n}",
-                    web::get().to(|n: web::Path<u32>| async move { n.to_string() }),
-                )
-                .route(
-                    "/q",
-                    web::get().to(
-                        |q: web::Query<std::collections::HashMap<String, u32>>| async move {
-                            q.len().to_string()
-                        },
-                    ),
-                )
-                .route(
-                    "/j",
-                    web::post().to(|j: web::Json<Value>| async move { j.to_string() }),
-                ),
-        )
-        .await;
-        let req = match body {
-            Some(b) => test::TestRequest::post()
-                .uri(path)
-                .insert_header(("content-type", "application/json"))
-                .set_payload(b),
-            None => test::TestRequest::get().uri(path),
-        };
-        let res = test::call_service(&app, req.to_request()).await;
-        let status = res.status().as_u16();
-        let bytes = test::read_body(res).await;
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    #[actix_web::test]
-    async fn extractor_errors_take_the_contract_shape() {
-        for (path, body, status, code) in [
-            ("/p/abc", None, 404, "not_found"),
-            ("/p/%FF", None, 404, "not_found"),
-            ("/q?x=abc", None, 422, "validation_failed"),
-            ("/q?x=%ZZ", None, 422, "validation_failed"),
-            ("/j", Some("{not json"), 400, "invalid_json"),
-        ] {
-            let (got, json) = answer(path, body).await;
-            assert_eq!(got, status, "{path}: {json}");
-            assert_eq!(json["error"]["code"], code, "{path}: {json}");
-            assert!(json["error"]["message"].is_string(), "{path}: {json}");
-        }
-        let big: &'static str = Box::leak(format!("\"{}\"", "x".repeat(70_000)).into_boxed_str());
-        let (got, json) = answer("/j", Some(big)).await;
-        assert_eq!(
-            (got, json["error"]["code"].as_str()),
-            (413, Some("payload_too_large"))
-        );
-        // A good request still goes through.
-        assert_eq!(answer("/p/7", None).await.0, 200);
     }
 }

@@ -6,9 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
-use crate::actors::db::Ping;
-use crate::actors::registry::Stats;
+use super::state::AppState;
+use crate::actors::messages::{Ping, Stats};
 
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -4,38 +4,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::body::{BATCH_BODY_LIMIT, BODY_LIMIT, read_json};
+use super::credentials::require_service;
 use super::error::ApiError;
-use super::{AppState, header_credential};
-use crate::actors::db::db_result;
-use crate::actors::writer::{StoreAlerts, Stored};
-use crate::auth::{AuthError, ServiceAuth};
-use crate::auth_refusal::{Door, log_refusal};
-use crate::delivery::now_ms;
-use crate::models::{AlertView, NewAlert};
-
-/// Max items in one batch.
-const BATCH_MAX: usize = 1000;
-
-async fn require_service(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    match state
-        .auth
-        .authenticate_service(header_credential(req).as_ref())
-        .await
-    {
-        Ok(ServiceAuth::Service) => Ok(()),
-        Ok(ServiceAuth::User) => Err(ApiError::Forbidden(
-            "user tokens cannot trigger alerts; use a service key",
-        )),
-        Ok(ServiceAuth::Invalid(why)) | Err(AuthError::Invalid(why)) => {
-            log_refusal(req.peer_addr(), Door::Trigger, why);
-            Err(ApiError::Unauthorized("a service key is required"))
-        }
-        Err(AuthError::Unavailable) => Err(ApiError::Unavailable),
-    }
-}
+use super::state::AppState;
+use crate::actors::messages::{StoreAlerts, Stored, db_result};
+use crate::models::time::now_ms;
+use crate::models::{AlertView, NewAlert, parse_batch};
 
 async fn store(
     state: &AppState,
@@ -86,39 +63,8 @@ pub async fn batch(
     require_service(&req, &state).await?;
     let deadline = state.sessions.limits.body_read_timeout;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, deadline).await?;
-    let items = match &body {
-        Value::Object(obj) => {
-            if let Some(extra) = obj.keys().find(|k| *k != "alerts") {
-                return Err(ApiError::field(extra, "unknown field"));
-            }
-            obj.get("alerts").and_then(Value::as_array)
-        }
-        _ => {
-            return Err(ApiError::field(
-                "body",
-                "must be a JSON object with \"alerts\"",
-            ));
-        }
-    };
-    let items = items
-        .filter(|a| (1..=BATCH_MAX).contains(&a.len()))
-        .ok_or_else(|| ApiError::field("alerts", "must be an array of 1-1000 alerts"))?;
-
     // Validate every item before storing any: all or nothing.
-    let now = Utc::now();
-    let mut alerts = Vec::with_capacity(items.len());
-    let mut errors = Map::new();
-    for (i, item) in items.iter().enumerate() {
-        match NewAlert::parse(item, now) {
-            Ok(alert) => alerts.push(alert),
-            Err(fields) => {
-                errors.insert(i.to_string(), json!(fields));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(Value::Object(errors)));
-    }
+    let alerts = parse_batch(&body, Utc::now()).map_err(ApiError::Validation)?;
     let stored = store(&state, alerts, triggered_at_ms).await?;
     let results: Vec<Value> = stored
         .iter()

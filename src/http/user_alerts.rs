@@ -4,12 +4,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::credentials::require_user;
 use super::error::ApiError;
-use super::{AppState, require_user};
-use crate::actors::db::db_result;
-use crate::actors::db::{ListAlerts, UnreadCount};
+use super::state::AppState;
+use crate::actors::messages::{ListAlerts, MarkAllRead, MarkRead, UnreadCount, db_result};
 use crate::models::{AlertView, FieldErrors};
-use crate::read_state;
 
 /// `unread`, `limit` and `before`, parsed; unknown parameters are ignored.
 struct ListQuery {
@@ -102,9 +101,7 @@ pub async fn mark_read(
     let user = require_user(&req, &state).await?;
     let not_found = || ApiError::NotFound(format!("no alert {} for this user", path.as_str()));
     let alert_id: i64 = path.parse().map_err(|_| not_found())?;
-    let row = read_state::mark_read(&state.db, &state.delivery, &user, alert_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = db_result(state.db.send(MarkRead { user, alert_id }).await)?.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(json!({ "alert": AlertView::from(&row) })))
 }
 
@@ -113,6 +110,6 @@ pub async fn read_all(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let user = require_user(&req, &state).await?;
-    let marked = read_state::mark_all_read(&state.db, &state.delivery, &user).await?;
+    let marked = db_result(state.db.send(MarkAllRead(user)).await)?;
     Ok(HttpResponse::Ok().json(json!({ "marked": marked })))
 }

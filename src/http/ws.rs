@@ -17,7 +17,6 @@ use std::time::Duration;
 use actix_codec::Framed;
 use actix_http::body::{BodySize, MessageBody};
 use actix_http::h1::{self, Message};
-use actix_http::ws::CloseCode;
 use actix_http::{Request, RequestHead};
 use actix_service::{ServiceFactory, fn_factory, fn_service};
 use actix_web::http::header::{self, HeaderValue};
@@ -25,13 +24,15 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
+use super::credentials::authorization;
 use super::error::ApiError;
-use super::{AppState, authorization};
+use super::state::AppState;
 use crate::actors::session::WsSession;
+use crate::auth::refusal::{Door, Refusal, log_refusal};
 use crate::auth::{AuthError, Credential};
-use crate::auth_refusal::{Door, Refusal, log_refusal};
-use crate::metrics::Rejection;
 use crate::models::UserId;
+use crate::protocol::Close;
+use crate::telemetry::metrics::Rejection;
 use crate::transport;
 
 const PATH_PREFIX: &str = "/ws/breach-alerts/";
@@ -161,11 +162,11 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
         Ok(token_user) if token_user == handshake.user => None,
         Ok(_) => {
             log_refusal(req.peer_addr(), Door::WebSocket, Refusal::UserMismatch);
-            Some((Rejection::UserMismatch, "user mismatch"))
+            Some((Rejection::UserMismatch, Close::UserMismatch))
         }
         Err(AuthError::Invalid(why)) => {
             log_refusal(req.peer_addr(), Door::WebSocket, why);
-            Some((Rejection::AuthenticationFailed, "authentication failed"))
+            Some((Rejection::AuthenticationFailed, Close::AuthenticationFailed))
         }
         Err(AuthError::Unavailable) => {
             state.metrics.rejected(Rejection::Unavailable);
@@ -189,16 +190,10 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
     }
     let parts = framed.into_parts();
     match refusal {
-        Some((why, reason)) => {
+        Some((why, close)) => {
             state.metrics.rejected(why);
-            transport::refuse(
-                parts.io,
-                &parts.read_buf,
-                CloseCode::Other(4003),
-                reason,
-                state.sessions.limits.close_deadline,
-            )
-            .await;
+            let deadline = state.sessions.limits.close_deadline;
+            transport::refuse(parts.io, &parts.read_buf, close, deadline).await;
         }
         None => {
             WsSession::start(

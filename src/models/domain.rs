@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 /// The sentence that explains why a value was refused.
@@ -172,21 +171,6 @@ text_type!(
     Source, 0, 64
 );
 
-/// Parses an RFC 3339 timestamp with any offset into UTC, kept to microseconds
-/// so that every backend stores and returns exactly the same instant.
-pub fn parse_timestamp(value: &serde_json::Value) -> Result<DateTime<Utc>, ParseError> {
-    value
-        .as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc).trunc_subsecs(6))
-        .ok_or_else(|| "must be an RFC 3339 timestamp such as 2025-11-25T12:00:00Z".into())
-}
-
-/// Formats an instant the way the contract writes every timestamp.
-pub fn format_timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,12 +233,5 @@ mod tests {
         // Other control characters and non-characters are stored by both backends.
         assert!(Title::parse(&json!("tab\there \u{1}\u{7f}\u{fffe}\u{10ffff}")).is_ok());
         assert!(UserId::parse("a\u{0}").is_err());
-    }
-
-    #[test]
-    fn timestamps_are_normalised_to_utc() {
-        let t = parse_timestamp(&json!("2025-11-25T13:00:00+01:00")).unwrap();
-        assert_eq!(format_timestamp(t), "2025-11-25T12:00:00Z");
-        assert!(parse_timestamp(&json!("2025-11-25 12:00")).is_err());
     }
 }

@@ -1,8 +1,15 @@
 //! What alerthub stores and the types that guard what goes in.
 
-pub mod alert;
+pub mod batch;
 pub mod domain;
+pub mod new_alert;
+pub mod row;
 pub mod schema;
+pub mod time;
+pub mod view;
 
-pub use alert::{AlertRow, AlertView, FieldErrors, NewAlert, NewAlertRow};
+pub use batch::{BATCH_MAX, parse_batch};
 pub use domain::{Severity, UserId};
+pub use new_alert::{FieldErrors, NewAlert};
+pub use row::{AlertRow, NewAlertRow};
+pub use view::AlertView;

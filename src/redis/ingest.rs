@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::Addr;
+use actix::Recipient;
 use chrono::Utc;
 use deadpool_redis::redis::{
     self, AsyncCommands,
@@ -32,12 +32,11 @@ use deadpool_redis::redis::{
 
 use super::RedisContext;
 use super::publisher::Publisher;
-use crate::actors::db::db_result;
-use crate::actors::writer::{AlertWriter, StoreAlerts};
-use crate::delivery::now_ms;
-use crate::metrics::Metrics;
+use crate::actors::messages::{StoreAlerts, db_result};
 use crate::models::NewAlert;
+use crate::models::time::now_ms;
 use crate::storage::StorageError;
+use crate::telemetry::metrics::Metrics;
 
 /// Entries read at once.
 const BATCH: usize = 500;
@@ -50,7 +49,7 @@ pub struct IngestConsumer {
     /// alert has left for the other nodes.
     pub publisher: Publisher,
     pub consumer: String,
-    pub writer: Addr<AlertWriter>,
+    pub writer: Recipient<StoreAlerts>,
     pub metrics: Arc<Metrics>,
     /// How long an entry stays pending before another node may take it.
     pub claim_idle: Duration,

@@ -22,8 +22,8 @@ use std::time::Duration;
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts, redis};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::UserEvent;
 use crate::models::UserId;
+use crate::protocol::UserEvent;
 
 /// Key names under the prefix.
 #[derive(Debug, Clone)]

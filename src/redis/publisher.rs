@@ -14,8 +14,8 @@ use deadpool_redis::redis;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Envelope, RedisContext};
-use crate::delivery::UserEvent;
 use crate::models::UserId;
+use crate::protocol::UserEvent;
 
 /// The most events sent in one pipeline.
 const MAX_PIPELINE: usize = 512;

@@ -21,54 +21,11 @@
 //! `ws::Codec` and `ws::Parser`.
 
 mod reader;
+mod refuse;
+mod socket;
 mod writer;
 
 pub use reader::{FrameReader, ReadGate, announced_len};
+pub use refuse::refuse;
+pub use socket::Socket;
 pub use writer::FrameWriter;
-
-use std::rc::Rc;
-
-/// The upgraded TCP connection, shared by a session's reader and writer
-/// (both only need `&TcpStream`: readiness plus non-blocking reads/writes).
-pub type Socket = Rc<tokio::net::TcpStream>;
-
-use std::time::Duration;
-
-use actix_http::ws::{CloseCode, CloseReason, Frame};
-use futures_util::StreamExt;
-
-/// Closes a freshly upgraded socket with `code` and nothing else (a refused
-/// login: browsers cannot read the HTTP status of a failed upgrade, so the
-/// close code carries the reason). The frame gets `deadline` to leave and
-/// the peer as long again to answer; a peer that does not take it has its
-/// connection reset.
-pub async fn refuse(
-    io: tokio::net::TcpStream,
-    leftover: &[u8],
-    code: CloseCode,
-    reason: &str,
-    deadline: Duration,
-) {
-    let io = Rc::new(io);
-    let mut writer = FrameWriter::new(io.clone());
-    writer.close(Some(CloseReason {
-        code,
-        description: Some(reason.to_owned()),
-    }));
-    let flushed =
-        tokio::time::timeout(deadline, std::future::poll_fn(|cx| writer.poll_flush(cx))).await;
-    if !matches!(flushed, Ok(Ok(()))) {
-        writer.abort();
-        return;
-    }
-    // Control frames only: anything larger ends the wait.
-    let mut reader = FrameReader::new(io, 125, leftover);
-    let _ = tokio::time::timeout(deadline, async {
-        while let Some(Ok(frame)) = reader.next().await {
-            if let Frame::Close(_) = frame {
-                break;
-            }
-        }
-    })
-    .await;
-}

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use futures_util::Stream;
 use tokio_util::codec::Decoder;
 
-use super::Socket;
+use super::socket::Socket;
 
 /// Bytes asked of the kernel per read. Small, because most client frames
 /// are a few dozen bytes and the buffer is freed whenever it empties.

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 
-use super::Socket;
+use super::socket::Socket;
 
 /// Frames handed to the kernel in one `writev` when flushing a queue.
 const WRITEV_FRAMES: usize = 64;

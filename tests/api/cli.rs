@@ -3,8 +3,8 @@
 
 use tokio::process::Command;
 
-use crate::helpers::*;
-use crate::process::{alerthub, free_port, serve};
+use alerthub_test_support::process::{alerthub, free_port, serve};
+use alerthub_test_support::*;
 
 async fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().await.expect("the binary runs");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 const TRIGGER: &str = "/api/v1/alerts";
 const BATCH: &str = "/api/v1/alerts/batch";
@@ -219,10 +219,22 @@ async fn ninety_nine_valid_triggers_beside_one_the_database_refuses_all_get_201(
     assert_eq!(stored_count(&app, "9").await, 0);
 }
 
+/// Where the writer's deliveries go in these tests: nowhere.
+struct NoSessions;
+
+impl actix::Actor for NoSessions {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<alerthub::actors::messages::Deliver> for NoSessions {
+    type Result = ();
+    fn handle(&mut self, _: alerthub::actors::messages::Deliver, _: &mut Self::Context) {}
+}
+
 /// The alert writer on the test's database, as the server builds it.
 fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWriter> {
     use actix::prelude::*;
-    use alerthub::actors::{db::DbActor, registry::Registry, writer::AlertWriter};
+    use alerthub::actors::{db::DbActor, writer::AlertWriter};
     use alerthub::storage::{self, DatabaseUrl, PoolOptions};
     let url = DatabaseUrl::parse(&app.database_url).unwrap();
     let options = PoolOptions {
@@ -230,20 +242,19 @@ fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWrite
         connect_timeout: Duration::from_secs(10),
     };
     let pool = storage::connect(&url, &options).unwrap();
-    let db = SyncArbiter::start(2, move || DbActor::new(pool.clone()));
-    let metrics = std::sync::Arc::new(alerthub::metrics::Metrics::new());
-    let registry = {
-        let (db, metrics) = (db.clone(), metrics.clone());
-        Registry::create(move |ctx| Registry::new(20, db, 1024, metrics, ctx))
+    let metrics = std::sync::Arc::new(alerthub::telemetry::metrics::Metrics::new());
+    let delivery = alerthub::delivery::Delivery::new(NoSessions.start().recipient(), None);
+    let db = {
+        let delivery = delivery.clone();
+        SyncArbiter::start(2, move || DbActor::new(pool.clone(), delivery.clone()))
     };
-    let delivery = alerthub::delivery::Delivery::new(registry, None);
-    AlertWriter::new(db, delivery, metrics).start()
+    AlertWriter::new(db.recipient(), delivery, metrics).start()
 }
 
-fn store_request(user: &str, breach: &str) -> alerthub::actors::writer::StoreAlerts {
+fn store_request(user: &str, breach: &str) -> alerthub::actors::messages::StoreAlerts {
     let alert = alerthub::models::NewAlert::parse(&alert_body(user, breach), chrono::Utc::now())
         .expect("a valid alert");
-    alerthub::actors::writer::StoreAlerts {
+    alerthub::actors::messages::StoreAlerts {
         alerts: vec![alert],
         triggered_at_ms: 0,
         redeliver_existing: false,

@@ -14,7 +14,7 @@ use rand::{Rng, RngCore};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite;
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 // ------------------------------------------------------------- helpers
 
@@ -466,9 +466,10 @@ async fn issued_tokens_work_and_tampered_revoked_or_foreign_ones_do_not() {
         let (body, _) = token.rsplit_once('_').unwrap();
         tampered.push(format!("{body}_{}", random_hex(32)));
         // A tag of another server's key.
-        let other =
-            alerthub::tokens::TokenKey::from_hex(&alerthub::tokens::TokenKey::generate_hex())
-                .unwrap();
+        let other = alerthub::auth::opaque::TokenKey::from_hex(
+            &alerthub::auth::opaque::TokenKey::generate_hex(),
+        )
+        .unwrap();
         tampered.push(other.mint());
     }
     for token in &tampered {

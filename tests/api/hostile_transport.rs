@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::*;
-use crate::process::{free_port, rss_kib, serve};
-use crate::raw_ws::*;
+use alerthub_test_support::process::{free_port, rss_kib, serve};
+use alerthub_test_support::raw_ws::*;
+use alerthub_test_support::*;
 
 /// `alerthub serve` in a process of its own, with the suite's secrets.
 struct Served {

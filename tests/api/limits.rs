@@ -8,7 +8,7 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 #[actix_web::test]
 async fn a_text_frame_over_64_kib_is_closed_with_1009() {

@@ -2,15 +2,12 @@
 //! client and a real HTTP client. One module per area of the contract.
 
 mod cli;
-mod helpers;
 mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;
 mod limits;
 mod operators;
 mod postgres_outage;
-mod process;
-mod raw_ws;
 mod replay;
 mod supervision;
 mod trigger;

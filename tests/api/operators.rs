@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     app.send(app.http.get(app.url(path)), None).await

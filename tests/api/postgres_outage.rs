@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 /// A throwaway PostgreSQL cluster owned by the `postgres` OS user.
 struct OwnCluster {

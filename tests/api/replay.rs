@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 /// Sends a ping and returns every text frame before its pong. The session
 /// handles no client frame until its replay is out, so right after connecting

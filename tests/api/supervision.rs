@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use alerthub::actors::registry::CrashHub;
+use alerthub::actors::messages::CrashHub;
 use alerthub::models::UserId;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 /// The value of an unlabelled metric, if it is exposed.
 fn metric(text: &str, name: &str) -> Option<f64> {

@@ -9,7 +9,7 @@ use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 const TRIGGER: &str = "/api/v1/alerts";
 const BATCH: &str = "/api/v1/alerts/batch";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use awc::http::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 const SILENCE: Duration = Duration::from_millis(300);
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 #[actix_web::test]
 async fn a_valid_jwt_in_the_query_is_greeted_first() {

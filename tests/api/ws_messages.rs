@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use alerthub_test_support::*;
 
 /// Long enough for a stray frame to show up on a loaded machine, short
 /// enough to keep the suite quick. Used only to assert absence.

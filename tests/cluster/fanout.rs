@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::helpers::{Closed, WsClient, close_of};
 use crate::nodes::{Node, shared};
+use alerthub_test_support::{Closed, WsClient, close_of};
 
 #[actix_web::test]
 async fn alerts_read_state_and_counts_reach_every_node_once() {

@@ -10,8 +10,8 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::WsClient;
 use crate::nodes::{Node, shared};
+use alerthub_test_support::WsClient;
 
 const USERS: usize = 20;
 const HALF: usize = 5_000;

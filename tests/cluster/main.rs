@@ -7,10 +7,6 @@
 //! `SKIPPED` otherwise. Tests that restart Redis start their own
 //! `redis-server` on a spare port; the nginx test needs Debian's nginx.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-
 mod fanout;
 mod ingest;
 mod nginx;

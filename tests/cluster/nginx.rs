@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::helpers::{WsClient, jwt};
 use crate::nodes::{Node, free_port, shared};
+use alerthub_test_support::{WsClient, jwt};
 
 #[actix_web::test]
 async fn nginx_balances_sessions_and_alerts_across_two_nodes() {
@@ -94,9 +94,9 @@ async fn nginx_balances_sessions_and_alerts_across_two_nodes() {
         .post(format!("http://127.0.0.1:{port}/api/v1/alerts"))
         .insert_header((
             "Authorization",
-            format!("Bearer {}", crate::helpers::SERVICE_KEY),
+            format!("Bearer {}", alerthub_test_support::SERVICE_KEY),
         ))
-        .send_json(&crate::helpers::alert_body("1", "through-nginx"))
+        .send_json(&alerthub_test_support::alert_body("1", "through-nginx"))
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);

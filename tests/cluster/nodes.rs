@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::helpers::{JWT_SECRET, SERVICE_KEY, TestDatabase, WsClient, jwt};
+use alerthub_test_support::{JWT_SECRET, SERVICE_KEY, TestDatabase, WsClient, jwt};
 
 /// What the nodes of one test share: a fresh PostgreSQL database and a
 /// Redis key prefix of their own.
@@ -27,7 +27,7 @@ pub fn shared(test: &str) -> Option<Shared> {
         .ok()
         .filter(|u| !u.is_empty());
     let (Some(_), Some(redis_url)) = (pg, redis) else {
-        crate::helpers::skipped(
+        alerthub_test_support::skipped(
             test,
             "set ALERTHUB_TEST_DATABASE_URL=postgres://… and ALERTHUB_TEST_REDIS_URL=redis://… to run it",
         );
@@ -189,7 +189,10 @@ impl Node {
     /// Triggers an alert that must be created; returns its id.
     pub async fn create_alert(&self, user: &str, breach: &str) -> i64 {
         let (status, body) = self
-            .post("/api/v1/alerts", crate::helpers::alert_body(user, breach))
+            .post(
+                "/api/v1/alerts",
+                alerthub_test_support::alert_body(user, breach),
+            )
             .await;
         assert_eq!(status, 201, "{} answered {body}", self.name);
         body["alert"]["alert_id"].as_i64().unwrap()

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::helpers::WsClient;
 use crate::nodes::{Node, OwnRedis, shared};
+use alerthub_test_support::WsClient;
 
 /// Reads frames until `want` alert ids have all arrived; returns how often
 /// each alert id arrived (other frame types are skipped).

@@ -1,84 +1,15 @@
-//! Who is calling: user credentials (JWTs and opaque API tokens) and the
-//! service keys that may trigger alerts.
-//!
-//! JWTs are checked here with no I/O. Opaque tokens need the database;
-//! `Authenticator::authenticate` asks it through `TokenLookup`, which
-//! refuses tokens alerthub never issued without a query and bounds how often
-//! the rest may be looked up. Only a SHA-256 of each opaque token is stored.
+//! JWTs: verified with the configured keys only, with no I/O; and minted
+//! (HS256, shaped like Simple JWT's access tokens) for trying things out.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix::Addr;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value, json};
 
-use crate::actors::db::DbActor;
-pub use crate::auth_refusal::Refusal;
-use crate::jwt_keys::CheckedKey;
+use super::credential::AuthError;
+use super::keys::CheckedKey;
+use super::refusal::Refusal;
 use crate::models::UserId;
-use crate::token_lookup::{LookupError, TokenLookup};
-
-/// A credential as presented, before it is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    Jwt(String),
-    Opaque(String),
-}
-
-impl Credential {
-    /// Reads `Bearer <x>`, `Token <x>` or a bare value. The shape decides the
-    /// kind: three base64url parts joined by dots is a JWT, anything else an
-    /// opaque token (our opaque tokens never contain a dot).
-    pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.trim();
-        let is_scheme =
-            |s: &str| s.eq_ignore_ascii_case("bearer") || s.eq_ignore_ascii_case("token");
-        let value = match raw.split_once(char::is_whitespace) {
-            Some((scheme, rest)) if is_scheme(scheme) => rest.trim(),
-            _ if is_scheme(raw) => "",
-            _ => raw,
-        };
-        if value.is_empty() {
-            return None;
-        }
-        Some(if looks_like_jwt(value) {
-            Self::Jwt(value.into())
-        } else {
-            Self::Opaque(value.into())
-        })
-    }
-
-    /// The raw secret, for comparing with service keys.
-    pub fn secret(&self) -> &str {
-        match self {
-            Self::Jwt(s) | Self::Opaque(s) => s,
-        }
-    }
-}
-
-fn looks_like_jwt(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('.').collect();
-    parts.len() == 3
-        && parts.iter().take(2).all(|p| !p.is_empty())
-        && parts.iter().all(|p| {
-            p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// Missing, malformed, expired, revoked or wrongly signed. The reason is
-    /// for the log (`auth_refusal::log_refusal`); clients only ever see
-    /// `authentication failed`.
-    #[error("authentication failed")]
-    Invalid(Refusal),
-    /// The token store could not be asked (or this node's lookup budget is
-    /// spent, see `token_lookup`): not a verdict on the credential.
-    #[error("storage unavailable")]
-    Unavailable,
-}
 
 /// Verifies JWTs with the configured keys only; `alg: none` cannot even be
 /// expressed in `jsonwebtoken`'s header type, and an algorithm with no key
@@ -185,86 +116,6 @@ pub fn mint_jwt(
         .map_err(|e| KeyError(e.to_string()))
 }
 
-/// Checks any user credential; opaque tokens are looked up in storage.
-#[derive(Clone)]
-pub struct Authenticator {
-    jwt: JwtVerifier,
-    db: Addr<DbActor>,
-    tokens: Arc<TokenLookup>,
-    service_keys: Vec<String>,
-}
-
-/// What a trigger's `Authorization` header turned out to be.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ServiceAuth {
-    Service,
-    /// A valid user credential: authenticated, but not allowed to trigger.
-    User,
-    Invalid(Refusal),
-}
-
-impl Authenticator {
-    pub fn new(
-        jwt: JwtVerifier,
-        db: Addr<DbActor>,
-        tokens: Arc<TokenLookup>,
-        service_keys: Vec<String>,
-    ) -> Self {
-        Self {
-            jwt,
-            db,
-            tokens,
-            service_keys,
-        }
-    }
-
-    pub async fn authenticate(&self, credential: &Credential) -> Result<UserId, AuthError> {
-        match credential {
-            Credential::Jwt(token) => self.jwt.verify(token),
-            Credential::Opaque(token) => {
-                self.tokens
-                    .user(&self.db, token)
-                    .await
-                    .map_err(|e| match e {
-                        LookupError::Unknown => AuthError::Invalid(Refusal::UnknownToken),
-                        // Not a verdict on the token: the client may retry.
-                        LookupError::Busy | LookupError::Unavailable => AuthError::Unavailable,
-                    })
-            }
-        }
-    }
-
-    /// Forgets what this node cached about an opaque token (call it when
-    /// the token is revoked here, so the revocation holds at once).
-    pub fn forget_token(&self, token: &str) {
-        self.tokens.forget(token);
-    }
-
-    /// Service keys are compared in constant time so their bytes cannot be
-    /// guessed from response timing.
-    pub async fn authenticate_service(
-        &self,
-        credential: Option<&Credential>,
-    ) -> Result<ServiceAuth, AuthError> {
-        let Some(credential) = credential else {
-            return Ok(ServiceAuth::Invalid(Refusal::Missing));
-        };
-        let secret = credential.secret().as_bytes();
-        if self
-            .service_keys
-            .iter()
-            .any(|k| constant_time_eq::constant_time_eq(k.as_bytes(), secret))
-        {
-            return Ok(ServiceAuth::Service);
-        }
-        match self.authenticate(credential).await {
-            Ok(_) => Ok(ServiceAuth::User),
-            Err(AuthError::Invalid(why)) => Ok(ServiceAuth::Invalid(why)),
-            Err(e) => Err(e),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,31 +139,6 @@ mod tests {
             .unwrap()
             .as_secs()
             + 600
-    }
-
-    #[test]
-    fn credential_shapes() {
-        assert_eq!(
-            Credential::parse("Bearer a.b.c"),
-            Some(Credential::Jwt("a.b.c".into()))
-        );
-        assert_eq!(
-            Credential::parse("a.b.c"),
-            Some(Credential::Jwt("a.b.c".into()))
-        );
-        assert_eq!(
-            Credential::parse("Token ahk_1"),
-            Some(Credential::Opaque("ahk_1".into()))
-        );
-        assert_eq!(
-            Credential::parse("ahk_1"),
-            Some(Credential::Opaque("ahk_1".into()))
-        );
-        assert_eq!(
-            Credential::parse("a.b"),
-            Some(Credential::Opaque("a.b".into()))
-        );
-        assert_eq!(Credential::parse("Bearer "), None);
     }
 
     #[test]

@@ -1,37 +1,30 @@
-//! Builds the running service from `Settings`: storage, actors, HTTP server.
+//! Builds the running service from `Settings`: storage and secrets here,
+//! the actors in `wiring`, the HTTP server in `server`.
 //! Tests call `Application::build` with a port-0 address and talk to the
 //! real server over TCP.
+
+mod server;
+mod wiring;
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_http::HttpService;
-use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
-use actix_web::dev::AppConfig;
-use actix_web::{App, web};
+use actix_web::web;
 
-use crate::actors::db::DbActor;
-use crate::actors::heartbeat::Heartbeat;
-use crate::actors::redis_subscriber::RedisSubscriber;
-use crate::actors::registry::{AttachSubscriber, CloseAll, Registry};
-use crate::actors::session::SessionServices;
-use crate::actors::writer::AlertWriter;
+use crate::actors::messages::CloseAll;
+use crate::actors::registry::Registry;
+use crate::auth::keys::public_key_from_pem;
+use crate::auth::lookup::TokenLookup;
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
-use crate::connect_limit::ConnectLimiter;
-use crate::delivery::Delivery;
-use crate::http::{self, AppState};
-use crate::jwt_keys::public_key_from_pem;
-use crate::metrics::Metrics;
-use crate::redis::ingest::IngestConsumer;
-use crate::redis::publisher::Publisher;
+use crate::config::secrets::{Secrets, SecretsError};
+use crate::http::AppState;
+use crate::rate_limit::rest::RestLimiter;
 use crate::redis::{RedisConfigError, RedisContext};
-use crate::rest_limit::RestLimiter;
-use crate::secrets::{Secrets, SecretsError};
 use crate::storage::{self, StorageError};
-use crate::token_lookup::TokenLookup;
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -103,63 +96,11 @@ impl Application {
         )
         .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
-        let db = {
-            let pool = pool.clone();
-            SyncArbiter::start(settings.pool.max_size as usize, move || {
-                DbActor::new(pool.clone())
-            })
-        };
-        let registry = {
-            let (db, metrics) = (db.clone(), metrics.clone());
-            let (max_sessions, outbound) = (
-                settings.max_sessions_per_user,
-                settings.limits.outbound_queue,
-            );
-            Registry::create(move |ctx| Registry::new(max_sessions, db, outbound, metrics, ctx))
-        };
-        let publisher = redis
-            .as_ref()
-            .map(|r| Publisher::start(r.clone(), settings.node_id.clone()));
-        let delivery = Delivery::new(registry.clone(), publisher.clone());
-        let writer = AlertWriter::new(db.clone(), delivery.clone(), metrics.clone()).start();
-        if let (Some(redis), Some(publisher)) = (&redis, &publisher) {
-            let subscriber =
-                RedisSubscriber::new(redis.clone(), settings.node_id.clone(), registry.clone())
-                    .start();
-            registry.do_send(AttachSubscriber(subscriber));
-            let ingest = IngestConsumer {
-                ctx: redis.clone(),
-                publisher: publisher.clone(),
-                consumer: settings.node_id.clone(),
-                writer: writer.clone(),
-                metrics: metrics.clone(),
-                claim_idle: settings.ingest_claim_idle,
-            };
-            actix_web::rt::spawn(ingest.run());
-        }
-        let connect_limiter = ConnectLimiter::new(
-            settings.connect_limit,
-            settings.limits.connect_window,
-            redis.clone().map(|r| (r, settings.node_id.clone())),
-        );
-        let heartbeat = Heartbeat::new(
-            settings.limits.heartbeat_interval,
-            settings.limits.client_timeout,
-        )
-        .start();
-        let sessions = Arc::new(SessionServices {
-            heartbeat,
-            connect_limiter,
-            registry: registry.clone(),
-            db: db.clone(),
-            delivery: delivery.clone(),
-            metrics: metrics.clone(),
-            limits: settings.limits.clone(),
-        });
+        let actors = wiring::start(&settings, pool, metrics.clone(), redis.as_ref());
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 jwt,
-                db.clone(),
+                actors.db.clone().recipient(),
                 Arc::new(TokenLookup::new(
                     token_key,
                     &settings.limits,
@@ -167,12 +108,11 @@ impl Application {
                 )),
                 secrets.service_keys.clone(),
             ),
-            writer,
-            db,
-            registry: registry.clone(),
-            delivery,
+            writer: actors.writer,
+            db: actors.db,
+            registry: actors.registry.clone(),
             metrics,
-            sessions,
+            sessions: actors.sessions,
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
             node_id: settings.node_id.clone(),
@@ -189,40 +129,12 @@ impl Application {
             addr: settings.bind.clone(),
             source,
         })?;
-        let origins = settings.allowed_origins.clone();
-        let bind_error = |source| StartupError::Bind {
-            addr: settings.bind.clone(),
-            source,
-        };
-        // actix-web's `HttpServer` offers no upgrade hook, so the server is
-        // assembled as it does it, plus `upgrade`: WebSocket handshakes
-        // leave the HTTP/1 dispatcher with their connection (`http::ws`).
-        let mut server = actix_server::Server::build()
-            .disable_signals()
-            .backlog(4096)
-            .shutdown_timeout(5);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
-        let server = server
-            .listen("alerthub", listener, move || {
-                let app = App::new()
-                    .app_data(state.clone())
-                    .configure(|cfg| http::routes(cfg, &origins))
-                    .into_factory()
-                    .map_err(|e| e.error_response());
-                HttpService::build()
-                    .keep_alive(Duration::from_secs(5))
-                    .client_request_timeout(Duration::from_secs(5))
-                    .client_disconnect_timeout(Duration::from_secs(1))
-                    .tcp_nodelay(true)
-                    .local_addr(local)
-                    .upgrade(http::ws::upgrade_service(state.clone()))
-                    .finish(map_config(app, |_| AppConfig::default()))
-                    .tcp()
-            })
-            .map_err(bind_error)?
-            .run();
+        let server = server::serve(listener, local, state, settings.workers).map_err(|source| {
+            StartupError::Bind {
+                addr: settings.bind.clone(),
+                source,
+            }
+        })?;
 
         log::info!(
             "alerthub {} listening on http://{local} (node {}, database {})",
@@ -236,7 +148,7 @@ impl Application {
         Ok(Self {
             port: local.port(),
             server,
-            registry,
+            registry: actors.registry,
         })
     }
 

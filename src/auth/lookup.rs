@@ -34,14 +34,14 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::Addr;
+use actix::Recipient;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::actors::db::{DbActor, TokenUser, db_result};
+use crate::actors::messages::{TokenUser, db_result};
+use crate::auth::opaque::{self, Kind, TokenKey};
 use crate::config::Limits;
-use crate::metrics::{Metrics, TokenCheck};
 use crate::models::UserId;
-use crate::tokens::{self, Kind, TokenKey};
+use crate::telemetry::metrics::{Metrics, TokenCheck};
 
 /// Why a lookup gave no user. `auth` maps these to its own `AuthError`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -131,11 +131,15 @@ impl TokenLookup {
     /// Drops the cached answer for a token, e.g. because this node just
     /// revoked it; the next use asks the database again.
     pub fn forget(&self, token: &str) {
-        self.cache().remove(&tokens::hash(token));
+        self.cache().remove(&opaque::hash(token));
     }
 
     /// The user an opaque token belongs to, within the bounds above.
-    pub async fn user(&self, db: &Addr<DbActor>, token: &str) -> Result<UserId, LookupError> {
+    pub async fn user(
+        &self,
+        db: &Recipient<TokenUser>,
+        token: &str,
+    ) -> Result<UserId, LookupError> {
         let budget = match self.key.classify(token) {
             Kind::Issued => &self.issued,
             Kind::Legacy => &self.legacy,
@@ -144,7 +148,7 @@ impl TokenLookup {
                 return Err(LookupError::Unknown);
             }
         };
-        let hash = tokens::hash(token);
+        let hash = opaque::hash(token);
         if let Some(answer) = self.cached(&hash) {
             self.metrics.token_check(TokenCheck::Cached);
             return answer.ok_or(LookupError::Unknown);

@@ -1,13 +1,16 @@
 //! The command line of the contract, section 4: serve, migrate, tokens and
 //! the test alert (the old `manage.py test_breach_alert`).
 
+pub mod args;
+
 use serde_json::{Value, json};
 
+use self::args::{Cli, Command, TokenCommand};
 use crate::auth::mint_jwt;
-use crate::config::{Cli, Command, ConfigError, Settings, TokenCommand};
+use crate::config::secrets::{Secrets, SecretsError};
+use crate::config::{ConfigError, Settings};
 use crate::models::UserId;
 use crate::models::domain::Severity;
-use crate::secrets::{Secrets, SecretsError};
 use crate::startup::{Application, StartupError};
 use crate::storage::{self, DbConn, StorageError};
 

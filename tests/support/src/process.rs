@@ -2,18 +2,32 @@
 //! for the command-line tests, and for tests that watch the server's own
 //! memory (its RSS, which an in-process server would share with the test).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::PATIENCE;
+use crate::app::PATIENCE;
+
+/// The `alerthub` binary cargo built beside the running test (tests live in
+/// `target/<profile>/deps/`), or `ALERTHUB_BIN`.
+pub fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("ALERTHUB_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    profile_dir.join("alerthub")
+}
 
 /// The built binary with a clean environment: no variable of the host
 /// (a CI's DATABASE_URL, say) leaks into what a test means.
 pub fn alerthub(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_alerthub"));
+    let mut cmd = Command::new(binary());
     cmd.current_dir(dir)
         .env_clear()
         .env("RUST_LOG", "info")

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
 use alerthub::actors::registry::Registry;
-use alerthub::config::{Cli, Settings};
+use alerthub::cli::args::Cli;
+use alerthub::config::Settings;
 use alerthub::startup::Application;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
@@ -163,7 +164,7 @@ pub async fn spawn_app_with(flags: &[&str], adjust: impl FnOnce(&mut Settings)) 
 
 /// How long a server may still accept an opaque token that was revoked
 /// behind its back (by the CLI or a test's own connection): what it looked
-/// up is cached that long (see `alerthub::token_lookup`).
+/// up is cached that long (see `alerthub::auth::lookup`).
 pub fn token_cache_ttl() -> Duration {
     alerthub::config::Limits::default().token_cache_ttl
 }

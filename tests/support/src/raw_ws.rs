@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::helpers::PATIENCE;
+use crate::app::PATIENCE;
 
 pub const TEXT: u8 = 0x1;
 pub const BINARY: u8 = 0x2;

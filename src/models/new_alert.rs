@@ -1,19 +1,15 @@
-//! An alert in its three shapes: the trigger request a service sends
-//! (`NewAlert`, parsed once), the stored row (`AlertRow`), and the JSON a
-//! client sees (`AlertView`, the contract's `breach_alert.message`).
+//! A trigger request as a service sends it (`NewAlert`), parsed once at the
+//! edge: every field checked against the contract, every bad field named.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use super::domain::{
     BreachId, Confidence, Description, ParseError, Severity, Source, Title, UserId,
-    format_timestamp, parse_timestamp,
 };
-use super::schema::alerts;
+use super::time::parse_timestamp;
 
 /// A trigger request that passed every check of the contract.
 #[derive(Debug, Clone)]
@@ -157,90 +153,6 @@ impl NewAlert {
 /// Keeps a parsed value, or records why the field was refused.
 fn take<T>(errors: &mut FieldErrors, name: &str, parsed: Result<T, ParseError>) -> Option<T> {
     parsed.map_err(|e| errors.insert(name.to_owned(), e)).ok()
-}
-
-/// A stored alert, as both backends return it.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = alerts)]
-pub struct AlertRow {
-    pub id: i64,
-    pub user_id: String,
-    pub breach_id: String,
-    pub title: String,
-    pub severity: String,
-    pub confidence: f64,
-    pub detected_at: NaiveDateTime,
-    pub description: Option<String>,
-    pub source: Option<String>,
-    pub read: bool,
-    pub created_at: NaiveDateTime,
-}
-
-/// The insertable form of a `NewAlert`. `None` is stored as NULL rather
-/// than as the column's DEFAULT: every column is given, which lets SQLite
-/// store a whole group in multi-row INSERTs.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = alerts, treat_none_as_default_value = false)]
-pub struct NewAlertRow {
-    pub user_id: String,
-    pub breach_id: String,
-    pub title: String,
-    pub severity: String,
-    pub confidence: f64,
-    pub detected_at: NaiveDateTime,
-    pub description: Option<String>,
-    pub source: Option<String>,
-    pub read: bool,
-    pub created_at: NaiveDateTime,
-}
-
-impl NewAlertRow {
-    pub fn from_new(alert: NewAlert, created_at: DateTime<Utc>) -> Self {
-        Self {
-            user_id: alert.user_id.as_str().to_owned(),
-            breach_id: alert.breach_id.into_inner(),
-            title: alert.title.into_inner(),
-            severity: alert.severity.as_str().to_owned(),
-            confidence: alert.confidence.value(),
-            detected_at: alert.detected_at.naive_utc(),
-            description: alert.description.map(Description::into_inner),
-            source: alert.source.map(Source::into_inner),
-            read: false,
-            created_at: created_at.trunc_subsecs(6).naive_utc(),
-        }
-    }
-}
-
-/// `breach_alert.message` on the wire, and the `alert` object of the REST API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertView {
-    pub alert_id: i64,
-    pub breach_id: String,
-    pub title: String,
-    pub severity: String,
-    pub confidence: f64,
-    pub detected_at: String,
-    pub description: Option<String>,
-    pub source: Option<String>,
-    pub read: bool,
-    pub created_at: String,
-}
-
-impl From<&AlertRow> for AlertView {
-    fn from(row: &AlertRow) -> Self {
-        Self {
-            alert_id: row.id,
-            breach_id: row.breach_id.clone(),
-            title: row.title.clone(),
-            severity: row.severity.clone(),
-            confidence: row.confidence,
-            detected_at: format_timestamp(row.detected_at.and_utc()),
-            description: row.description.clone(),
-            source: row.source.clone(),
-            read: row.read,
-            created_at: format_timestamp(row.created_at.and_utc()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,398 @@
+//! `WsSession`: one per WebSocket, in the idiom of actix's chat example.
+//!
+//! A session authenticates before it exists (the upgrade in `http::ws`
+//! does that), asks the `Registry` to admit it, greets, replays what the
+//! client missed, then goes live. Admission runs while the actor waits
+//! (`ctx.wait`): nothing is read or sent before `connection_established`
+//! or a 4029 close. The replay runs beside the mailbox while reading is
+//! paused; live frames that arrive meanwhile are held and sent after it
+//! (`outgoing`), so an alert created during the connect is sent exactly
+//! once.
+//!
+//! Liveness is the `Heartbeat` actor's (it pings and times the session
+//! out without a timer per session). Every close frees the session's place
+//! under the per-user cap at once, then gives the close frame
+//! `close_deadline` to reach the peer (and the peer's answer to come back);
+//! a peer that does not take it in time gets its connection reset, so a
+//! stuck peer never outlives its session.
+
+mod inbound;
+mod outgoing;
+mod requests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::prelude::*;
+use actix_http::ws::{Frame, ProtocolError};
+
+use self::inbound::{Inbound, Inbox};
+use self::outgoing::{Flush, Outgoing, Replay, ReplayRows, Sender};
+use self::requests::Request;
+use super::messages::{
+    Admit, Beat, Depart, HeartbeatHandle, Outbound, Outbox, RegistryHandle, ReplaySince,
+    SessionClock, SessionControl, SessionLink, SessionStorage, Unwatch, Watch, db_result,
+};
+use crate::config::Limits;
+use crate::models::UserId;
+use crate::protocol::{ClientMessage, Close, ErrorCode, frames};
+use crate::rate_limit::connect::ConnectLimiter;
+use crate::telemetry::metrics::{CloseWhy, Metrics, Rejection};
+use crate::transport::{FrameReader, ReadGate, Socket};
+
+/// What every session shares: one allocation for all of them.
+pub struct SessionServices {
+    pub registry: RegistryHandle,
+    pub heartbeat: HeartbeatHandle,
+    pub storage: SessionStorage,
+    pub connect_limiter: ConnectLimiter,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
+
+pub struct WsSession {
+    id: u64,
+    user: UserId,
+    services: Arc<SessionServices>,
+    since: Option<i64>,
+    out: Outgoing,
+    /// Paused while a replay runs: client messages wait until it is done.
+    reading: ReadGate,
+    inbox: Inbox,
+    /// Set once the registry admitted the session, until it is told the
+    /// session left.
+    registered: bool,
+    /// Why the session ended, once known (counted once in the metrics).
+    ended: Option<CloseWhy>,
+    outbox: Arc<Outbox>,
+    clock: Arc<SessionClock>,
+}
+
+impl WsSession {
+    /// Starts the session on an upgraded socket. `leftover` holds bytes the
+    /// client sent right behind its handshake.
+    pub fn start(
+        io: Socket,
+        leftover: &[u8],
+        user: UserId,
+        since: Option<i64>,
+        services: Arc<SessionServices>,
+    ) -> Addr<Self> {
+        let limits = &services.limits;
+        let reader = FrameReader::new(io.clone(), limits.max_frame_bytes, leftover);
+        let session = Self {
+            id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
+            user,
+            since,
+            out: Outgoing::new(io, limits, services.metrics.clone()),
+            reading: reader.gate(),
+            inbox: Inbox::new(limits),
+            registered: false,
+            ended: None,
+            outbox: Arc::default(),
+            clock: Arc::default(),
+            services,
+        };
+        Self::create(move |ctx| {
+            ctx.add_stream(reader);
+            session
+        })
+    }
+
+    /// Call after writing: stops a session whose peer went away, closes one
+    /// that fell behind, and flushes whatever the kernel did not take.
+    fn wrote(&mut self, ctx: &mut Context<Self>) {
+        if self.out.is_broken() {
+            self.leave();
+            ctx.stop();
+            return;
+        }
+        if self.ended.is_none() && self.out.over_bound() {
+            return self.slow_consumer(ctx);
+        }
+        if self.out.start_flush() {
+            ctx.spawn(Flush);
+        }
+    }
+
+    fn slow_consumer(&mut self, ctx: &mut Context<Self>) {
+        log::info!(
+            "session {} of user {} fell behind; closing with 1013",
+            self.id,
+            self.user
+        );
+        self.services.metrics.slow_consumers.inc();
+        self.close(ctx, Close::SlowConsumer, CloseWhy::SlowConsumer);
+    }
+
+    /// Records why the session ended; the first reason wins.
+    fn ended(&mut self, why: CloseWhy) {
+        if self.ended.is_none() {
+            self.ended = Some(why);
+            self.services.metrics.closed(why);
+        }
+    }
+
+    /// Tells the registry and the heartbeat that the session is gone, so
+    /// its place under the per-user cap is free at once.
+    fn leave(&mut self) {
+        if !self.registered {
+            return;
+        }
+        self.registered = false;
+        let services = &self.services;
+        services.heartbeat.unwatch.do_send(Unwatch(self.id));
+        services.registry.depart.do_send(Depart {
+            user: self.user.clone(),
+            session_id: self.id,
+        });
+    }
+
+    /// Closes the session: the close frame (and the peer's answer) get
+    /// `close_deadline`, after which the connection goes — reset if the
+    /// frame never left.
+    fn close(&mut self, ctx: &mut Context<Self>, close: Close, why: CloseWhy) {
+        if self.ended.is_some() {
+            return;
+        }
+        self.ended(why);
+        self.leave();
+        let peer_stuck = matches!(why, CloseWhy::SlowConsumer | CloseWhy::Heartbeat);
+        self.out.close(close, peer_stuck);
+        // Read again: the peer's answer to the close ends the session early.
+        self.reading.resume();
+        self.wrote(ctx);
+        ctx.run_later(self.services.limits.close_deadline, |act, ctx| {
+            if act.out.backed_up() {
+                act.out.abort();
+            }
+            ctx.stop();
+        });
+    }
+
+    /// Admitted: greet, then replay or go live.
+    fn admitted(&mut self, ctx: &mut Context<Self>) {
+        self.registered = true;
+        self.services.heartbeat.watch.do_send(Watch {
+            id: self.id,
+            clock: self.clock.clone(),
+            session: ctx.address().recipient(),
+        });
+        let greeting = frames::greeting(self.user.as_str());
+        self.out.text(&greeting);
+        if let Some(since) = self.since {
+            self.start_replay(since, ctx);
+        }
+        self.wrote(ctx);
+    }
+
+    /// Fetches what the client missed; `Replay` writes it as the socket
+    /// takes it, then the held live frames follow.
+    fn start_replay(&mut self, since: i64, ctx: &mut Context<Self>) {
+        self.out.begin_replay();
+        self.reading.pause();
+        let query = ReplaySince {
+            user: self.user.clone(),
+            since,
+            max: self.services.limits.replay_max,
+        };
+        self.services
+            .storage
+            .replay
+            .send(query)
+            .into_actor(self)
+            .map(|result, act, ctx| match db_result(result) {
+                Ok((rows, truncated)) => {
+                    ctx.spawn(Replay(ReplayRows::new(rows, truncated)));
+                }
+                Err(e) => {
+                    log::warn!("replay for user {} failed: {e}", act.user);
+                    let error = frames::error(
+                        ErrorCode::Unavailable,
+                        "storage is unavailable: the replay was not sent",
+                    );
+                    act.out.text(&error);
+                    act.go_live(ctx);
+                }
+            })
+            .spawn(ctx);
+    }
+
+    /// The replay is done: send the live frames held meanwhile.
+    fn go_live(&mut self, ctx: &mut Context<Self>) {
+        self.reading.resume();
+        self.out.end_replay();
+        self.wrote(ctx);
+    }
+
+    fn on_client_message(&mut self, message: ClientMessage, ctx: &mut Context<Self>) {
+        match requests::handle(message, &self.user, &self.services.storage) {
+            Request::Reply(text) => self.out.text(&text),
+            Request::Later(answer) => {
+                answer
+                    .into_actor(self)
+                    .map(|reply, act, ctx| {
+                        if let Some(text) = reply {
+                            act.out.text(&text);
+                            act.wrote(ctx);
+                        }
+                    })
+                    .spawn(ctx);
+            }
+        }
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let services = self.services.clone();
+        let user = self.user.clone();
+        let link = SessionLink {
+            id: self.id,
+            frames: ctx.address().recipient(),
+            control: ctx.address().recipient(),
+            outbox: self.outbox.clone(),
+        };
+        // Count the attempt, then ask to join; nothing else is handled (and
+        // nothing read) until both answered, so no frame can precede
+        // `connection_established` or a 4029 close.
+        async move {
+            if !services.connect_limiter.allow(&user).await {
+                return Err((Rejection::RateLimited, Close::RateLimited));
+            }
+            match services.registry.admit.send(Admit { user, link }).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err((Rejection::TooManySessions, Close::TooManySessions)),
+                Err(_) => Err((Rejection::Unavailable, Close::Unavailable)),
+            }
+        }
+        .into_actor(self)
+        .map(|result, act, ctx| match result {
+            Ok(()) => act.admitted(ctx),
+            Err((why, close)) => {
+                act.services.metrics.rejected(why);
+                act.close(ctx, close, CloseWhy::RateLimited);
+            }
+        })
+        .wait(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.ended(CloseWhy::Client);
+        self.leave();
+    }
+}
+
+impl Handler<Outbound> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
+        self.outbox.queued.fetch_sub(1, Ordering::AcqRel);
+        if self.ended.is_none() {
+            self.out.live(msg.0);
+            self.wrote(ctx);
+        }
+    }
+}
+
+impl Handler<SessionControl> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionControl, ctx: &mut Self::Context) {
+        match msg {
+            SessionControl::SlowConsumer => self.slow_consumer(ctx),
+            SessionControl::Close(Close::ShuttingDown) => {
+                self.close(ctx, Close::ShuttingDown, CloseWhy::Shutdown)
+            }
+            SessionControl::Close(close) => self.close(ctx, close, CloseWhy::Client),
+        }
+    }
+}
+
+impl Handler<Beat> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, beat: Beat, ctx: &mut Self::Context) {
+        match beat {
+            Beat::Ping if self.ended.is_none() => {
+                self.out.ping();
+                self.wrote(ctx);
+            }
+            Beat::Ping => {}
+            Beat::TimedOut => {
+                log::debug!("session {} of user {} timed out", self.id, self.user);
+                self.close(ctx, Close::HeartbeatTimeout, CloseWhy::Heartbeat);
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<Frame, ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Self::Context) {
+        let metrics = self.services.metrics.clone();
+        let inbound = self
+            .inbox
+            .read(item, || metrics.client_messages_dropped.inc());
+        if !matches!(inbound, Inbound::Broken) {
+            self.clock.heard();
+        }
+        if self.ended.is_some() {
+            // Closing: only the peer's answer (or its going away) counts.
+            if matches!(inbound, Inbound::PeerClosed(_) | Inbound::Broken) {
+                ctx.stop();
+            }
+            return;
+        }
+        match inbound {
+            Inbound::Message(message) => self.on_client_message(message, ctx),
+            Inbound::Refuse(error) => self.out.text(&error),
+            Inbound::Ping(payload) => self.out.pong(&payload),
+            Inbound::Nothing => {}
+            Inbound::Violation(close) => return self.close(ctx, close, CloseWhy::Protocol),
+            Inbound::PeerClosed(code) => {
+                // Answer with the peer's code, then go once it is written.
+                self.close(ctx, Close::Echo(code), CloseWhy::Client);
+                if !self.out.backed_up() {
+                    ctx.stop();
+                }
+                return;
+            }
+            Inbound::Broken => {
+                self.leave();
+                return ctx.stop();
+            }
+        }
+        self.wrote(ctx);
+    }
+
+    /// The peer closed its side of the connection.
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.ended(CloseWhy::Client);
+        self.leave();
+        ctx.stop();
+    }
+}
+
+impl Sender for WsSession {
+    fn outgoing(&mut self) -> &mut Outgoing {
+        &mut self.out
+    }
+
+    fn broken(&mut self, ctx: &mut Context<Self>) {
+        log::debug!("session {}: write failed", self.id);
+        self.leave();
+        ctx.stop();
+    }
+
+    fn wrote(&mut self, ctx: &mut Context<Self>) {
+        WsSession::wrote(self, ctx);
+    }
+
+    fn replayed(&mut self, ctx: &mut Context<Self>) {
+        self.go_live(ctx);
+    }
+}

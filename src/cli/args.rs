@@ -1,0 +1,87 @@
+//! The command line's grammar: the commands of the contract (§4), with the
+//! operator settings (`config::Options`) as global flags.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::options::Options;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alerthub",
+    version,
+    about = "Real-time security alerts over WebSocket"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first). The default command.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Trigger a test alert through the running server, so live sessions see it.
+    SendTestAlert {
+        user_id: String,
+        #[arg(long, default_value = "HIGH")]
+        severity: String,
+        /// Base URL of the running server; defaults to http://ALERTHUB_BIND.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Manage user tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an opaque API token for a user and print it alone on stdout.
+    Create { user_id: String },
+    /// Revoke an opaque API token.
+    Revoke { token: String },
+    /// Print a JWT signed with the configured HS256 secret.
+    Jwt {
+        user_id: String,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+}
+
+/// `30s`, `15m`, `1h`, `7d` or plain seconds.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (num, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration such as 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{raw:?}: unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_parse() {
+        assert_eq!(parse_ttl("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_ttl("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

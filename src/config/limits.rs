@@ -1,0 +1,64 @@
+//! Timing and size limits of sessions, with the contract's numbers as
+//! defaults; tests shorten them.
+
+use std::time::Duration;
+
+/// Timing and size limits of a session; the contract's numbers by default.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub heartbeat_interval: Duration,
+    pub client_timeout: Duration,
+    pub max_frame_bytes: usize,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    /// Frames queued for one session (waiting to be handled, held during a
+    /// replay, or waiting for the kernel) before it is closed with 1013.
+    pub outbound_queue: usize,
+    /// Bytes waiting for the kernel before a session is closed with 1013: a
+    /// backstop above what 1,024 frames of the largest alert take (about
+    /// 4.5 MiB), so the frame bound of the contract is what normally acts.
+    pub outbound_bytes: usize,
+    /// The kernel send buffer of each WebSocket (`SO_SNDBUF`).
+    pub socket_send_buffer: usize,
+    /// How long a close frame may take to reach a peer (and its answer to
+    /// come back) before the connection is dropped.
+    pub close_deadline: Duration,
+    pub replay_max: i64,
+    pub connect_window: Duration,
+    /// How long a request body may take to arrive, in all, once its
+    /// headers have: a sender that stalls half-way gets 408.
+    pub body_read_timeout: Duration,
+    /// How long a node trusts what it looked up about an opaque token.
+    pub token_cache_ttl: Duration,
+    /// Database lookups of tagged opaque tokens that missed the cache, per
+    /// node: the token bucket's rate and burst.
+    pub token_lookups_per_second: u32,
+    pub token_lookup_burst: u32,
+    /// The same for untagged (legacy) opaque tokens, in a bucket of their own.
+    pub legacy_token_lookups_per_second: u32,
+    pub legacy_token_lookup_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(45),
+            max_frame_bytes: 64 * 1024,
+            messages_per_second: 20,
+            message_burst: 40,
+            outbound_queue: 1024,
+            outbound_bytes: 8 * 1024 * 1024,
+            socket_send_buffer: 128 * 1024,
+            close_deadline: Duration::from_secs(1),
+            replay_max: 1000,
+            connect_window: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(10),
+            token_cache_ttl: Duration::from_secs(1),
+            token_lookups_per_second: 200,
+            token_lookup_burst: 400,
+            legacy_token_lookups_per_second: 10,
+            legacy_token_lookup_burst: 20,
+        }
+    }
+}

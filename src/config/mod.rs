@@ -1,0 +1,234 @@
+//! Configuration in one typed place.
+//!
+//! Every operator setting is an environment variable that a command-line flag
+//! may override (clap's `env` support does exactly that); `Settings` is what
+//! the rest of the code reads. Tunables that only tests need to shorten
+//! (heartbeat timing, queue bounds) live in `Limits`, with the contract's
+//! values as defaults.
+
+pub mod limits;
+pub mod options;
+pub mod secrets;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use self::limits::Limits;
+pub use self::options::Options;
+use crate::rate_limit::rest::RestRateLimit;
+use crate::storage::{DatabaseUrl, PoolOptions, StorageError};
+
+/// Everything the server needs to start, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database: DatabaseUrl,
+    pub pool: PoolOptions,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub ingest_claim_idle: Duration,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_user_claim: String,
+    pub service_keys: Vec<String>,
+    /// `None` allows any origin.
+    pub allowed_origins: Option<Vec<String>>,
+    pub connect_limit: u32,
+    pub max_sessions_per_user: usize,
+    pub rest_rate_limit: RestRateLimit,
+    pub node_id: String,
+    /// Generate missing secrets (and keep them in the database) instead of
+    /// refusing to start.
+    pub dev_secrets_allowed: bool,
+    pub limits: Limits,
+    /// HTTP worker threads; `None` means one per core.
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Database(#[from] StorageError),
+    #[error("ALERTHUB_BIND {0:?} is not an address such as 127.0.0.1:8000")]
+    Bind(String),
+    #[error("{0} is 0; it must be at least 1 ({1})")]
+    Zero(&'static str, &'static str),
+}
+
+/// Refuses 0 for a setting where it would silently mean something else
+/// (no cap, a pool that cannot serve, a timeout that fails everything).
+fn at_least_one<T: PartialEq + From<u8> + Copy>(
+    value: T,
+    name: &'static str,
+    why: &'static str,
+) -> Result<T, ConfigError> {
+    if value == T::from(0) {
+        Err(ConfigError::Zero(name, why))
+    } else {
+        Ok(value)
+    }
+}
+
+impl Settings {
+    pub fn from_options(o: &Options) -> Result<Self, ConfigError> {
+        let bind_addr: SocketAddr = o
+            .bind
+            .parse()
+            .map_err(|_| ConfigError::Bind(o.bind.clone()))?;
+        let list = |v: &Option<String>| -> Vec<String> {
+            v.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let origins = list(&o.allowed_origins);
+        let allowed_origins = if origins.is_empty() || origins.iter().any(|s| s == "*") {
+            None
+        } else {
+            Some(
+                origins
+                    .into_iter()
+                    .map(|s| s.trim_end_matches('/').to_owned())
+                    .collect(),
+            )
+        };
+        let max_sessions_per_user = at_least_one(
+            o.max_sessions_per_user,
+            "ALERTHUB_MAX_SESSIONS_PER_USER",
+            "0 would admit no session at all",
+        )?;
+        let connect_limit = at_least_one(
+            o.connect_limit,
+            "ALERTHUB_CONNECT_LIMIT",
+            "0 would refuse every connection",
+        )?;
+        let pool_size = at_least_one(
+            o.db_pool_size,
+            "ALERTHUB_DB_POOL_SIZE",
+            "the server needs a database connection",
+        )?;
+        let db_timeout = at_least_one(
+            o.db_timeout_secs,
+            "ALERTHUB_DB_TIMEOUT_SECS",
+            "0 would fail every request that waits for a connection",
+        )?;
+        let claim_idle = at_least_one(
+            o.ingest_claim_idle_secs,
+            "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+            "0 would take entries away from nodes that are still storing them",
+        )?;
+        Ok(Self {
+            bind: o.bind.clone(),
+            database: DatabaseUrl::parse(&o.database_url)?,
+            pool: PoolOptions {
+                max_size: pool_size,
+                connect_timeout: Duration::from_secs(db_timeout),
+            },
+            redis_url: o.redis_url.clone().filter(|s| !s.is_empty()),
+            redis_prefix: o.redis_prefix.clone(),
+            ingest_claim_idle: Duration::from_secs(claim_idle),
+            jwt_secret: o.jwt_secret.clone().filter(|s| !s.is_empty()),
+            jwt_public_key: o.jwt_public_key.clone(),
+            jwt_user_claim: o.jwt_user_claim.clone(),
+            service_keys: list(&o.service_keys),
+            allowed_origins,
+            connect_limit,
+            max_sessions_per_user,
+            rest_rate_limit: o.rest_rate_limit,
+            // Two nodes with one id would ignore each other's events: an
+            // empty id is treated as none.
+            node_id: o
+                .node_id
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(random_node_id),
+            dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
+            limits: Limits::default(),
+            workers: None,
+        })
+    }
+}
+
+fn random_node_id() -> String {
+    let mut b = [0u8; 4];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    format!("node-{}", hex::encode(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Options {
+        crate::cli::args::Cli::try_parse_from(
+            std::iter::once("alerthub").chain(args.iter().copied()),
+        )
+        .unwrap()
+        .options
+    }
+
+    #[test]
+    fn origins_star_or_unset_mean_any() {
+        let s = Settings::from_options(&options(&["--allowed-origins", "*"])).unwrap();
+        assert!(s.allowed_origins.is_none());
+        let s = Settings::from_options(&options(&[
+            "--allowed-origins",
+            "https://a.example/, http://b:3000",
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.allowed_origins.unwrap(),
+            ["https://a.example", "http://b:3000"]
+        );
+    }
+
+    #[test]
+    fn a_request_body_gets_ten_seconds_by_default() {
+        assert_eq!(Limits::default().body_read_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn zero_limits_are_refused_naming_the_variable() {
+        for (flag, variable) in [
+            ("--max-sessions-per-user", "ALERTHUB_MAX_SESSIONS_PER_USER"),
+            ("--connect-limit", "ALERTHUB_CONNECT_LIMIT"),
+            ("--db-pool-size", "ALERTHUB_DB_POOL_SIZE"),
+            ("--db-timeout-secs", "ALERTHUB_DB_TIMEOUT_SECS"),
+            (
+                "--ingest-claim-idle-secs",
+                "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+            ),
+        ] {
+            let e = Settings::from_options(&options(&[flag, "0"])).unwrap_err();
+            assert!(
+                e.to_string().starts_with(&format!("{variable} is 0")),
+                "{e}"
+            );
+            assert!(Settings::from_options(&options(&[flag, "1"])).is_ok());
+        }
+    }
+
+    #[test]
+    fn dev_secrets_only_on_loopback_unless_asked() {
+        assert!(
+            Settings::from_options(&options(&[]))
+                .unwrap()
+                .dev_secrets_allowed
+        );
+        assert!(
+            !Settings::from_options(&options(&["--bind", "0.0.0.0:8000"]))
+                .unwrap()
+                .dev_secrets_allowed
+        );
+        assert!(
+            Settings::from_options(&options(&["--bind", "0.0.0.0:8000", "--dev"]))
+                .unwrap()
+                .dev_secrets_allowed
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The operator interface of the contract (§4): every setting is an
+//! environment variable that a command-line flag of the same name
+//! overrides (clap's `env` support does exactly that).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::rate_limit::rest::RestRateLimit;
+
+/// The operator interface of the contract, section 4.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Listen address.
+    #[arg(
+        long,
+        env = "ALERTHUB_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind: String,
+    /// sqlite://PATH (or a bare path) or postgres://…
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://alerthub.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Enables multi-node mode.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel.
+    #[arg(
+        long,
+        env = "ALERTHUB_REDIS_PREFIX",
+        default_value = "alerthub:",
+        global = true
+    )]
+    pub redis_prefix: String,
+    /// Seconds an ingest entry may stay pending (its node died) before another node takes it over.
+    #[arg(
+        long,
+        env = "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub ingest_claim_idle_secs: u64,
+    /// HS256 secret (Django's SECRET_KEY works).
+    #[arg(
+        long,
+        env = "ALERTHUB_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// Path to a PEM public key: enables RS256 or ES256.
+    #[arg(long, env = "ALERTHUB_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Claim that names the user.
+    #[arg(
+        long,
+        env = "ALERTHUB_JWT_USER_CLAIM",
+        default_value = "user_id",
+        global = true
+    )]
+    pub jwt_user_claim: String,
+    /// Comma-separated keys for the trigger endpoint.
+    #[arg(
+        long,
+        env = "ALERTHUB_SERVICE_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub service_keys: Option<String>,
+    /// Comma-separated origins; unset or `*` allows any.
+    #[arg(long, env = "ALERTHUB_ALLOWED_ORIGINS", global = true)]
+    pub allowed_origins: Option<String>,
+    /// Connection attempts per user per 60 s.
+    #[arg(
+        long,
+        env = "ALERTHUB_CONNECT_LIMIT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub connect_limit: u32,
+    /// Open sessions per user.
+    #[arg(
+        long,
+        env = "ALERTHUB_MAX_SESSIONS_PER_USER",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_sessions_per_user: usize,
+    /// Calls per second per user to the REST endpoints that take a user
+    /// token, as RATE or RATE/BURST (RATE alone: burst twice the rate).
+    #[arg(
+        long,
+        env = "ALERTHUB_REST_RATE_LIMIT",
+        default_value = "20/40",
+        value_name = "RATE[/BURST]",
+        global = true
+    )]
+    pub rest_rate_limit: RestRateLimit,
+    /// Database connections in the pool (and threads of the DB actor).
+    #[arg(
+        long,
+        env = "ALERTHUB_DB_POOL_SIZE",
+        default_value_t = 4,
+        global = true
+    )]
+    pub db_pool_size: u32,
+    /// Seconds to wait for a database connection before answering 503.
+    #[arg(
+        long,
+        env = "ALERTHUB_DB_TIMEOUT_SECS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub db_timeout_secs: u64,
+    /// Name of this node in /health and logs (default: a random id).
+    #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
+    pub node_id: Option<String>,
+    /// Allow generated secrets even on a non-loopback bind address
+    /// (ALERTHUB_DEV=1, true, yes or on).
+    #[arg(long, env = "ALERTHUB_DEV", global = true, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub dev: bool,
+}

@@ -1,0 +1,49 @@
+//! The HTTP server, assembled the way actix-web's `HttpServer` does it plus
+//! actix-http's `upgrade` hook (which `HttpServer` does not offer):
+//! WebSocket handshakes leave the HTTP/1 dispatcher with their connection
+//! (`http::ws`); every other request goes to the actix-web `App`.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::AppConfig;
+use actix_web::{App, web};
+
+use crate::http::{self, AppState};
+
+pub fn serve(
+    listener: TcpListener,
+    local: SocketAddr,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> io::Result<actix_server::Server> {
+    let origins = state.allowed_origins.clone();
+    let mut server = actix_server::Server::build()
+        .disable_signals()
+        .backlog(4096)
+        .shutdown_timeout(5);
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server
+        .listen("alerthub", listener, move || {
+            let app = App::new()
+                .app_data(state.clone())
+                .configure(|cfg| http::routes(cfg, &origins))
+                .into_factory()
+                .map_err(|e| e.error_response());
+            HttpService::build()
+                .keep_alive(Duration::from_secs(5))
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .local_addr(local)
+                .upgrade(http::ws::upgrade_service(state.clone()))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run())
+}

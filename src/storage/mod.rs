@@ -1,0 +1,25 @@
+//! Storage: one code path for SQLite and PostgreSQL.
+//!
+//! The pool hands out `AnyConnection`, diesel's `MultiConnection` over both
+//! backends, so the server, the CLI and the tests share one type. Queries
+//! that read or update are written once; the two places where SQL really
+//! differs — opening a write transaction and serialising one user's inserts —
+//! are spelled out per backend with `on_backend!`, which expands the same
+//! diesel expression for each concrete connection. We pick the backend from
+//! the URL scheme ourselves rather than through `MultiConnection::establish`,
+//! whose error hides the real cause from operators.
+//!
+//! Everything here is blocking; the `DbActor` runs it on its own threads.
+
+pub mod alerts;
+pub mod connection;
+pub mod pool;
+pub mod refusal;
+pub mod settings;
+pub mod tokens;
+
+pub use alerts::*;
+pub use connection::{AnyConnection, StorageError};
+pub use pool::*;
+pub use settings::*;
+pub use tokens::*;

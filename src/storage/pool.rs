@@ -1,0 +1,291 @@
+//! Where the data lives and how connections to it are made: the database
+//! URL, the r2d2 pool (with a query counter for `/metrics`), SQLite's
+//! tuning and its checkpoint thread, and the embedded migrations.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::connection::{AnyConnection, StorageError, on_backend};
+
+pub(crate) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+pub type DbPool = Pool<Manager>;
+pub type DbConn = PooledConnection<Manager>;
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `sqlite://PATH`, a bare path, or `postgres://…` / `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self, StorageError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path.contains("://") {
+            return Err(StorageError::BadUrl(format!(
+                "DATABASE_URL {raw:?} is neither sqlite://PATH, a file path, nor postgres://…"
+            )));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+
+    /// The URL with any password hidden, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let creds = &url[s + 3..at];
+                    let user = creds.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// The same PostgreSQL URL naming another database (query string kept):
+/// how the benchmark and the tests point at a database they created.
+pub fn postgres_url_with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[host_start..]
+        .find('/')
+        .map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Opens connections of the configured backend and tunes SQLite on open.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+    /// Held by every copy of the manager (the pool's): the SQLite
+    /// checkpoint thread ends when the last one is gone.
+    alive: std::sync::Arc<()>,
+    /// Counts the statements run on pooled connections, if given.
+    queries: Option<prometheus::IntCounter>,
+}
+
+impl Manager {
+    /// A connection, tuned, not yet counted.
+    fn open(&self) -> Result<AnyConnection, StorageError> {
+        let connect_error = |e: ConnectionError| StorageError::Connect(e.to_string());
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut c = diesel::SqliteConnection::establish(path).map_err(connect_error)?;
+                // WAL lets readers run beside the writer; FULL keeps a commit on
+                // disk before we answer 201; busy_timeout makes the CLI and the
+                // server wait for each other instead of failing.
+                // busy_timeout first: switching to WAL itself needs a lock
+                // that another process (the CLI, a second node) may hold.
+                // A 16 MiB page cache per connection keeps the hot indexes in
+                // memory. The WAL is checkpointed by a thread of its own (see
+                // `connect`); the automatic checkpoint, which runs inside a
+                // commit and so on the trigger's path, is only a backstop.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;",
+                )?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(connect_error),
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = StorageError;
+
+    /// Every statement the connection runs from now on (queries, `BEGIN`
+    /// and `COMMIT`, the pool's `SELECT 1` check) counts in `queries`: that
+    /// is `alerthub_db_queries_total`, which shows operators — and proves in
+    /// tests — how hard the database is driven.
+    fn connect(&self) -> Result<AnyConnection, StorageError> {
+        let mut conn = self.open()?;
+        if let Some(queries) = self.queries.clone() {
+            conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+                if matches!(
+                    event,
+                    diesel::connection::InstrumentationEvent::StartQuery { .. }
+                ) {
+                    queries.inc();
+                }
+            });
+        }
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StorageError> {
+        conn.batch_execute("SELECT 1").map_err(Into::into)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        on_backend!(conn, |c| diesel::r2d2::R2D2Connection::is_broken(c))
+    }
+}
+
+/// Pool sizing and patience, from configuration.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+/// Connects once (so a bad URL or a down server is reported with its real
+/// cause), applies migrations, then builds the pool.
+pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, StorageError> {
+    build_pool(url, options, None)
+}
+
+/// `connect`, counting every statement run on the pool's connections in
+/// `queries` (the SQLite checkpoint thread's own connection is not counted).
+pub fn connect_counted(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    queries: prometheus::IntCounter,
+) -> Result<DbPool, StorageError> {
+    build_pool(url, options, Some(queries))
+}
+
+fn build_pool(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    queries: Option<prometheus::IntCounter>,
+) -> Result<DbPool, StorageError> {
+    let manager = Manager {
+        url: url.clone(),
+        alive: std::sync::Arc::default(),
+        queries,
+    };
+    let mut first = manager.open()?;
+    migrate(&mut first)?;
+    if url.is_sqlite() {
+        spawn_checkpointer(first, std::sync::Arc::downgrade(&manager.alive));
+    }
+    Ok(Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        // A PostgreSQL restart leaves pooled connections dead without
+        // diesel noticing; a `SELECT 1` on check-out finds them so the pool
+        // reconnects on its own. A SQLite file cannot go away like that.
+        .test_on_check_out(!url.is_sqlite())
+        .build_unchecked(manager))
+}
+
+/// Moves committed pages from the WAL into the database file every 250 ms,
+/// off the commit path (measured in docs/BENCHMARKS.md: it halves the
+/// trigger's tail latency). PASSIVE never blocks writers or readers.
+fn spawn_checkpointer(mut conn: AnyConnection, alive: std::sync::Weak<()>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                    log::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("no WAL checkpoint thread ({e}); SQLite checkpoints inside commits instead");
+    }
+}
+
+pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    let result = match conn {
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StorageError::Migration(e.to_string()))
+}
+
+/// A migrated SQLite database in memory, for unit tests of storage.
+#[cfg(test)]
+pub fn in_memory_sqlite() -> AnyConnection {
+    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+    AnyConnection::Sqlite(c)
+}
+
+pub fn ping(conn: &mut AnyConnection) -> Result<(), StorageError> {
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://alerthub.db").unwrap(),
+            DatabaseUrl::Sqlite("alerthub.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/a.db").unwrap(),
+            DatabaseUrl::Sqlite("data/a.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://u@h/db").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn postgres_urls_can_name_another_database() {
+        let with = postgres_url_with_database;
+        assert_eq!(
+            with("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(with("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_logs() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/alerts").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/alerts");
+    }
+}

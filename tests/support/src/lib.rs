@@ -1,0 +1,10 @@
+//! What the integration suites share: the real server spawned on port 0
+//! (`app`), the real binary as a separate process (`process`), and a
+//! hand-written WebSocket peer for hostile tests (`raw_ws`). A crate of its
+//! own, so every suite uses it as a normal dependency.
+
+pub mod app;
+pub mod process;
+pub mod raw_ws;
+
+pub use app::*;
