@@ -67,8 +67,12 @@ for target in "${targets[@]}"; do
     continue
   fi
   failed+=("$target")
-  echo "fuzz: $target FAILED (exit $status); the end of its log:" >&2
-  grep -Ev '^#[0-9]+ +(NEW|REDUCE|pulse)' "$log" | tail -n 60 >&2
+  cp "$log" "$artifacts/last-failure.log"
+  echo "fuzz: $target FAILED (exit $status); its whole log: $artifacts/last-failure.log" >&2
+  # The failed check (a panic), or libFuzzer's verdict on a hang or OOM.
+  grep -m1 -A4 'panicked at' "$log" >&2
+  grep -E '^(SUMMARY|==[0-9]+== ERROR)|ALARM|out-of-memory|Test unit written' "$log" >&2
+  [ -n "$found" ] || grep -Ev '^#[0-9]+ +(NEW|REDUCE|pulse)' "$log" | tail -n 30 >&2
   if [ -n "$found" ]; then
     for f in $found; do
       echo "fuzz: $target: input kept at $artifacts/$f" >&2
