@@ -136,6 +136,16 @@ def es256(header, claims):
     return signing_input + "." + b64(out)
 
 
+# Must match TOKEN_KEY in fuzz_targets/credential.rs: bytes 0x00..=0x1f.
+TOKEN_KEY = bytes(range(32))
+
+
+def issued(random_hex):
+    """An opaque token as alerthub mints it: ahk_<random>_<HMAC tag>."""
+    body = "ahk_" + random_hex
+    return body + "_" + hmac.new(TOKEN_KEY, body.encode(), hashlib.sha256).hexdigest()
+
+
 HS = {"alg": "HS256", "typ": "JWT"}
 ES = {"alg": "ES256", "typ": "JWT"}
 access = {"token_type": "access", "exp": FUTURE, "iat": 1700000000, "jti": "abc", "user_id": 42}
@@ -152,6 +162,11 @@ raw = {
     "jwt_alg_none": b64(j({"alg": "none", "typ": "JWT"}).encode()) + "." + b64(j(access).encode()) + ".",
     "jwt_confusion": hs256(HS, access, key=open(os.path.join(FIXTURES, "ec_public.pem"), "rb").read()),
     "opaque_token": "Token ahk_0123456789abcdef",
+    "opaque_issued": "Token " + issued("ab" * 32),
+    "opaque_issued_bare": issued("0f" * 32),
+    "opaque_bad_tag": "Token " + issued("ab" * 32)[:-1] + "0",
+    "opaque_upper_hex": "Token " + issued("ab" * 32).upper().replace("AHK_", "ahk_"),
+    "opaque_legacy": "Bearer ahk_" + "cd" * 32,
     "opaque_bare": "ahk_0123456789abcdef",
     "scheme_only": "Bearer",
     "two_parts": "Bearer a.b",

@@ -1,6 +1,8 @@
 //! Credentials as a client presents them: `Credential::parse` on an
-//! `Authorization` header or `token` query value, and `JwtVerifier::verify`
-//! configured as in production with an HS256 secret and an ES256 public key.
+//! `Authorization` header or `token` query value, `JwtVerifier::verify`
+//! configured as in production with an HS256 secret and an ES256 public key,
+//! and `TokenKey::classify`, which decides with no I/O whether an opaque
+//! token is one alerthub issued (its HMAC tag) before any database lookup.
 //!
 //! Two kinds of input, so that seeds are readable files:
 //! - raw (no 0xFF byte): the bytes, as text, are the credential, parsed with
@@ -20,21 +22,25 @@
 //!   and its signature verifies under the configured key (HS256 checked
 //!   with an independent HMAC, ES256 with the public key);
 //! - an accepted token has a numeric `exp` not in the past, no `token_type`
-//!   other than `access`, and the user claim it was accepted for; once the
-//!   library honours `nbf` (probed), no accepted token is not yet valid.
+//!   other than `access`, and the user claim it was accepted for, and is
+//!   not used before its `nbf`;
+//! - an opaque token is classified as issued only with our exact HMAC tag
+//!   (checked independently), and as legacy only in the old exact shape.
 #![no_main]
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alerthub::auth::{Credential, JwtVerifier};
+use alerthub::jwt_keys::public_key_from_pem;
 use alerthub::models::UserId;
+use alerthub::tokens::{Kind, TokenKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The HS256 secret the verifier is configured with. The seed corpus's
 /// valid tokens are signed with it.
@@ -44,8 +50,25 @@ const EC_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/ec_private.pem");
 const EC_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/ec_public.pem");
 const USER_CLAIM: &str = "user_id";
 
-static VERIFIER: LazyLock<JwtVerifier> =
-    LazyLock::new(|| JwtVerifier::new(Some(SECRET), Some(EC_PUBLIC), USER_CLAIM).unwrap());
+static VERIFIER: LazyLock<JwtVerifier> = LazyLock::new(|| {
+    let public = public_key_from_pem(EC_PUBLIC).unwrap();
+    JwtVerifier::new(Some(SECRET), Some(public), USER_CLAIM).unwrap()
+});
+/// The key that tags opaque tokens (kept in the settings table in
+/// production); bytes 0x00..=0x1f. The seeds' issued tokens carry its tags.
+const TOKEN_KEY: [u8; 32] = {
+    let mut key = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        key[i] = i as u8;
+        i += 1;
+    }
+    key
+};
+static TOKEN_TAGGER: LazyLock<TokenKey> = LazyLock::new(|| {
+    let hex: String = TOKEN_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    TokenKey::from_hex(&hex).unwrap()
+});
 static EC_DECODING: LazyLock<DecodingKey> =
     LazyLock::new(|| DecodingKey::from_ec_pem(EC_PUBLIC).unwrap());
 
@@ -54,23 +77,6 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// Whether the library refuses a token whose `nbf` is an hour ahead; when
-/// it does (issue 9), every accepted token is checked for it.
-fn nbf_honoured() -> bool {
-    static HONOURED: LazyLock<bool> = LazyLock::new(|| {
-        let now = unix_now();
-        let claims = json!({"user_id":"1","exp":now + 7200,"nbf":now + 3600});
-        let token = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
-        )
-        .unwrap();
-        VERIFIER.verify(&token).is_err()
-    });
-    *HONOURED
 }
 
 /// How a `Built` token is signed: the first byte after the second 0xFF.
@@ -165,9 +171,10 @@ fn check_accepted(token: &str, user: &UserId, before: i64, after: i64) {
     }
     let claimed = UserId::from_claim(&claims[USER_CLAIM]).expect("accepted a bad user claim");
     assert_eq!(&claimed, user);
-    if nbf_honoured()
-        && let Some(nbf) = claims.get("nbf").and_then(Value::as_f64)
-    {
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf
+            .as_f64()
+            .expect("accepted a token with a non-numeric nbf");
         assert!(nbf <= after as f64, "accepted a token before its nbf");
     }
 }
@@ -178,6 +185,39 @@ fn verify(token: &str) {
     let after = unix_now();
     if let Ok(user) = verdict {
         check_accepted(token, &user, before, after);
+    }
+}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// An opaque token is `Issued` (let through to the database) only if it is
+/// `ahk_<64 hex>_<64 hex>` and the tag is the HMAC of the rest under our
+/// key, checked here independently; `Legacy` only for `ahk_<64 hex>`.
+fn check_opaque(token: &str) {
+    match TOKEN_TAGGER.classify(token) {
+        Kind::Issued => {
+            let (body, tag) = token.rsplit_once('_').expect("issued without a tag");
+            let random = body.strip_prefix("ahk_").expect("issued without ahk_");
+            assert!(
+                is_lower_hex(random, 64) && is_lower_hex(tag, 64),
+                "issued a token of the wrong shape: {token:?}"
+            );
+            let expected: String = hmac_sha256(&TOKEN_KEY, body.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(tag, expected, "issued a token whose tag is not ours");
+        }
+        Kind::Legacy => {
+            let random = token.strip_prefix("ahk_").expect("legacy without ahk_");
+            assert!(
+                is_lower_hex(random, 64),
+                "legacy of the wrong shape: {token:?}"
+            );
+        }
+        Kind::Foreign => {}
     }
 }
 
@@ -218,6 +258,9 @@ fn check_credential(raw: &str) {
             Some(&credential),
             "re-prefixing with {scheme} reads differently"
         );
+    }
+    if let Credential::Opaque(token) = &credential {
+        check_opaque(token);
     }
     verify(secret);
 }
