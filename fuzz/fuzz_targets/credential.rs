@@ -31,10 +31,10 @@
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use alerthub::auth::keys::public_key_from_pem;
+use alerthub::auth::opaque::{Kind, TokenKey};
 use alerthub::auth::{Credential, JwtVerifier};
-use alerthub::jwt_keys::public_key_from_pem;
 use alerthub::models::UserId;
-use alerthub::tokens::{Kind, TokenKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{KeyInit, Mac};
