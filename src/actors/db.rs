@@ -3,7 +3,9 @@
 //!
 //! Diesel is blocking, so the actor runs on a `SyncArbiter` — N threads
 //! sharing one r2d2 pool — and async callers send it the storage messages
-//! of `messages`. Each is one unit of work from `storage`; grouping of
+//! of `messages`. Two such arbiters run (`startup::wiring`): one thread
+//! that only stores the trigger's alerts, and N for everything else, so a
+//! trigger never waits in the queue behind a reconnect storm's replays. Each is one unit of work from `storage`; grouping of
 //! inserts happens upstream, in the `AlertWriter`. Marking alerts read also
 //! tells every session of the user (`alert_update`, then `unread_count`),
 //! from here, so the WebSocket and the REST paths update every tab alike.

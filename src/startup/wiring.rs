@@ -47,12 +47,18 @@ pub fn start(
 
     let publisher = redis.map(|r| Publisher::start(r.clone(), node.clone()));
     let delivery = Delivery::new(registry.clone().recipient(), publisher.clone());
-    let db = {
-        let delivery = delivery.clone();
-        SyncArbiter::start(settings.pool.max_size as usize, move || {
+    // Two arbiters over one pool: the trigger's inserts have a thread (and a
+    // connection, see `PoolOptions::connections`) of their own, so they never
+    // queue behind the reads of a reconnect storm (thousands of replays at
+    // once). The `AlertWriter` keeps at most one insert in flight: one thread.
+    let start_db = |threads: usize| {
+        let (pool, delivery) = (pool.clone(), delivery.clone());
+        SyncArbiter::start(threads, move || {
             DbActor::new(pool.clone(), delivery.clone())
         })
     };
+    let db = start_db(settings.pool.max_size as usize);
+    let db_writes = start_db(1);
     let subscriber = redis.map(|r| {
         let s = RedisSubscriber::new(
             r.clone(),
@@ -93,7 +99,7 @@ pub fn start(
         metrics.clone(),
     ));
 
-    let writer = AlertWriter::new(db.clone().recipient(), delivery, metrics.clone()).start();
+    let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone()).start();
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
         let ingest = IngestConsumer {
             ctx: redis.clone(),
