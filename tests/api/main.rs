@@ -6,6 +6,7 @@ mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;
 mod limits;
+mod metrics;
 mod operators;
 mod postgres_outage;
 mod replay;
