@@ -132,6 +132,7 @@ pub struct Metrics {
     pub db_queries: IntCounter,
     token_checks: IntCounterVec,
     pub rest_rate_limited: IntCounter,
+    pub retention_deleted: IntCounter,
     /// Build, database and Redis gauges, set at scrape.
     pub node: NodeGauges,
 }
@@ -243,6 +244,11 @@ impl Metrics {
             "REST calls of users answered 429 by the per-user rate limit",
         )
         .unwrap();
+        let retention_deleted = IntCounter::new(
+            "alerthub_retention_deleted_total",
+            "Read alerts deleted by retention (ALERTHUB_RETENTION_DAYS)",
+        )
+        .unwrap();
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),
@@ -259,6 +265,7 @@ impl Metrics {
             Box::new(db_queries.clone()),
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
+            Box::new(retention_deleted.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
@@ -282,6 +289,7 @@ impl Metrics {
             db_queries,
             token_checks,
             rest_rate_limited,
+            retention_deleted,
             node,
         }
     }

@@ -10,6 +10,7 @@ mod metrics;
 mod operators;
 mod postgres_outage;
 mod replay;
+mod retention;
 mod supervision;
 mod trigger;
 mod user_alerts;
