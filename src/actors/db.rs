@@ -13,14 +13,14 @@
 use actix::{Actor, Handler, SyncContext};
 
 use super::messages::{
-    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, ReplaySince, Stored,
-    TokenUser, UnreadCount,
+    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
+    ReplaySince, Stored, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
 use crate::models::time::now_timestamp;
 use crate::protocol::{UpdateType, UserEvent};
-use crate::storage::{self, AnyConnection, DbPool, StorageError};
+use crate::storage::{self, AnyConnection, DbPool, PurgeStep, StorageError};
 
 pub struct DbActor {
     pool: DbPool,
@@ -84,6 +84,12 @@ handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_cre
 ));
 handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
+handle!(PurgeRead => PurgeStep, |_a, conn, msg| storage::purge_step(
+    conn,
+    msg.cutoff,
+    msg.after,
+    msg.window
+));
 
 // Marking an alert that is already read pushes again: a tab waiting for the
 // update as its acknowledgement gets one either way.

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::models::{AlertRow, NewAlert, NewAlertRow, UserId};
 use crate::protocol::{Close, Frame, UserEvent};
-use crate::storage::StorageError;
+use crate::storage::{PurgeStep, StorageError};
 
 // ---------------------------------------------------------------- sessions
 
@@ -344,6 +344,16 @@ impl std::fmt::Debug for TokenUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TokenUser(***)")
     }
+}
+
+/// One step of the retention purge: examine at most `window` alerts above
+/// id `after`, delete the read ones created before `cutoff`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<PurgeStep, StorageError>")]
+pub struct PurgeRead {
+    pub cutoff: NaiveDateTime,
+    pub after: i64,
+    pub window: i64,
 }
 
 /// A round trip to the database, for `/ready`.

@@ -20,7 +20,8 @@
 //! `delivery::Delivery`, which hands them to the `Registry` (and, in
 //! multi-node mode, to Redis, from where other nodes' `RedisSubscriber`s
 //! hand them to their registries). The `Heartbeat` pings and reaps every
-//! session. No actor names another: each gets `Recipient`s at start
+//! session. `Retention` (with `ALERTHUB_RETENTION_DAYS`) deletes old read
+//! alerts through the `DbActor`, in small steps. No actor names another: each gets `Recipient`s at start
 //! (`startup` wires them).
 
 pub mod db;
@@ -29,5 +30,6 @@ pub mod hub;
 pub mod messages;
 pub mod redis_subscriber;
 pub mod registry;
+pub mod retention;
 pub mod session;
 pub mod writer;

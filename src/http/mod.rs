@@ -84,7 +84,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
     )
     .route("/health", web::get().to(operators::health))
     .route("/ready", web::get().to(operators::ready))
-    .route("/metrics", web::get().to(operators::metrics))
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(operators::metrics))
+            .route(web::head().to(operators::metrics_head))
+            // Other methods get the JSON 404 every unknown route gets.
+            .default_service(web::to(not_found)),
+    )
     .configure(dashboard::routes)
     .default_service(web::to(not_found));
 }

@@ -8,20 +8,32 @@ use serde_json::json;
 
 use super::state::AppState;
 use crate::actors::messages::{Ping, Stats};
+use crate::redis::RedisContext;
+use crate::redis::backlog::ingest_backlog;
 
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The shared body of `/health` and `/ready`, and whether all checks pass.
-async fn report(state: &AppState) -> (serde_json::Value, bool) {
-    let database_ok = matches!(
+/// Whether the database answers a query within `CHECK_TIMEOUT`.
+async fn database_ok(state: &AppState) -> bool {
+    matches!(
         tokio::time::timeout(CHECK_TIMEOUT, state.db.send(Ping)).await,
         Ok(Ok(Ok(())))
-    );
+    )
+}
+
+/// Whether this node's pub/sub connection is up and Redis answers PING.
+async fn redis_ok(redis: &RedisContext) -> bool {
+    redis.health.subscriber_up() && redis.ping().await
+}
+
+/// The shared body of `/health` and `/ready`, and whether all checks pass.
+async fn report(state: &AppState) -> (serde_json::Value, bool) {
+    let database_ok = database_ok(state).await;
     let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
     let redis = match &state.redis {
         None => "disabled",
-        Some(redis) if redis.health.subscriber_up() && redis.ping().await => "ok",
+        Some(redis) if redis_ok(redis).await => "ok",
         Some(_) => "down",
     };
     let healthy = database_ok && redis != "down";
@@ -51,8 +63,36 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The text exposition's media type.
+const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Sets the gauges that describe the node's dependencies, checking them
+/// now (each check bounded by 2 s, all at once), so a scrape shows the
+/// state at that moment.
+async fn refresh_node_gauges(state: &AppState) {
+    let node = &state.metrics.node;
+    let redis = async {
+        if let (Some(ctx), Some(gauges)) = (&state.redis, &node.redis) {
+            let (up, backlog) = tokio::join!(redis_ok(ctx), ingest_backlog(ctx));
+            gauges.up.set(i64::from(up));
+            if let Some(backlog) = backlog {
+                gauges.set_backlog(backlog);
+            }
+        }
+    };
+    let (database_ok, ()) = tokio::join!(database_ok(state), redis);
+    node.database_up.set(i64::from(database_ok));
+}
+
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    refresh_node_gauges(&state).await;
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(METRICS_TYPE)
         .body(state.metrics.render())
+}
+
+/// `HEAD /metrics`: what a GET would answer, without the body and without
+/// running the checks (a reachability probe must stay cheap).
+pub async fn metrics_head() -> HttpResponse {
+    HttpResponse::Ok().content_type(METRICS_TYPE).finish()
 }

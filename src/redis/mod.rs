@@ -12,6 +12,7 @@
 //! Every key starts with a configurable prefix (`alerthub:` by default) so
 //! several deployments — or tests — can share one Redis.
 
+pub mod backlog;
 pub mod ingest;
 pub mod publisher;
 

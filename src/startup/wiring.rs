@@ -16,6 +16,7 @@ use crate::actors::messages::{
 };
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
+use crate::actors::retention::{Policy, Retention};
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::config::Settings;
@@ -113,6 +114,15 @@ pub fn start(
     }
 
     let limits = &settings.limits;
+    if let Some(keep) = settings.retention {
+        let policy = Policy {
+            keep,
+            sweep_every: limits.retention_sweep_every.min(keep),
+            window: limits.retention_window,
+            pause: limits.retention_pause,
+        };
+        Retention::new(policy, db.clone().recipient(), metrics.clone()).start();
+    }
     let heartbeat = Heartbeat::new(limits.heartbeat_interval, limits.client_timeout).start();
     let sessions = Arc::new(SessionServices {
         registry: RegistryHandle {

@@ -9,6 +9,7 @@
 
 mod fanout;
 mod ingest;
+mod metrics;
 mod nginx;
 mod nodes;
 mod redis_outage;
