@@ -6,6 +6,8 @@ mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;
 mod limits;
+mod list_filters;
+mod openapi;
 mod operators;
 mod postgres_outage;
 mod replay;
