@@ -77,7 +77,7 @@ cd "$work" # schemathesis keeps its state in ./.schemathesis
   --seed "${SCHEMATHESIS_SEED:-1}" \
   --generation-database none \
   --no-color \
-  --request-timeout 10 || status=$?
+  --request-timeout 10 ${SCHEMATHESIS_EXTRA:-} || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 40 lines)" >&2
   tail -n 40 "$work/server.log" >&2

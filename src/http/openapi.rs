@@ -146,14 +146,34 @@ pub fn allowed_methods(path: &str) -> Option<&'static str> {
         .map(|(_, allow)| allow.as_str())
 }
 
-/// The document as served, built once.
+/// The document as served, built once. utoipa's header object has no
+/// `required`; the contract makes `Retry-After` required on every 429 and
+/// 503, so it is set here, and schemathesis then checks that it is sent.
 pub fn document() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        require_header(&mut doc, "Retry-After");
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
     })
+}
+
+/// Marks every response header called `name` as required.
+fn require_header(node: &mut serde_json::Value, name: &str) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if let Some(header) = map
+                .get_mut("headers")
+                .and_then(|h| h.get_mut(name))
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                header.insert("required".into(), true.into());
+            }
+            map.values_mut().for_each(|v| require_header(v, name));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| require_header(v, name)),
+        _ => {}
+    }
 }
 
 #[utoipa::path(
