@@ -62,12 +62,11 @@ macro_rules! handle {
 }
 
 handle!(InsertAlerts => Vec<Stored>, |_a, conn, msg| storage::insert_alerts(conn, &msg.0));
-handle!(ListAlerts => Vec<AlertRow>, |_a, conn, msg| storage::list_alerts(
+handle!(ListAlerts => (Vec<AlertRow>, i64), |_a, conn, msg| storage::list_alerts(
     conn,
     msg.user.as_str(),
-    msg.unread_only,
-    msg.limit,
-    msg.before
+    &msg.filter,
+    msg.limit
 ));
 handle!(UnreadCount => i64, |_a, conn, msg| storage::unread_count(conn, msg.0.as_str()));
 handle!(ReplaySince => (Vec<AlertRow>, bool), |_a, conn, msg| storage::replay_since(
