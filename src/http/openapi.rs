@@ -39,6 +39,7 @@ use super::{operators, trigger, user_alerts};
         operators::health,
         operators::ready,
         operators::metrics,
+        operators::metrics_head,
     ),
     components(responses(
         InvalidJson,

@@ -165,6 +165,14 @@ async fn refresh_node_gauges(state: &AppState) {
     node.database_up.set(i64::from(database_ok));
 }
 
+#[utoipa::path(
+    head,
+    path = "/metrics",
+    tag = "operators",
+    operation_id = "metrics_head",
+    summary = "The headers GET /metrics would answer, without running the checks",
+    responses((status = 200, description = "Metrics are served here"))
+)]
 /// `HEAD /metrics`: what a GET would answer, without the body and without
 /// running the checks (a reachability probe must stay cheap).
 pub async fn metrics_head() -> HttpResponse {

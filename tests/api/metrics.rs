@@ -126,7 +126,12 @@ async fn head_metrics_answers_without_a_body() {
         "{content_type:?}"
     );
     assert!(response.body().await.unwrap().is_empty());
-    // Other methods are still refused with the contract's 404.
+    // Other methods are refused as on every documented path: 405 with Allow.
     let response = app.send(app.http.delete(app.url("/metrics")), None).await;
-    assert_error(&response, 404, "not_found");
+    assert_error(&response, 405, "method_not_allowed");
+    assert!(
+        response.1.to_string().contains("GET, HEAD"),
+        "{:?}",
+        response.1
+    );
 }
