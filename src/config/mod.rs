@@ -25,7 +25,9 @@ pub struct Settings {
     pub bind: String,
     pub database: DatabaseUrl,
     pub pool: PoolOptions,
-    pub redis_url: Option<String>,
+    /// One Redis URL per shard, in the order given (the order is part of
+    /// the shard choice); empty: no Redis, a single node.
+    pub redis_urls: Vec<String>,
     pub redis_prefix: String,
     pub ingest_claim_idle: Duration,
     pub jwt_secret: Option<String>,
@@ -128,7 +130,7 @@ impl Settings {
                 max_size: pool_size,
                 connect_timeout: Duration::from_secs(db_timeout),
             },
-            redis_url: o.redis_url.clone().filter(|s| !s.is_empty()),
+            redis_urls: list(&o.redis_url),
             redis_prefix: o.redis_prefix.clone(),
             ingest_claim_idle: Duration::from_secs(claim_idle),
             jwt_secret: o.jwt_secret.clone().filter(|s| !s.is_empty()),

@@ -12,21 +12,30 @@ use crate::actors::messages::{Ping, Stats};
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The shared body of `/health` and `/ready`, and whether all checks pass.
+/// The shared body of `/health` and `/ready`, and whether the node is ready.
 async fn report(state: &AppState) -> (serde_json::Value, bool) {
     let database_ok = matches!(
         tokio::time::timeout(CHECK_TIMEOUT, state.db.send(Ping)).await,
         Ok(Ok(Ok(())))
     );
     let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
+    // Per shard; "down" as soon as one shard is. A node stays ready while
+    // at least one shard works: every node loses the same shard at once, so
+    // taking them all out of the load balancer would only add the other
+    // shards' users to the outage (docs/protocol.md, "Several nodes").
+    let shards = match &state.redis {
+        None => Vec::new(),
+        Some(redis) => redis.shards_up().await,
+    };
     let redis = match &state.redis {
         None => "disabled",
-        Some(redis) if redis.health.subscriber_up() && redis.ping().await => "ok",
+        Some(_) if shards.iter().all(|up| *up) => "ok",
         Some(_) => "down",
     };
-    let healthy = database_ok && redis != "down";
-    let body = json!({
-        "status": if healthy { "ok" } else { "degraded" },
+    let redis_serves = state.redis.is_none() || shards.iter().any(|up| *up);
+    let all_ok = database_ok && redis != "down";
+    let mut body = json!({
+        "status": if all_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "node_id": state.node_id,
         "uptime_seconds": state.started.elapsed().as_secs(),
@@ -34,7 +43,14 @@ async fn report(state: &AppState) -> (serde_json::Value, bool) {
         "users": users,
         "checks": { "database": if database_ok { "ok" } else { "down" }, "redis": redis },
     });
-    (body, healthy)
+    if shards.len() > 1 {
+        let each: Vec<_> = shards
+            .iter()
+            .map(|up| if *up { "ok" } else { "down" })
+            .collect();
+        body["checks"]["redis_shards"] = json!(each);
+    }
+    (body, database_ok && redis_serves)
 }
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {

@@ -12,6 +12,12 @@
 //! delivery; so entries taken over are delivered even when already stored,
 //! and hubs drop an alert id they already delivered.
 //!
+//! With several Redis shards, every shard has its own `<prefix>ingest`
+//! stream and the same consumer group, and every node runs one consumer per
+//! shard: a producer may `XADD` to any shard (the guarantee above holds per
+//! stream, and idempotency makes an entry added to two shards one alert).
+//! A shard that is down stops only its own stream.
+//!
 //! An entry that cannot be stored is acknowledged, counted in `/metrics`
 //! (`alerthub_ingest_invalid_total`) and logged, because retrying it could
 //! never succeed: one that is not a valid trigger at once, one that the
@@ -45,6 +51,8 @@ const BLOCK_MS: usize = 300;
 
 pub struct IngestConsumer {
     pub ctx: RedisContext,
+    /// The shard whose stream this consumer reads.
+    pub shard: usize,
     /// This node's publisher: an entry is acknowledged only after its
     /// alert has left for the other nodes.
     pub publisher: Publisher,
@@ -63,7 +71,10 @@ impl IngestConsumer {
             match self.consume().await {
                 Ok(()) => backoff = Duration::from_millis(200),
                 Err(e) => {
-                    log::warn!("ingest: {e}; retrying in {backoff:?}");
+                    log::warn!(
+                        "ingest (shard {}): {e}; retrying in {backoff:?}",
+                        self.shard
+                    );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
@@ -75,7 +86,11 @@ impl IngestConsumer {
     async fn consume(&self) -> Result<(), String> {
         let stream = self.ctx.keys.ingest_stream();
         let group = self.ctx.keys.ingest_group();
-        let mut conn = self.ctx.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.ctx.shards[self.shard]
+            .pool
+            .get()
+            .await
+            .map_err(|e| e.to_string())?;
         // From the start of the stream: entries added before any node ran
         // must be consumed too. BUSYGROUP means another node made it.
         let created: redis::RedisResult<()> =
