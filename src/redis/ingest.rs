@@ -39,8 +39,8 @@ use deadpool_redis::redis::{
 use super::RedisContext;
 use super::publisher::Publisher;
 use crate::actors::messages::{StoreAlerts, db_result};
-use crate::models::NewAlert;
 use crate::models::time::now_ms;
+use crate::models::{NewAlert, UserId};
 use crate::storage::StorageError;
 use crate::telemetry::metrics::Metrics;
 
@@ -202,9 +202,10 @@ impl IngestConsumer {
         // Kept only to store them one by one should the database refuse
         // the whole read because of one of them.
         let each = alerts.clone();
+        let users: Vec<UserId> = alerts.iter().map(|a| a.user_id.clone()).collect();
         match self.store(alerts, taken_over).await {
             Ok(()) => {
-                self.acknowledge_stored(conn, stream, group, &valid_ids)
+                self.acknowledge_stored(conn, stream, group, &valid_ids, &users)
                     .await
             }
             Err(e) if e.is_refusal() => {
@@ -241,11 +242,14 @@ impl IngestConsumer {
         stream: &str,
         group: &str,
         ids: &[String],
+        users: &[UserId],
     ) -> Result<(), String> {
         if ids.is_empty() {
             return Ok(());
         }
-        self.publisher.flushed().await;
+        // Only these users' shards: another shard being down must not
+        // hold up this stream.
+        self.publisher.flushed_for(users).await;
         let _: i64 = conn
             .xack(stream, group, ids)
             .await
@@ -268,12 +272,16 @@ impl IngestConsumer {
         taken_over: bool,
     ) -> Result<(), String> {
         let mut stored = Vec::new();
+        let mut users = Vec::new();
         let mut refused = Vec::new();
         let mut outcome = Ok(());
         for (id, alert) in ids.into_iter().zip(alerts) {
             let (user, breach) = (alert.user_id.clone(), alert.breach_id.clone());
             match self.store(vec![alert], taken_over).await {
-                Ok(()) => stored.push(id),
+                Ok(()) => {
+                    stored.push(id);
+                    users.push(user);
+                }
                 Err(e) if e.is_refusal() => {
                     log::warn!(
                         "ingest: entry {id} (user {user}, breach_id {:?}) was refused by the \
@@ -295,7 +303,7 @@ impl IngestConsumer {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        self.acknowledge_stored(conn, stream, group, &stored)
+        self.acknowledge_stored(conn, stream, group, &stored, &users)
             .await?;
         outcome
     }

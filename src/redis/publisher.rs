@@ -10,7 +10,7 @@
 //! events all go to that user's shard, so their order is kept, and a slow
 //! or absent shard does not hold up the others.
 //!
-//! `flushed` lets the ingest consumer acknowledge a stream entry only once
+//! `flushed_for` lets the ingest consumer acknowledge a stream entry only once
 //! its alert has left for Redis: acknowledging earlier, a node killed in
 //! between would leave an entry nobody takes over and an alert nobody pushed.
 
@@ -68,13 +68,17 @@ impl Publisher {
         }
     }
 
-    /// Waits until every event published before this call was sent to
-    /// Redis (or dropped because its shard was down), on every shard.
-    pub async fn flushed(&self) {
-        let mut waits = Vec::with_capacity(self.tx.len());
-        for tx in &self.tx {
+    /// Waits until every event published before this call for these users
+    /// was sent to Redis (or dropped because their shard was down): only
+    /// their shards' queues are waited for.
+    pub async fn flushed_for(&self, users: &[UserId]) {
+        let mut shards: Vec<usize> = users.iter().map(|u| self.ctx.shard_of(u).index).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let mut waits = Vec::with_capacity(shards.len());
+        for shard in shards {
             let (done, wait) = oneshot::channel();
-            if tx.send(Item::Flush(done)).is_ok() {
+            if self.tx[shard].send(Item::Flush(done)).is_ok() {
                 waits.push(wait);
             }
         }
