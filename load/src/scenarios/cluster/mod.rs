@@ -11,9 +11,9 @@
 //! receive latency, lost and doubled alerts, each node's CPU and RSS, and
 //! each shard's commands and publishes per second (INFO) during the alerts.
 //!
-//! Assumption, until the server's sharded mode exists: every node gets all
-//! shards' URLs, comma-separated, in `REDIS_URL` (one `redis://` URL per
-//! shard). With one shard that is today's single `REDIS_URL`.
+//! Every node gets all shards' URLs, comma-separated, in the same order, in
+//! `REDIS_URL` — the server's sharded mode (docs/protocol.md, "Several
+//! nodes"). With one shard that is the single-Redis setup.
 
 mod redis;
 
