@@ -11,7 +11,7 @@ use alerthub_test_support::WsClient;
 
 /// Reads frames until `want` alert ids have all arrived; returns how often
 /// each alert id arrived (other frame types are skipped).
-pub async fn collect_alerts(ws: &mut WsClient, want: &[i64]) -> BTreeMap<i64, usize> {
+async fn collect_alerts(ws: &mut WsClient, want: &[i64]) -> BTreeMap<i64, usize> {
     let mut seen = BTreeMap::new();
     while !want.iter().all(|id| seen.contains_key(id)) {
         let frame: Value = ws.next_json().await;

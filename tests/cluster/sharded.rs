@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 use crate::fanout::events_reach_every_node_once;
 use crate::ingest::ingest_with_a_killed_node;
 use crate::nodes::{Node, OwnShards, shared};
-use crate::redis_outage::collect_alerts;
 use alerthub::models::UserId;
 use alerthub::redis::shard::shard_of;
 use alerthub_test_support::{Closed, WsClient, close_of};
@@ -114,24 +113,44 @@ async fn ingest_survives_a_killed_node_on_two_shards() {
     ingest_with_a_killed_node(&shared, &shards.urls()).await;
 }
 
-/// After every expected alert arrived: waits a moment for strays, then
-/// reads up to a pong, counting the alerts that came (again) meanwhile.
-async fn strays(ws: &mut WsClient) -> BTreeMap<i64, usize> {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    ws.send_json(json!({"type": "ping", "timestamp": "strays?"}))
-        .await;
-    let mut seen = BTreeMap::new();
-    loop {
-        let frame: Value = ws.next_json().await;
+/// What one tab received: how often each alert id, and how many
+/// `unread_count` frames (sent here only by a catch-up: nothing in this test
+/// marks anything read).
+#[derive(Debug, Default)]
+struct Seen {
+    alerts: BTreeMap<i64, usize>,
+    unread_counts: usize,
+}
+
+impl Seen {
+    /// Counts one frame; true for the `pong` that ends `strays`.
+    fn count(&mut self, frame: &Value) -> bool {
         match frame["type"].as_str() {
-            Some("pong") => return seen,
             Some("breach_alert") => {
-                *seen
-                    .entry(frame["message"]["alert_id"].as_i64().unwrap())
-                    .or_insert(0) += 1
+                let id = frame["message"]["alert_id"].as_i64().unwrap();
+                *self.alerts.entry(id).or_insert(0) += 1;
             }
+            Some("unread_count") => self.unread_counts += 1,
+            Some("pong") => return true,
             _ => {}
         }
+        false
+    }
+
+    /// Reads until every id of `want` has arrived.
+    async fn until(&mut self, ws: &mut WsClient, want: &[i64]) {
+        while !want.iter().all(|id| self.alerts.contains_key(id)) {
+            self.count(&ws.next_json().await);
+        }
+    }
+
+    /// Waits a moment for strays (a late duplicate, a catch-up), then reads
+    /// up to a pong.
+    async fn strays(&mut self, ws: &mut WsClient) {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        ws.send_json(json!({"type": "ping", "timestamp": "strays?"}))
+            .await;
+        while !self.count(&ws.next_json().await) {}
     }
 }
 
@@ -186,7 +205,8 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     let hit = user_on(1, 2, "hit");
     let mut tabs = BTreeMap::new();
     for (node, user) in [(&a, &steady), (&b, &steady), (&a, &hit), (&b, &hit)] {
-        tabs.insert((node.name.clone(), user.clone()), node.connect(user).await);
+        let tab = node.connect(user).await;
+        tabs.insert((node.name.clone(), user.clone()), (tab, Seen::default()));
     }
     let mut sent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let (nodes, users) = ([&a, &b], [steady.as_str(), hit.as_str()]);
@@ -206,9 +226,9 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     // Users of the healthy shard get every alert from both nodes, live,
     // while shard 1 is still down.
     for node in ["node-a", "node-b"] {
-        let ws = tabs.get_mut(&(node.to_owned(), steady.clone())).unwrap();
-        let seen = collect_alerts(ws, &sent[&steady]).await;
-        assert!(seen.values().all(|n| *n == 1), "{node}: {seen:?}");
+        let (ws, seen) = tabs.get_mut(&(node.to_owned(), steady.clone())).unwrap();
+        seen.until(ws, &sent[&steady]).await;
+        assert!(seen.alerts.values().all(|n| *n == 1), "{node}: {seen:?}");
     }
 
     shards.0[1].restart().await;
@@ -217,22 +237,23 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     traffic(nodes, users, "after", 2, &mut sent).await;
 
     // Every alert reached every tab of its user once: the shard-1 user's
-    // by catch-up from storage, the shard-0 user's live (and only those
-    // after the outage are left to read on its tabs).
-    for ((node, user), ws) in &mut tabs {
-        let want: Vec<i64> = if *user == steady {
-            sent[user][sent[user].len() - 4..].to_vec()
-        } else {
-            sent[user].clone()
-        };
-        let mut seen = collect_alerts(ws, &want).await;
-        for (id, n) in strays(ws).await {
-            *seen.entry(id).or_insert(0) += n;
-        }
+    // by catch-up from storage, the shard-0 user's live.
+    for ((node, user), (ws, seen)) in &mut tabs {
+        let want = &sent[user];
+        seen.until(ws, want).await;
+        seen.strays(ws).await;
         assert!(
-            want.iter().all(|id| seen.get(id) == Some(&1)) && seen.len() == want.len(),
+            want.iter().all(|id| seen.alerts.get(id) == Some(&1))
+                && seen.alerts.len() == want.len(),
             "{node}, user {user}: wanted each of {want:?} once, got {seen:?}"
         );
+        // Only the restarted shard's users were caught up (a catch-up ends
+        // with a fresh unread_count, even when it finds nothing missed).
+        if *user == steady {
+            assert_eq!(seen.unread_counts, 0, "{node}: {user} was caught up");
+        } else {
+            assert!(seen.unread_counts >= 1, "{node}: {user} was not caught up");
+        }
     }
     // The healthy shard's user missed nothing live (a catch-up finding
     // something is logged), and only shard 1's connections dropped.
