@@ -68,6 +68,12 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Some(redis) = &state.redis {
+        for shard in redis.shards.iter() {
+            let up = redis.health.subscriber_up(shard.index);
+            state.metrics.redis_shard_up(shard.index, up);
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -2,8 +2,8 @@
 //! that several servers in one test process do not share counters.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Why a handshake was turned away, as the `reason` label.
@@ -113,6 +113,7 @@ pub struct Metrics {
     pub db_queries: IntCounter,
     token_checks: IntCounterVec,
     pub rest_rate_limited: IntCounter,
+    redis_shard_up: IntGaugeVec,
 }
 
 impl Metrics {
@@ -192,6 +193,14 @@ impl Metrics {
             "Entries of the Redis ingest stream that cannot be stored (invalid, or refused by the database), acknowledged and dropped",
         )
         .unwrap();
+        let redis_shard_up = IntGaugeVec::new(
+            Opts::new(
+                "alerthub_redis_shard_up",
+                "1 while this node's pub/sub connection to the Redis shard (0, 1, … in REDIS_URL order) is up",
+            ),
+            &["shard"],
+        )
+        .unwrap();
         let db_queries = IntCounter::new(
             "alerthub_db_queries_total",
             "SQL statements run on the database pool's connections",
@@ -226,6 +235,7 @@ impl Metrics {
             Box::new(db_queries.clone()),
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
+            Box::new(redis_shard_up.clone()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
@@ -247,7 +257,16 @@ impl Metrics {
             db_queries,
             token_checks,
             rest_rate_limited,
+            redis_shard_up,
         }
+    }
+
+    /// Whether the pub/sub connection to a Redis shard is up (set when
+    /// `/metrics` is rendered).
+    pub fn redis_shard_up(&self, shard: usize, up: bool) {
+        self.redis_shard_up
+            .with_label_values(&[shard.to_string().as_str()])
+            .set(i64::from(up));
     }
 
     pub fn rejected(&self, why: Rejection) {

@@ -222,6 +222,12 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
         b.status("/health").await.unwrap().1["checks"]["redis"],
         "down"
     );
+    let metrics = a.metrics().await;
+    assert!(
+        metrics.contains("alerthub_redis_shard_up{shard=\"0\"} 1")
+            && metrics.contains("alerthub_redis_shard_up{shard=\"1\"} 0"),
+        "{metrics}"
+    );
     traffic(nodes, users, "during", 5, &mut sent).await;
     // Users of the healthy shard get every alert from both nodes, live,
     // while shard 1 is still down.
