@@ -190,6 +190,15 @@ mod tests {
     }
 
     #[test]
+    fn redis_url_is_one_url_or_a_list_of_shards_in_order() {
+        let s = Settings::from_options(&options(&["--redis-url", "redis://a:1"])).unwrap();
+        assert_eq!(s.redis_urls, ["redis://a:1"]);
+        let s = Settings::from_options(&options(&["--redis-url", "redis://b:2, redis://a:1,,"]))
+            .unwrap();
+        assert_eq!(s.redis_urls, ["redis://b:2", "redis://a:1"]);
+    }
+
+    #[test]
     fn a_request_body_gets_ten_seconds_by_default() {
         assert_eq!(Limits::default().body_read_timeout, Duration::from_secs(10));
     }
