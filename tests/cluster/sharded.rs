@@ -9,8 +9,9 @@
 //!   catch-up, the other shard's users are not affected at all.
 //!
 //! Sign-out on the sharded setup (issue 11): add it here the same way —
-//! start nodes on `OwnShards::redis_url()`, pick users on different shards
-//! with `user_on`, and call the single-Redis test's body with them.
+//! `let (_shards, nodes) = sharded_nodes(&shared, 2, &["node-a", "node-b"])`,
+//! pick users on different shards with `user_on`, and call the single-Redis
+//! test's body (taking `&Node`s and user ids) with them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::fanout::events_reach_every_node_once;
 use crate::ingest::ingest_with_a_killed_node;
-use crate::nodes::{Node, OwnShards, shared};
+use crate::nodes::{Node, OwnShards, Shared, shared};
 use alerthub::models::UserId;
 use alerthub::redis::shard::shard_of;
 use alerthub_test_support::{Closed, WsClient, close_of};
@@ -31,6 +32,21 @@ fn user_on(shard: usize, count: usize, tag: &str) -> String {
         .map(|i| format!("{tag}{i}"))
         .find(|id| shard_of(&UserId::parse(id).unwrap(), count) == shard)
         .unwrap()
+}
+
+/// `count` Redis shards of the test's own and a node per name on them all.
+pub async fn sharded_nodes(
+    shared: &Shared,
+    count: usize,
+    names: &[&str],
+) -> (OwnShards, Vec<Node>) {
+    let shards = OwnShards::start(shared.dir.path(), count).await;
+    let url = shards.redis_url();
+    let mut nodes = Vec::new();
+    for name in names {
+        nodes.push(Node::start_with_redis(shared, name, &url, &[]).await);
+    }
+    (shards, nodes)
 }
 
 async fn conn(url: &str) -> redis::aio::MultiplexedConnection {
@@ -53,15 +69,14 @@ async fn events_cross_nodes_once_on_three_shards() {
     let Some(shared) = shared("events_cross_nodes_once_on_three_shards") else {
         return;
     };
-    let shards = OwnShards::start(shared.dir.path(), 3).await;
-    let url = shards.redis_url();
-    let a = Node::start_with_redis(&shared, "node-a", &url, &[]).await;
-    let b = Node::start_with_redis(&shared, "node-b", &url, &[]).await;
-    let c = Node::start_with_redis(&shared, "node-c", &url, &[]).await;
+    let (shards, nodes) = sharded_nodes(&shared, 3, &["node-a", "node-b", "node-c"]).await;
+    let [a, b, c] = &nodes[..] else {
+        unreachable!()
+    };
     for shard in 0..3 {
         let user = user_on(shard, 3, "s");
         let other = user_on((shard + 1) % 3, 3, "o");
-        events_reach_every_node_once([&a, &b, &c], &user, &other).await;
+        events_reach_every_node_once([a, b, c], &user, &other).await;
     }
 
     // A user's channel is subscribed on that user's shard, and only there.
@@ -196,25 +211,23 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     let Some(shared) = shared("a_shard_restart_loses_nothing_and_spares_the_other_shard") else {
         return;
     };
-    let mut shards = OwnShards::start(shared.dir.path(), 2).await;
-    let url = shards.redis_url();
-    let a = Node::start_with_redis(&shared, "node-a", &url, &[]).await;
-    let b = Node::start_with_redis(&shared, "node-b", &url, &[]).await;
+    let (mut shards, nodes) = sharded_nodes(&shared, 2, &["node-a", "node-b"]).await;
+    let [a, b] = &nodes[..] else { unreachable!() };
     // `steady` lives on shard 0, which stays up; `hit` on shard 1.
     let steady = user_on(0, 2, "steady");
     let hit = user_on(1, 2, "hit");
     let mut tabs = BTreeMap::new();
-    for (node, user) in [(&a, &steady), (&b, &steady), (&a, &hit), (&b, &hit)] {
+    for (node, user) in [(a, &steady), (b, &steady), (a, &hit), (b, &hit)] {
         let tab = node.connect(user).await;
         tabs.insert((node.name.clone(), user.clone()), (tab, Seen::default()));
     }
     let mut sent: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let (nodes, users) = ([&a, &b], [steady.as_str(), hit.as_str()]);
-    traffic(nodes, users, "before", 2, &mut sent).await;
+    let (pair, users) = ([a, b], [steady.as_str(), hit.as_str()]);
+    traffic(pair, users, "before", 2, &mut sent).await;
 
     shards.0[1].stop().await;
-    wait_for_shards(&a, json!(["ok", "down"])).await;
-    wait_for_shards(&b, json!(["ok", "down"])).await;
+    wait_for_shards(a, json!(["ok", "down"])).await;
+    wait_for_shards(b, json!(["ok", "down"])).await;
     // Both nodes still serve: a shard outage must not empty the load
     // balancer.
     assert_eq!(a.status("/ready").await.unwrap().0, 200);
@@ -228,7 +241,7 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
             && metrics.contains("alerthub_redis_shard_up{shard=\"1\"} 0"),
         "{metrics}"
     );
-    traffic(nodes, users, "during", 5, &mut sent).await;
+    traffic(pair, users, "during", 5, &mut sent).await;
     // Users of the healthy shard get every alert from both nodes, live,
     // while shard 1 is still down.
     for node in ["node-a", "node-b"] {
@@ -238,9 +251,9 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     }
 
     shards.0[1].restart().await;
-    wait_for_shards(&a, json!(["ok", "ok"])).await;
-    wait_for_shards(&b, json!(["ok", "ok"])).await;
-    traffic(nodes, users, "after", 2, &mut sent).await;
+    wait_for_shards(a, json!(["ok", "ok"])).await;
+    wait_for_shards(b, json!(["ok", "ok"])).await;
+    traffic(pair, users, "after", 2, &mut sent).await;
 
     // Every alert reached every tab of its user once: the shard-1 user's
     // by catch-up from storage, the shard-0 user's live.
@@ -263,7 +276,7 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
     }
     // The healthy shard's user missed nothing live (a catch-up finding
     // something is logged), and only shard 1's connections dropped.
-    for node in [&a, &b] {
+    for node in [a, b] {
         let log = node.log();
         assert!(
             !log.contains(&format!("user {steady}: delivering")),
