@@ -6,12 +6,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // env_logger, with peers' unparsable requests kept out of ERROR.
     alerthub::telemetry::logging::init();
-    let cli = alerthub::cli::args::Cli::parse();
+    let cli = alerthub::cli::args::parse();
     match alerthub::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

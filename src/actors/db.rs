@@ -3,7 +3,9 @@
 //!
 //! Diesel is blocking, so the actor runs on a `SyncArbiter` — N threads
 //! sharing one r2d2 pool — and async callers send it the storage messages
-//! of `messages`. Each is one unit of work from `storage`; grouping of
+//! of `messages`. Two such arbiters run (`startup::wiring`): one thread
+//! that only stores the trigger's alerts, and N for everything else, so a
+//! trigger never waits in the queue behind a reconnect storm's replays. Each is one unit of work from `storage`; grouping of
 //! inserts happens upstream, in the `AlertWriter`. Marking alerts read also
 //! tells every session of the user (`alert_update`, then `unread_count`),
 //! from here, so the WebSocket and the REST paths update every tab alike.
@@ -11,14 +13,14 @@
 use actix::{Actor, Handler, SyncContext};
 
 use super::messages::{
-    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, ReplaySince, Stored,
-    TokenUser, UnreadCount,
+    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
+    ReplaySince, Stored, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
 use crate::models::time::now_timestamp;
 use crate::protocol::{UpdateType, UserEvent};
-use crate::storage::{self, AnyConnection, DbPool, StorageError};
+use crate::storage::{self, AnyConnection, DbPool, PurgeStep, StorageError};
 
 pub struct DbActor {
     pool: DbPool,
@@ -60,12 +62,11 @@ macro_rules! handle {
 }
 
 handle!(InsertAlerts => Vec<Stored>, |_a, conn, msg| storage::insert_alerts(conn, &msg.0));
-handle!(ListAlerts => Vec<AlertRow>, |_a, conn, msg| storage::list_alerts(
+handle!(ListAlerts => (Vec<AlertRow>, i64), |_a, conn, msg| storage::list_alerts(
     conn,
     msg.user.as_str(),
-    msg.unread_only,
-    msg.limit,
-    msg.before
+    &msg.filter,
+    msg.limit
 ));
 handle!(UnreadCount => i64, |_a, conn, msg| storage::unread_count(conn, msg.0.as_str()));
 handle!(ReplaySince => (Vec<AlertRow>, bool), |_a, conn, msg| storage::replay_since(
@@ -82,6 +83,12 @@ handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_cre
 ));
 handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
+handle!(PurgeRead => PurgeStep, |_a, conn, msg| storage::purge_step(
+    conn,
+    msg.cutoff,
+    msg.after,
+    msg.window
+));
 
 // Marking an alert that is already read pushes again: a tab waiting for the
 // update as its acknowledgement gets one either way.

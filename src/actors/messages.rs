@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::models::{AlertRow, NewAlert, NewAlertRow, UserId};
 use crate::protocol::{Close, Frame, UserEvent};
-use crate::storage::StorageError;
+use crate::storage::{AlertFilter, PurgeStep, StorageError};
 
 // ---------------------------------------------------------------- sessions
 
@@ -290,14 +290,14 @@ pub fn db_result<T>(
 #[rtype(result = "Result<Vec<Stored>, StorageError>")]
 pub struct InsertAlerts(pub Vec<NewAlertRow>);
 
-/// A page of a user's alerts, newest first (one extra row tells if more exist).
+/// A page of a user's alerts, newest first (one extra row tells if more
+/// exist), and the user's unread count.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<AlertRow>, StorageError>")]
+#[rtype(result = "Result<(Vec<AlertRow>, i64), StorageError>")]
 pub struct ListAlerts {
     pub user: UserId,
-    pub unread_only: bool,
+    pub filter: AlertFilter,
     pub limit: i64,
-    pub before: Option<i64>,
 }
 
 #[derive(Debug, Message)]
@@ -346,6 +346,16 @@ impl std::fmt::Debug for TokenUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TokenUser(***)")
     }
+}
+
+/// One step of the retention purge: examine at most `window` alerts above
+/// id `after`, delete the read ones created before `cutoff`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<PurgeStep, StorageError>")]
+pub struct PurgeRead {
+    pub cutoff: NaiveDateTime,
+    pub after: i64,
+    pub window: i64,
 }
 
 /// A round trip to the database, for `/ready`.

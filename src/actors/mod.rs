@@ -19,8 +19,10 @@
 //! transaction on the `DbActor`; new alerts and read-state changes go to
 //! `delivery::Delivery`, which hands them to the `Registry` (and, in
 //! multi-node mode, to the user's Redis shard, from where other nodes'
-//! `RedisSubscriber`s — one per shard — hand them to their registries). The `Heartbeat` pings and reaps every
-//! session. No actor names another: each gets `Recipient`s at start
+//! `RedisSubscriber`s — one per shard — hand them to their registries). The
+//! `Heartbeat` pings and reaps every session. `Retention` (with
+//! `ALERTHUB_RETENTION_DAYS`) deletes old read alerts through the `DbActor`,
+//! in small steps. No actor names another: each gets `Recipient`s at start
 //! (`startup` wires them).
 
 pub mod db;
@@ -29,5 +31,6 @@ pub mod hub;
 pub mod messages;
 pub mod redis_subscriber;
 pub mod registry;
+pub mod retention;
 pub mod session;
 pub mod writer;

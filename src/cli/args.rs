@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::options::Options;
 
@@ -53,6 +53,67 @@ pub enum TokenCommand {
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: Duration,
     },
+}
+
+/// The settings each command reads (by argument id). The operator settings
+/// are global flags, so every command accepts all of them; a command's
+/// `--help` shows only these. `serve` (and no command) reads them all.
+const USED: &[(&[&str], &[&str])] = &[
+    (&["migrate"], &["database_url", "db_timeout_secs"]),
+    (
+        &["send-test-alert"],
+        &["bind", "database_url", "db_timeout_secs", "service_keys"],
+    ),
+    (&["token"], &[]),
+    (&["token", "create"], &["database_url", "db_timeout_secs"]),
+    (&["token", "revoke"], &["database_url", "db_timeout_secs"]),
+    (
+        &["token", "jwt"],
+        &[
+            "bind",
+            "database_url",
+            "db_timeout_secs",
+            "dev",
+            "jwt_secret",
+            "jwt_public_key",
+            "jwt_user_claim",
+        ],
+    ),
+];
+
+/// The command line, with each command's help trimmed to what it reads.
+/// Each command of `USED` gets its own copy of every global setting flag,
+/// hidden unless the command reads it: clap propagates a global flag only
+/// to commands without a flag of that id, so the copies win, every flag is
+/// still accepted everywhere (and still global), and only the used ones
+/// are listed.
+pub fn command() -> clap::Command {
+    let settings: Vec<clap::Arg> = Options::augment_args(clap::Command::new("options"))
+        .get_arguments()
+        .cloned()
+        .collect();
+    let mut cmd = Cli::command();
+    for (path, used) in USED {
+        let own: Vec<clap::Arg> = settings
+            .iter()
+            .map(|a| a.clone().hide(!used.contains(&a.get_id().as_str())))
+            .collect();
+        cmd = hide_in(cmd, path, &own);
+    }
+    cmd
+}
+
+fn hide_in(cmd: clap::Command, path: &[&str], own: &[clap::Arg]) -> clap::Command {
+    match path.split_first() {
+        None => cmd.args(own.iter().cloned()),
+        Some((name, rest)) => cmd.mut_subcommand(*name, |sub| hide_in(sub, rest, own)),
+    }
+}
+
+/// Parses the process's arguments (exits with clap's message on an error).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// `30s`, `15m`, `1h`, `7d` or plain seconds.

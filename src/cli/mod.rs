@@ -12,7 +12,7 @@ use crate::config::{ConfigError, Settings};
 use crate::models::UserId;
 use crate::models::domain::Severity;
 use crate::startup::{Application, StartupError};
-use crate::storage::{self, DbConn, StorageError};
+use crate::storage::{self, DatabaseUrl, DbConn, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -30,6 +30,8 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("the server at {url} did not answer: {reason}")]
     Request { url: String, reason: String },
+    #[error("the server at {url} refused the test alert: {why}")]
+    Refused { url: String, why: String },
 }
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
@@ -115,9 +117,10 @@ fn send_test_alert(
     let user = parse_user(user_id)?;
     let severity =
         Severity::parse(severity).map_err(|e| CliError::Usage(format!("--severity {e}")))?;
-    let mut conn = open(settings)?;
-    let secrets = Secrets::resolve(settings, &mut conn)?;
-    let key = secrets.service_keys.first().cloned().unwrap_or_default();
+    let key = match settings.service_keys.first() {
+        Some(key) => key.clone(),
+        None => development_service_key(settings)?,
+    };
     let base = url.unwrap_or_else(|| format!("http://{}", settings.bind));
     let endpoint = format!("{}/api/v1/alerts", base.trim_end_matches('/'));
     let now = chrono::Utc::now();
@@ -127,7 +130,7 @@ fn send_test_alert(
         "title": "Test breach alert",
         "severity": severity.as_str(),
         "confidence": 0.95,
-        "description": "A test alert sent by `alerthub send-test-alert`.",
+        "description": "A test alert sent by alerthub send-test-alert.",
         "source": "alerthub-cli",
     });
     let request_error = |reason: String| CliError::Request {
@@ -141,19 +144,52 @@ fn send_test_alert(
             .send_json(&body)
             .await
             .map_err(|e| request_error(e.to_string()))?;
-        let answer: Value = response
-            .json()
+        let bytes = response
+            .body()
             .await
             .map_err(|e| request_error(e.to_string()))?;
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok::<_, CliError>((response.status(), answer))
     })?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&answer).unwrap_or_default()
-    );
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(request_error(format!("HTTP {status}")))
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+        return Ok(());
     }
+    let why = match status.as_u16() {
+        401 => "HTTP 401: it does not accept this service key. Use one of the server's \
+                ALERTHUB_SERVICE_KEYS, or for a development server (which generated its key) \
+                run this with the server's DATABASE_URL and no ALERTHUB_SERVICE_KEYS"
+            .to_owned(),
+        _ => match answer["error"]["message"].as_str() {
+            Some(message) => format!("HTTP {status}: {message}"),
+            None => format!("HTTP {status}"),
+        },
+    };
+    Err(CliError::Refused { url: endpoint, why })
+}
+
+/// The key a development server generated and keeps in its database, read
+/// without creating anything: a database that does not exist, or holds no
+/// key, is not the server's.
+fn development_service_key(settings: &Settings) -> Result<String, CliError> {
+    let no_key = |why: String| {
+        CliError::Usage(format!(
+            "no service key: set ALERTHUB_SERVICE_KEYS to one of the server's keys, or \
+             DATABASE_URL to the database of a development server, which keeps the key it \
+             generated there ({why})"
+        ))
+    };
+    let url = settings.database.redacted();
+    if let DatabaseUrl::Sqlite(path) = &settings.database
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(no_key(format!("{url} does not exist")));
+    }
+    let mut conn = open(settings)?;
+    Secrets::stored_service_key(&mut conn)
+        .map_err(|e| storage_error(settings, e))?
+        .ok_or_else(|| no_key(format!("{url} holds no generated key")))
 }

@@ -37,6 +37,12 @@ pub struct Limits {
     /// The same for untagged (legacy) opaque tokens, in a bucket of their own.
     pub legacy_token_lookups_per_second: u32,
     pub legacy_token_lookup_burst: u32,
+    /// Retention: the longest pause between two sweeps (shorter when the
+    /// retention period itself is shorter), rows one purge step examines,
+    /// and the pause between two steps.
+    pub retention_sweep_every: Duration,
+    pub retention_window: i64,
+    pub retention_pause: Duration,
 }
 
 impl Default for Limits {
@@ -59,6 +65,9 @@ impl Default for Limits {
             token_lookup_burst: 400,
             legacy_token_lookups_per_second: 10,
             legacy_token_lookup_burst: 20,
+            retention_sweep_every: Duration::from_secs(60),
+            retention_window: 500,
+            retention_pause: Duration::from_millis(10),
         }
     }
 }

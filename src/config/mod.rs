@@ -40,6 +40,8 @@ pub struct Settings {
     pub max_sessions_per_user: usize,
     pub rest_rate_limit: RestRateLimit,
     pub node_id: String,
+    /// Read alerts older than this are deleted (`None`: kept forever).
+    pub retention: Option<Duration>,
     /// Generate missing secrets (and keep them in the database) instead of
     /// refusing to start.
     pub dev_secrets_allowed: bool,
@@ -123,6 +125,22 @@ impl Settings {
             "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
             "0 would take entries away from nodes that are still storing them",
         )?;
+        let retention = match o.retention_days {
+            None => None,
+            Some(days) => {
+                let days = at_least_one(
+                    days,
+                    "ALERTHUB_RETENTION_DAYS",
+                    "0 would delete every alert the moment it is read; leave it unset to keep alerts forever",
+                )?;
+                let unit = at_least_one(
+                    o.retention_unit_secs,
+                    "ALERTHUB_RETENTION_UNIT_SECS",
+                    "a day of 0 seconds",
+                )?;
+                Some(Duration::from_secs(u64::from(days).saturating_mul(unit)))
+            }
+        };
         Ok(Self {
             bind: o.bind.clone(),
             database: DatabaseUrl::parse(&o.database_url)?,
@@ -148,6 +166,7 @@ impl Settings {
                 .clone()
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(random_node_id),
+            retention,
             dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
             limits: Limits::default(),
             workers: None,
@@ -214,6 +233,7 @@ mod tests {
                 "--ingest-claim-idle-secs",
                 "ALERTHUB_INGEST_CLAIM_IDLE_SECS",
             ),
+            ("--retention-days", "ALERTHUB_RETENTION_DAYS"),
         ] {
             let e = Settings::from_options(&options(&[flag, "0"])).unwrap_err();
             assert!(
@@ -222,6 +242,24 @@ mod tests {
             );
             assert!(Settings::from_options(&options(&[flag, "1"])).is_ok());
         }
+    }
+
+    #[test]
+    fn retention_is_days_unless_a_test_shortens_the_unit() {
+        assert_eq!(
+            Settings::from_options(&options(&[])).unwrap().retention,
+            None
+        );
+        let s = Settings::from_options(&options(&["--retention-days", "30"])).unwrap();
+        assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
+        let s = Settings::from_options(&options(&[
+            "--retention-days",
+            "3",
+            "--retention-unit-secs",
+            "1",
+        ]))
+        .unwrap();
+        assert_eq!(s.retention, Some(Duration::from_secs(3)));
     }
 
     #[test]

@@ -119,6 +119,18 @@ pub struct Options {
         global = true
     )]
     pub db_timeout_secs: u64,
+    /// Delete read alerts older than this many days (unset: keep forever).
+    #[arg(long, env = "ALERTHUB_RETENTION_DAYS", global = true)]
+    pub retention_days: Option<u32>,
+    /// For tests only: the length of a retention "day" in seconds.
+    #[arg(
+        long,
+        env = "ALERTHUB_RETENTION_UNIT_SECS",
+        default_value_t = 86_400,
+        hide = true,
+        global = true
+    )]
+    pub retention_unit_secs: u64,
     /// Name of this node in /health and logs (default: a random id).
     #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
     pub node_id: Option<String>,

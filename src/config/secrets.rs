@@ -55,6 +55,12 @@ fn random_secret() -> String {
 }
 
 impl Secrets {
+    /// The service key a development server generated, if this database
+    /// holds one; nothing is generated.
+    pub fn stored_service_key(conn: &mut AnyConnection) -> Result<Option<String>, StorageError> {
+        storage::setting(conn, DEV_SERVICE_KEY)
+    }
+
     pub fn resolve(settings: &Settings, conn: &mut AnyConnection) -> Result<Self, SecretsError> {
         let mut generated = Vec::new();
         let mut dev_value = |name: &'static str, key: &str| -> Result<String, SecretsError> {

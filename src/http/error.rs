@@ -8,7 +8,9 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::{ToResponse, ToSchema};
 
 use crate::models::FieldErrors;
 use crate::storage::StorageError;
@@ -37,6 +39,46 @@ pub enum ApiError {
     /// Over the per-user rate limit; retry after this many seconds.
     #[error("too many requests; retry after {0} s")]
     RateLimited(u64),
+    /// A known path with a method it does not serve; the methods it does.
+    #[error("this endpoint takes {0}")]
+    MethodNotAllowed(&'static str),
+}
+
+/// The contract's error JSON, the body of every 4xx and 5xx answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable `code`, a sentence for people, and for
+/// `validation_failed` the bad fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Each bad field (or batch item index, or query parameter) and why it
+    /// was refused; only on `validation_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// The error codes of the contract (§2, §8), `request_timeout` for a body
+/// that did not arrive in time, and `method_not_allowed` (405, with
+/// `Allow`) for a documented path called with another method.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    RateLimited,
+    RequestTimeout,
+    MethodNotAllowed,
 }
 
 impl ApiError {
@@ -48,17 +90,18 @@ impl ApiError {
         Self::Validation(json!({ name: why }))
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidJson(_) => "invalid_json",
-            Self::Validation(_) => "validation_failed",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Unavailable | Self::Storage(_) => "unavailable",
-            Self::RateLimited(_) => "rate_limited",
-            Self::RequestTimeout(_) => "request_timeout",
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Unavailable | Self::Storage(_) => ErrorCode::Unavailable,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
         }
     }
 
@@ -99,14 +142,22 @@ impl ResponseError for ApiError {
             Self::Unavailable | Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut error = json!({ "code": self.code(), "message": self.to_string() });
-        if let Self::Validation(details) = self {
-            error["details"] = details.clone();
-        }
+        let details = match self {
+            Self::Validation(details) => Some(details.clone()),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                details,
+            },
+        };
         if let Self::Storage(e) = self {
             log::warn!("request failed on storage: {e}");
         }
@@ -119,9 +170,62 @@ impl ResponseError for ApiError {
             // carry another request (RFC 9110 §15.5.9).
             response.force_close();
         }
+        if let Self::MethodNotAllowed(allow) = self {
+            response.insert_header((header::ALLOW, *allow));
+        }
         if let Some(seconds) = self.retry_after() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.json(json!({ "error": error }))
+        response.json(body)
     }
 }
+
+// The error answers as the OpenAPI document names them (each handler's
+// `responses(...)` refers to these), all with the body `ErrorBody`.
+
+/// The JSON body is not JSON (or could not be read).
+#[derive(ToResponse)]
+#[response(description = "The body is not valid JSON: `invalid_json`")]
+pub struct InvalidJson(pub ErrorBody);
+
+/// No valid credential.
+#[derive(ToResponse)]
+#[response(
+    description = "Missing, malformed, expired, revoked or wrongly signed credential: `unauthorized`",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`"))
+)]
+pub struct Unauthorized(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(description = "A user token where a service key is required: `forbidden`")]
+pub struct NotAServiceKey(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(description = "The body did not arrive in time: `request_timeout`")]
+pub struct RequestTimeout(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(
+    description = "The body is over the limit (64 KiB; 1 MiB for a batch): `payload_too_large`"
+)]
+pub struct PayloadTooLarge(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(
+    description = "`validation_failed`; `details` names each bad field (by index in a batch)"
+)]
+pub struct ValidationFailed(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(
+    description = "Over the user's request rate: `rate_limited`",
+    headers(("Retry-After" = u64, description = "Seconds to wait before the next request"))
+)]
+pub struct RateLimited(pub ErrorBody);
+
+#[derive(ToResponse)]
+#[response(
+    description = "Storage is unavailable: `unavailable`",
+    headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+)]
+pub struct Unavailable(pub ErrorBody);

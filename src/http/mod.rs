@@ -5,6 +5,7 @@ mod body;
 mod credentials;
 mod dashboard;
 pub mod error;
+pub mod openapi;
 mod operators;
 mod state;
 mod trigger;
@@ -80,15 +81,27 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
             .route(
                 "/alerts/{alert_id}/read",
                 web::post().to(user_alerts::mark_read),
-            ),
+            )
+            .route("/openapi.json", web::get().to(openapi::openapi_json)),
     )
     .route("/health", web::get().to(operators::health))
     .route("/ready", web::get().to(operators::ready))
-    .route("/metrics", web::get().to(operators::metrics))
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(operators::metrics))
+            .route(web::head().to(operators::metrics_head))
+            // Other methods get the JSON 404 every unknown route gets.
+            .default_service(web::to(not_found)),
+    )
     .configure(dashboard::routes)
     .default_service(web::to(not_found));
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such endpoint".into()))
+/// What no route answered: a documented path with another method is 405
+/// (with `Allow`), anything else 404.
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(match openapi::allowed_methods(req.path()) {
+        Some(allow) => ApiError::MethodNotAllowed(allow),
+        None => ApiError::NotFound("no such endpoint".into()),
+    })
 }

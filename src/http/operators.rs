@@ -4,59 +4,139 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::state::AppState;
 use crate::actors::messages::{Ping, Stats};
+use crate::redis::RedisContext;
+use crate::redis::backlog::ingest_backlog;
+
+/// The body of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    /// `ok` when every check passes.
+    pub status: Status,
+    pub version: &'static str,
+    pub node_id: String,
+    pub uptime_seconds: u64,
+    /// Open WebSocket sessions on this node.
+    pub connections: usize,
+    /// Users with at least one session on this node.
+    pub users: usize,
+    pub checks: Checks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Degraded,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    pub database: Check,
+    /// `down` as soon as one Redis shard is down.
+    pub redis: Check,
+    /// With several Redis shards, each one's check, in `REDIS_URL` order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_shards: Option<Vec<Check>>,
+}
+
+/// One dependency: `disabled` is Redis in single-node mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    Ok,
+    Down,
+    Disabled,
+}
 
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The shared body of `/health` and `/ready`, and whether the node is ready.
-async fn report(state: &AppState) -> (serde_json::Value, bool) {
-    let database_ok = matches!(
+/// Whether the database answers a query within `CHECK_TIMEOUT`.
+async fn database_ok(state: &AppState) -> bool {
+    matches!(
         tokio::time::timeout(CHECK_TIMEOUT, state.db.send(Ping)).await,
         Ok(Ok(Ok(())))
-    );
-    let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
-    // Per shard; "down" as soon as one shard is. A node stays ready while
-    // at least one shard works: every node loses the same shard at once, so
-    // taking them all out of the load balancer would only add the other
-    // shards' users to the outage (docs/protocol.md, "Several nodes").
-    let shards = match &state.redis {
-        None => Vec::new(),
-        Some(redis) => redis.shards_up().await,
-    };
-    let redis = match &state.redis {
-        None => "disabled",
-        Some(_) if shards.iter().all(|up| *up) => "ok",
-        Some(_) => "down",
-    };
-    let redis_serves = state.redis.is_none() || shards.iter().any(|up| *up);
-    let all_ok = database_ok && redis != "down";
-    let mut body = json!({
-        "status": if all_ok { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "node_id": state.node_id,
-        "uptime_seconds": state.started.elapsed().as_secs(),
-        "connections": connections,
-        "users": users,
-        "checks": { "database": if database_ok { "ok" } else { "down" }, "redis": redis },
-    });
-    if shards.len() > 1 {
-        let each: Vec<_> = shards
-            .iter()
-            .map(|up| if *up { "ok" } else { "down" })
-            .collect();
-        body["checks"]["redis_shards"] = json!(each);
-    }
-    (body, database_ok && redis_serves)
+    )
 }
 
+/// Per Redis shard: this node's pub/sub connection is up and the shard
+/// answers PING.
+async fn shards_ok(redis: &RedisContext) -> Vec<bool> {
+    redis.shards_up().await
+}
+
+const fn check(up: bool) -> Check {
+    if up { Check::Ok } else { Check::Down }
+}
+
+/// The shared body of `/health` and `/ready`, and whether the node is ready.
+async fn report(state: &AppState) -> (HealthReport, bool) {
+    let database_ok = database_ok(state).await;
+    let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
+    let shards = match &state.redis {
+        None => Vec::new(),
+        Some(redis) => shards_ok(redis).await,
+    };
+    let redis = match &state.redis {
+        None => Check::Disabled,
+        Some(_) => check(shards.iter().all(|up| *up)),
+    };
+    let healthy = database_ok && redis != Check::Down;
+    // A node stays ready while at least one shard works: every node loses
+    // the same shard at once, so taking them all out of the load balancer
+    // would only add the other shards' users to the outage
+    // (docs/protocol.md, "Several Redis shards").
+    let ready = database_ok && (state.redis.is_none() || shards.iter().any(|up| *up));
+    let redis_shards = (shards.len() > 1).then(|| shards.iter().map(|up| check(*up)).collect());
+    let body = HealthReport {
+        status: if healthy {
+            Status::Ok
+        } else {
+            Status::Degraded
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        node_id: state.node_id.clone(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        connections,
+        users,
+        checks: Checks {
+            database: if database_ok { Check::Ok } else { Check::Down },
+            redis,
+            redis_shards,
+        },
+    };
+    (body, ready)
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operators",
+    operation_id = "health",
+    summary = "Liveness: always 200 while the process serves",
+    responses((status = 200, description = "The node and its checks", body = HealthReport))
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(report(&state).await.0)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operators",
+    operation_id = "ready",
+    summary = "Readiness: 200 when storage (and Redis, where configured) answer",
+    responses(
+        (status = 200, description = "Ready", body = HealthReport),
+        (status = 503, description = "Not ready; the same body says which check failed", body = HealthReport,
+            headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
+    )
+)]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match report(&state).await {
         (body, true) => HttpResponse::Ok().json(body),
@@ -67,14 +147,48 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operators",
+    operation_id = "metrics",
+    summary = "Prometheus metrics, text exposition format 0.0.4",
+    responses((status = 200, description = "The metrics", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"))
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let Some(redis) = &state.redis {
-        for shard in redis.shards.iter() {
-            let up = redis.health.subscriber_up(shard.index);
-            state.metrics.redis_shard_up(shard.index, up);
-        }
-    }
+    refresh_node_gauges(&state).await;
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(METRICS_TYPE)
         .body(state.metrics.render())
+}
+
+/// The text exposition's media type.
+const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Sets the gauges that describe the node's dependencies, checking them
+/// now (each check bounded by 2 s, all at once), so a scrape shows the
+/// state at that moment.
+async fn refresh_node_gauges(state: &AppState) {
+    let node = &state.metrics.node;
+    let redis = async {
+        if let (Some(ctx), Some(gauges)) = (&state.redis, &node.redis) {
+            let (shards, backlog) = tokio::join!(shards_ok(ctx), ingest_backlog(ctx));
+            gauges.up.set(i64::from(shards.iter().all(|up| *up)));
+            for (shard, up) in shards.iter().enumerate() {
+                gauges.set_shard_up(shard, *up);
+            }
+            if let Some(backlog) = backlog {
+                gauges.set_backlog(backlog);
+            }
+        }
+    };
+    let (database_ok, ()) = tokio::join!(database_ok(state), redis);
+    node.database_up.set(i64::from(database_ok));
+}
+
+/// `HEAD /metrics`: what a GET would answer, without the body and without
+/// running the checks (a reachability probe must stay cheap).
+pub async fn metrics_head() -> HttpResponse {
+    HttpResponse::Ok().content_type(METRICS_TYPE).finish()
 }

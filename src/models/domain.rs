@@ -33,10 +33,20 @@ impl UserId {
 
     /// Accepts the claim forms a JWT issuer uses: a string, or a non-negative
     /// integer (Django's primary keys), which becomes its decimal string.
+    /// An integer written with a fraction or an exponent (`7.0`, `1e3`) is
+    /// the same integer, as JSON Schema counts it: `"7"`, `"1000"`.
     pub fn from_claim(value: &serde_json::Value) -> Result<Self, ParseError> {
+        const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
         match value {
             serde_json::Value::String(s) => Self::parse(s),
             serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Self::parse(&n.to_string()),
+            serde_json::Value::Number(n) => match n.as_f64() {
+                // Exact: an integral f64 below 2^64 converts without rounding.
+                Some(f) if f.fract() == 0.0 && (0.0..TWO_POW_64).contains(&f) => {
+                    Self::parse(&(f as u64).to_string())
+                }
+                _ => Err("must be a string or an integer".into()),
+            },
             _ => Err("must be a string or an integer".into()),
         }
     }
@@ -53,7 +63,7 @@ impl fmt::Display for UserId {
 }
 
 /// How bad a breach is. Input is case-insensitive; output is upper-case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Low,
@@ -192,6 +202,13 @@ mod tests {
         assert_eq!(UserId::from_claim(&json!(7)).unwrap().as_str(), "7");
         assert!(UserId::from_claim(&json!(-7)).is_err());
         assert!(UserId::from_claim(&json!(1.5)).is_err());
+        assert_eq!(UserId::from_claim(&json!(1411.0)).unwrap().as_str(), "1411");
+        assert_eq!(
+            UserId::from_claim(&json!(1e19)).unwrap().as_str(),
+            "10000000000000000000"
+        );
+        assert!(UserId::from_claim(&json!(-1.0)).is_err());
+        assert!(UserId::from_claim(&json!(1.8446744073709552e19)).is_err());
         assert!(UserId::from_claim(&json!(null)).is_err());
     }
 

@@ -7,6 +7,7 @@ pub mod row;
 pub mod schema;
 pub mod time;
 pub mod view;
+pub mod wire_schema;
 
 pub use batch::{BATCH_MAX, parse_batch};
 pub use domain::{Severity, UserId};

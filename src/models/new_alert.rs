@@ -27,7 +27,7 @@ pub struct NewAlert {
 /// Field name → why it was refused; becomes the error's `details`.
 pub type FieldErrors = BTreeMap<String, String>;
 
-const KNOWN_FIELDS: [&str; 8] = [
+pub(crate) const KNOWN_FIELDS: [&str; 8] = [
     "user_id",
     "breach_id",
     "title",

@@ -18,6 +18,7 @@
 //! several deployments — or tests — can share one Redis. With a single URL
 //! the keys and channels are exactly those of the unsharded design.
 
+pub mod backlog;
 pub mod ingest;
 pub mod publisher;
 pub mod shard;

@@ -57,7 +57,7 @@ impl Application {
             url: settings.database.redacted(),
             source,
         };
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::for_node(redis.is_some()));
         let pool = storage::connect_counted(
             &settings.database,
             &settings.pool,

@@ -16,6 +16,7 @@ use crate::actors::messages::{
 };
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
+use crate::actors::retention::{Policy, Retention};
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::config::Settings;
@@ -47,12 +48,18 @@ pub fn start(
 
     let publisher = redis.map(|r| Publisher::start(r.clone(), node.clone()));
     let delivery = Delivery::new(registry.clone().recipient(), publisher.clone());
-    let db = {
-        let delivery = delivery.clone();
-        SyncArbiter::start(settings.pool.max_size as usize, move || {
+    // Two arbiters over one pool: the trigger's inserts have a thread (and a
+    // connection, see `PoolOptions::connections`) of their own, so they never
+    // queue behind the reads of a reconnect storm (thousands of replays at
+    // once). The `AlertWriter` keeps at most one insert in flight: one thread.
+    let start_db = |threads: usize| {
+        let (pool, delivery) = (pool.clone(), delivery.clone());
+        SyncArbiter::start(threads, move || {
             DbActor::new(pool.clone(), delivery.clone())
         })
     };
+    let db = start_db(settings.pool.max_size as usize);
+    let db_writes = start_db(1);
     // One subscriber per Redis shard, each with its own connection.
     let subscribers = redis.map_or_else(Vec::new, |r| {
         (0..r.shards.len())
@@ -99,7 +106,7 @@ pub fn start(
         metrics.clone(),
     ));
 
-    let writer = AlertWriter::new(db.clone().recipient(), delivery, metrics.clone()).start();
+    let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone()).start();
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
         // Every shard's ingest stream, each read by every node.
         for shard in 0..redis.shards.len() {
@@ -117,6 +124,15 @@ pub fn start(
     }
 
     let limits = &settings.limits;
+    if let Some(keep) = settings.retention {
+        let policy = Policy {
+            keep,
+            sweep_every: limits.retention_sweep_every.min(keep),
+            window: limits.retention_window,
+            pause: limits.retention_pause,
+        };
+        Retention::new(policy, db.clone().recipient(), metrics.clone()).start();
+    }
     let heartbeat = Heartbeat::new(limits.heartbeat_interval, limits.client_timeout).start();
     let sessions = Arc::new(SessionServices {
         registry: RegistryHandle {

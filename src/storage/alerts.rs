@@ -90,31 +90,55 @@ fn lock_users(c: &mut diesel::PgConnection, rows: &[NewAlertRow]) -> QueryResult
         .execute(c)
 }
 
-/// One page of a user's alerts, newest first. Returns up to `limit + 1`
-/// rows so the caller can tell whether another page exists.
+/// Which of a user's alerts a page shows: `unread_only`, `severities` (empty
+/// = every severity), and the `before` cursor.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub unread_only: bool,
+    pub severities: Vec<String>,
+    pub before: Option<i64>,
+}
+
+/// One page of a user's alerts, newest first, and the user's unread count
+/// (of all their alerts, whatever the filter), read in one transaction (one
+/// snapshot on SQLite; on PostgreSQL's READ COMMITTED the count may already
+/// include an alert stored while the page was read). Returns up to `limit + 1` rows so the caller can tell
+/// whether another page exists.
+///
+/// The page walks the `(user_id, id)` index backwards and filters read
+/// state and severity on the rows it meets; a severity index would make the
+/// common "every severity" page sort all of a user's rows instead.
 pub fn list_alerts(
     conn: &mut AnyConnection,
     user: &str,
-    unread_only: bool,
+    filter: &AlertFilter,
     limit: i64,
-    before: Option<i64>,
-) -> Result<Vec<AlertRow>, StorageError> {
-    let rows = on_backend!(conn, |c| {
+) -> Result<(Vec<AlertRow>, i64), StorageError> {
+    let page = on_backend!(conn, |c| c.transaction(|c| {
         let mut q = alerts::table
             .filter(alerts::user_id.eq(user))
             .select(AlertRow::as_select())
             .order(alerts::id.desc())
             .limit(limit + 1)
             .into_boxed();
-        if unread_only {
+        if filter.unread_only {
             q = q.filter(alerts::read.eq(false));
         }
-        if let Some(before) = before {
+        if !filter.severities.is_empty() {
+            q = q.filter(alerts::severity.eq_any(&filter.severities));
+        }
+        if let Some(before) = filter.before {
             q = q.filter(alerts::id.lt(before));
         }
-        q.load(c)
-    })?;
-    Ok(rows)
+        let rows = q.load(c)?;
+        let unread = alerts::table
+            .filter(alerts::user_id.eq(user))
+            .filter(alerts::read.eq(false))
+            .count()
+            .get_result(c)?;
+        Ok::<_, diesel::result::Error>((rows, unread))
+    }))?;
+    Ok(page)
 }
 
 pub fn unread_count(conn: &mut AnyConnection, user: &str) -> Result<i64, StorageError> {
@@ -249,6 +273,37 @@ mod tests {
         assert_eq!(stored[0].0.id, stored[2].0.id);
         assert!(stored[0].0.id < stored[1].0.id);
         assert_eq!(stored[0].0.description, None);
+    }
+
+    #[test]
+    fn a_filtered_page_walks_the_user_index_without_sorting() {
+        // The list's SQL shape (severity filter, unread, cursor, newest
+        // first): SQLite must walk (user_id, id) backwards, not scan or sort.
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
+            unreachable!()
+        };
+        let plan: Vec<Plan> = diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM alerts WHERE user_id = '1' AND read = 0 \
+             AND severity IN ('HIGH', 'CRITICAL') AND id < 100 ORDER BY id DESC LIMIT 51",
+        )
+        .load(&mut c)
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("USING INDEX alerts_user")),
+            "{details:?}"
+        );
+        assert!(
+            !details.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{details:?}"
+        );
     }
 
     fn sqlite_with(sql: &str) -> AnyConnection {

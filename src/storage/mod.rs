@@ -15,11 +15,13 @@ pub mod alerts;
 pub mod connection;
 pub mod pool;
 pub mod refusal;
+pub mod retention;
 pub mod settings;
 pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
 pub use pool::*;
+pub use retention::*;
 pub use settings::*;
 pub use tokens::*;

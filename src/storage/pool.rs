@@ -157,8 +157,18 @@ impl ManageConnection for Manager {
 /// Pool sizing and patience, from configuration.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
+    /// Connections for the DB actor's read threads (`ALERTHUB_DB_POOL_SIZE`).
     pub max_size: u32,
     pub connect_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// Connections the pool holds at most: one per read thread, and one more
+    /// for the thread that only stores the trigger's alerts
+    /// (`startup::wiring`), so a write never waits for a connection a read holds.
+    pub fn connections(&self) -> u32 {
+        self.max_size.saturating_add(1)
+    }
 }
 
 /// Connects once (so a bad URL or a down server is reported with its real
@@ -193,7 +203,7 @@ fn build_pool(
         spawn_checkpointer(first, std::sync::Arc::downgrade(&manager.alive));
     }
     Ok(Pool::builder()
-        .max_size(options.max_size)
+        .max_size(options.connections())
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
         // A PostgreSQL restart leaves pooled connections dead without

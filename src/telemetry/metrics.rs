@@ -1,10 +1,18 @@
 //! Prometheus metrics, in a registry of their own per server instance so
 //! that several servers in one test process do not share counters.
+//!
+//! Every labelled series is created at 0 when the registry is built, so
+//! dashboards and alert rules (`deploy/`) see it before its first event.
+//! The process metrics (`process_open_fds`, `process_max_fds`,
+//! `process_resident_memory_bytes`, `process_cpu_seconds_total`, …) come from
+//! the `prometheus` crate's process collector, read from `/proc` at scrape.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
+
+use super::node_gauges::NodeGauges;
 
 /// Why a handshake was turned away, as the `reason` label.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +26,15 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    pub const ALL: [Rejection; 6] = [
+        Self::AuthenticationFailed,
+        Self::UserMismatch,
+        Self::RateLimited,
+        Self::TooManySessions,
+        Self::Origin,
+        Self::Unavailable,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Self::AuthenticationFailed => "authentication_failed",
@@ -86,6 +103,8 @@ pub enum TokenCheck {
 }
 
 impl TokenCheck {
+    pub const ALL: [TokenCheck; 4] = [Self::Forged, Self::Cached, Self::Queried, Self::Throttled];
+
     fn label(self) -> &'static str {
         match self {
             Self::Forged => "forged",
@@ -113,11 +132,19 @@ pub struct Metrics {
     pub db_queries: IntCounter,
     token_checks: IntCounterVec,
     pub rest_rate_limited: IntCounter,
-    redis_shard_up: IntGaugeVec,
+    pub retention_deleted: IntCounter,
+    /// Build, database and Redis gauges, set at scrape.
+    pub node: NodeGauges,
 }
 
 impl Metrics {
+    /// The metrics of a node without Redis.
     pub fn new() -> Self {
+        Self::for_node(false)
+    }
+
+    /// The metrics of a node; `with_redis` adds the Redis and ingest gauges.
+    pub fn for_node(with_redis: bool) -> Self {
         let registry = Registry::new();
         let connections = IntGauge::new(
             "alerthub_open_connections",
@@ -147,6 +174,9 @@ impl Metrics {
             &["reason"],
         )
         .unwrap();
+        for why in Rejection::ALL {
+            rejected_handshakes.with_label_values(&[why.label()]);
+        }
         let sessions_closed = IntCounterVec::new(
             Opts::new(
                 "alerthub_sessions_closed_total",
@@ -193,14 +223,6 @@ impl Metrics {
             "Entries of the Redis ingest stream that cannot be stored (invalid, or refused by the database), acknowledged and dropped",
         )
         .unwrap();
-        let redis_shard_up = IntGaugeVec::new(
-            Opts::new(
-                "alerthub_redis_shard_up",
-                "1 while this node's pub/sub connection to the Redis shard (0, 1, … in REDIS_URL order) is up",
-            ),
-            &["shard"],
-        )
-        .unwrap();
         let db_queries = IntCounter::new(
             "alerthub_db_queries_total",
             "SQL statements run on the database pool's connections",
@@ -214,9 +236,17 @@ impl Metrics {
             &["outcome"],
         )
         .unwrap();
+        for outcome in TokenCheck::ALL {
+            token_checks.with_label_values(&[outcome.label()]);
+        }
         let rest_rate_limited = IntCounter::new(
             "alerthub_rest_rate_limited_total",
             "REST calls of users answered 429 by the per-user rate limit",
+        )
+        .unwrap();
+        let retention_deleted = IntCounter::new(
+            "alerthub_retention_deleted_total",
+            "Read alerts deleted by retention (ALERTHUB_RETENTION_DAYS)",
         )
         .unwrap();
         for c in [
@@ -235,11 +265,13 @@ impl Metrics {
             Box::new(db_queries.clone()),
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
-            Box::new(redis_shard_up.clone()),
+            Box::new(retention_deleted.clone()),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
         }
+        let node = NodeGauges::register(&registry, with_redis);
         Self {
             registry,
             connections,
@@ -257,16 +289,9 @@ impl Metrics {
             db_queries,
             token_checks,
             rest_rate_limited,
-            redis_shard_up,
+            retention_deleted,
+            node,
         }
-    }
-
-    /// Whether the pub/sub connection to a Redis shard is up (set when
-    /// `/metrics` is rendered).
-    pub fn redis_shard_up(&self, shard: usize, up: bool) {
-        self.redis_shard_up
-            .with_label_values(&[shard.to_string().as_str()])
-            .set(i64::from(up));
     }
 
     pub fn rejected(&self, why: Rejection) {

@@ -30,6 +30,100 @@ async fn help_lists_every_command() {
     }
 }
 
+/// The long flags a help text lists.
+fn flags(help: &str) -> Vec<&str> {
+    help.split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .filter(|w| *w != "--help" && *w != "--version")
+        .collect()
+}
+
+#[actix_web::test]
+async fn each_command_help_lists_only_the_options_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &'static [&'static str]| {
+        let dir = dir.path().to_owned();
+        async move {
+            let (ok, out, err) = run(alerthub(&dir).args(args).arg("--help")).await;
+            assert!(ok, "{err}");
+            out
+        }
+    };
+    let top = help(&[]).await;
+    for flag in ["--redis-url", "--retention-days", "--jwt-secret", "--bind"] {
+        assert!(flags(&top).contains(&flag), "{flag} missing from:\n{top}");
+    }
+    // The test-only unit is not advertised.
+    assert!(!top.contains("retention-unit"), "{top}");
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["serve"], &[]),
+        (&["migrate"], &["--database-url", "--db-timeout-secs"]),
+        (
+            &["send-test-alert"],
+            &[
+                "--bind",
+                "--severity",
+                "--database-url",
+                "--url",
+                "--service-keys",
+                "--db-timeout-secs",
+            ],
+        ),
+        (
+            &["token", "create"],
+            &["--database-url", "--db-timeout-secs"],
+        ),
+        (
+            &["token", "revoke"],
+            &["--database-url", "--db-timeout-secs"],
+        ),
+        (
+            &["token", "jwt"],
+            &[
+                "--bind",
+                "--ttl",
+                "--database-url",
+                "--jwt-secret",
+                "--jwt-public-key",
+                "--jwt-user-claim",
+                "--db-timeout-secs",
+                "--dev",
+            ],
+        ),
+    ];
+    for (command, expected) in cases {
+        let out = help(command).await;
+        let mut listed = flags(&out);
+        listed.sort();
+        if command == ["serve"] {
+            // `serve` reads every setting.
+            assert_eq!(
+                listed,
+                {
+                    let mut t = flags(&top);
+                    t.sort();
+                    t
+                },
+                "{out}"
+            );
+            continue;
+        }
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(
+            listed,
+            expected,
+            "alerthub {} --help:\n{out}",
+            command.join(" ")
+        );
+    }
+    // Hidden flags are still accepted (they are global): no command breaks
+    // on a setting it ignores.
+    let (ok, _, err) =
+        run(alerthub(dir.path()).args(["migrate", "--redis-url", "redis://127.0.0.1:9"])).await;
+    assert!(ok, "{err}");
+}
+
 #[actix_web::test]
 async fn migrate_creates_the_default_database_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,6 +218,11 @@ async fn send_test_alert_reaches_live_sessions() {
     assert!(out.contains("\"created\": true"), "{out}");
     let alert = ws.expect("breach_alert").await;
     assert_eq!(alert["message"]["severity"], "LOW");
+    // Plain text: a UI shows it as is, so no Markdown backticks.
+    for field in ["title", "description", "source"] {
+        let text = alert["message"][field].as_str().unwrap();
+        assert!(!text.contains('`'), "{field}: {text}");
+    }
     assert!(
         alert["message"]["breach_id"]
             .as_str()
@@ -232,6 +331,71 @@ async fn alerthub_dev_allows_generated_secrets_off_loopback() {
             "ALERTHUB_DEV={yes}: {err}"
         );
     }
+    // What docs/deploy.md and deploy/alerthub.env.example say is off.
+    for no in ["0", "false", "no", "off", "FALSE"] {
+        let (ok, _, err) = run(alerthub(dir.path())
+            .args(["token", "jwt", "1"])
+            .envs(off_loopback)
+            .env("ALERTHUB_DEV", no))
+        .await;
+        assert!(
+            !ok && err.contains("is not set"),
+            "ALERTHUB_DEV={no}: {err}"
+        );
+    }
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["token", "jwt", "1"])
+        .env("ALERTHUB_DEV", "maybe"))
+    .await;
+    assert!(!ok && err.contains("maybe"), "{err}");
+}
+
+#[actix_web::test]
+async fn send_test_alert_says_what_is_wrong_and_creates_no_database() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    // No key and no DATABASE_URL: the default database does not exist, and
+    // is not created; the message says what to set.
+    let (ok, _, err) =
+        run(alerthub(dir.path()).args(["send-test-alert", "5", "--url", &app.address])).await;
+    assert!(!ok);
+    assert!(
+        err.contains("no service key")
+            && err.contains("ALERTHUB_SERVICE_KEYS")
+            && err.contains("DATABASE_URL"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "send-test-alert left files behind"
+    );
+    // A key the server does not accept: a 401, said as such.
+    let (ok, out, err) = run(alerthub(dir.path())
+        .args(["send-test-alert", "5", "--url", &app.address])
+        .env("ALERTHUB_SERVICE_KEYS", "not-the-servers-key"))
+    .await;
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("refused") && err.contains("401") && err.contains("service key"),
+        "{err}"
+    );
+    assert!(!err.contains("did not answer"), "{err}");
+    assert!(
+        !err.contains("not-the-servers-key"),
+        "the key leaked: {err}"
+    );
+    // Nothing listening: that one is "did not answer".
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args([
+            "send-test-alert",
+            "5",
+            "--url",
+            &format!("http://127.0.0.1:{}", free_port()),
+        ])
+        .env("ALERTHUB_SERVICE_KEYS", SERVICE_KEY))
+    .await;
+    assert!(!ok && err.contains("did not answer"), "{err}");
 }
 
 #[actix_web::test]

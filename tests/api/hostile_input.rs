@@ -1208,10 +1208,10 @@ async fn malformed_requests_that_reach_alerthub_get_contract_errors() {
             "validation_failed",
         ),
         (
-            "an unknown method",
+            "an unknown method on a known path (405, Allow: GET)",
             b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-            404,
-            "not_found",
+            405,
+            "method_not_allowed",
         ),
         ("a bad chunk size", bad_chunk, 400, "invalid_json"),
         (

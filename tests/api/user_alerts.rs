@@ -21,7 +21,7 @@ async fn list(app: &TestApp, user: &str, query: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{query}: {body}");
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["alerts", "next_before"], "{body}");
+    assert_eq!(keys, ["alerts", "next_before", "unread_count"], "{body}");
     body
 }
 

@@ -11,6 +11,7 @@
 
 mod fanout;
 mod ingest;
+mod metrics;
 mod nginx;
 mod nodes;
 mod redis_outage;
