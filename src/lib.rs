@@ -15,7 +15,8 @@
 //! delivery         an event to every session of a user, on every node
 //! transport        WebSocket frames over the upgraded socket, bounded
 //! auth, rate_limit credentials and who may ask how often
-//! redis            multi-node mode: channels, the publisher, the ingest stream
+//! redis            multi-node mode: shards, channels, the publisher, the
+//!                  ingest stream
 //! storage          SQLite and PostgreSQL through one diesel code path
 //! protocol, models the wire formats; alerts and the types that parse input
 //! telemetry        metrics and the log

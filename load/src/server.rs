@@ -17,8 +17,8 @@ pub struct ServerSpec {
     /// `None`: a new SQLite file per server.
     pub database_url: Option<String>,
     /// Multi-node mode: passed as `REDIS_URL` (for sharded pub/sub, a
-    /// comma-separated list of `redis://` URLs, one per shard — an assumed
-    /// form until the server's sharded mode names it). `None`: no Redis.
+    /// comma-separated list of `redis://` URLs, one per shard, the same
+    /// order on every node). `None`: no Redis.
     pub redis_url: Option<String>,
     pub jwt_secret: String,
     pub service_key: String,

@@ -25,6 +25,7 @@ use super::messages::{
 };
 use crate::models::{AlertView, UserId};
 use crate::protocol::{Frame, UserEvent};
+use crate::redis::shard::shard_of;
 use crate::storage::StorageError;
 
 /// Alert ids remembered for de-duplicating a catch-up.
@@ -35,7 +36,8 @@ const REMEMBERED: usize = 1024;
 pub struct HubServices {
     pub registry: Recipient<HubExited>,
     pub db: HubStorage,
-    pub subscriber: Option<SubscriberHandle>,
+    /// The Redis subscribers, one per shard (none on a single node).
+    pub subscribers: Vec<SubscriberHandle>,
     pub outbound_limit: usize,
 }
 
@@ -43,6 +45,8 @@ pub struct AlertHub {
     user: UserId,
     sessions: Vec<SessionLink>,
     services: HubServices,
+    /// The subscriber of this user's shard, in multi-node mode.
+    subscriber: Option<SubscriberHandle>,
     /// Recently delivered alert ids, so a catch-up sends none twice.
     delivered: BTreeSet<i64>,
     _lifeline: Lifeline,
@@ -55,16 +59,19 @@ impl AlertHub {
         services: HubServices,
         generation: u64,
     ) -> Self {
+        let shard = shard_of(&user, services.subscribers.len());
+        let subscriber = services.subscribers.get(shard).cloned();
         let lifeline = Lifeline {
             user: user.clone(),
             generation,
             registry: services.registry.clone(),
-            subscriber: services.subscriber.clone(),
+            subscriber: subscriber.clone(),
         };
         Self {
             user,
             sessions,
             services,
+            subscriber,
             delivered: BTreeSet::new(),
             _lifeline: lifeline,
         }
@@ -104,7 +111,7 @@ impl Actor for AlertHub {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Self::Context) {
-        if let Some(subscriber) = &self.services.subscriber {
+        if let Some(subscriber) = &self.subscriber {
             subscriber.subscribe.do_send(Subscribe(self.user.clone()));
         }
         log::debug!(

@@ -183,6 +183,8 @@ pub struct Stats;
 #[rtype(result = "()")]
 pub struct CatchUp {
     pub since: DateTime<Utc>,
+    /// Only users on this shard, as (shard, number of shards); `None`: all.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// Fault injection for the supervision test: the user's hub panics. Only
@@ -248,7 +250,7 @@ pub struct Subscribe(pub UserId);
 #[rtype(result = "()")]
 pub struct Unsubscribe(pub UserId);
 
-/// How a hub reaches the Redis subscriber (multi-node mode).
+/// How a hub reaches the Redis subscriber of its user's shard.
 #[derive(Clone)]
 pub struct SubscriberHandle {
     pub subscribe: Recipient<Subscribe>,

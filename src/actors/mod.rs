@@ -18,10 +18,11 @@
 //! fans events out. The `AlertWriter` groups concurrent triggers into one
 //! transaction on the `DbActor`; new alerts and read-state changes go to
 //! `delivery::Delivery`, which hands them to the `Registry` (and, in
-//! multi-node mode, to Redis, from where other nodes' `RedisSubscriber`s
-//! hand them to their registries). The `Heartbeat` pings and reaps every
-//! session. `Retention` (with `ALERTHUB_RETENTION_DAYS`) deletes old read
-//! alerts through the `DbActor`, in small steps. No actor names another: each gets `Recipient`s at start
+//! multi-node mode, to the user's Redis shard, from where other nodes'
+//! `RedisSubscriber`s — one per shard — hand them to their registries). The
+//! `Heartbeat` pings and reaps every session. `Retention` (with
+//! `ALERTHUB_RETENTION_DAYS`) deletes old read alerts through the `DbActor`,
+//! in small steps. No actor names another: each gets `Recipient`s at start
 //! (`startup` wires them).
 
 pub mod db;

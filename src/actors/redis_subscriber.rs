@@ -1,4 +1,7 @@
-//! `RedisSubscriber`: this node's dedicated pub/sub connection.
+//! `RedisSubscriber`: this node's dedicated pub/sub connection to one Redis
+//! shard. A node runs one per shard (`startup/wiring.rs`); each only hears
+//! about the users on its shard, so losing a shard deafens a node to those
+//! users alone, and only their hubs catch up when it returns.
 //!
 //! Hubs tell it when they start and stop; it subscribes to a user's channel
 //! while at least one hub of that user lives here (a count, because a
@@ -37,6 +40,8 @@ enum Op {
 
 pub struct RedisSubscriber {
     ctx: RedisContext,
+    /// The index of this subscriber's shard in `ctx.shards`.
+    shard: usize,
     node_id: String,
     /// Where other nodes' events go (this node's registry).
     deliver: Recipient<Deliver>,
@@ -56,12 +61,14 @@ pub struct RedisSubscriber {
 impl RedisSubscriber {
     pub fn new(
         ctx: RedisContext,
+        shard: usize,
         node_id: String,
         deliver: Recipient<Deliver>,
         catch_up: Recipient<CatchUp>,
     ) -> Self {
         Self {
             ctx,
+            shard,
             node_id,
             deliver,
             catch_up,
@@ -75,7 +82,7 @@ impl RedisSubscriber {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let client = self.ctx.client.clone();
+        let client = self.ctx.shards[self.shard].client.clone();
         async move {
             match tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await {
                 Ok(Ok(pubsub)) => Ok(pubsub.split()),
@@ -115,7 +122,8 @@ impl RedisSubscriber {
 
     fn retry(&mut self, why: &str, ctx: &mut Context<Self>) {
         log::warn!(
-            "redis subscriber: {why}; reconnecting in {:?}",
+            "redis subscriber (shard {}): {why}; reconnecting in {:?}",
+            self.shard,
             self.backoff
         );
         ctx.run_later(self.backoff, |act, ctx| act.connect(ctx));
@@ -123,7 +131,7 @@ impl RedisSubscriber {
     }
 
     fn lost(&mut self, why: &str, ctx: &mut Context<Self>) {
-        self.ctx.health.set_subscriber_up(false);
+        self.ctx.health.set_subscriber_up(self.shard, false);
         self.ops = None;
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
@@ -131,7 +139,8 @@ impl RedisSubscriber {
         if self.down_since.is_none() {
             self.down_since = Some(Utc::now());
             log::warn!(
-                "redis subscriber: connection lost ({why}); local sessions are still served"
+                "redis subscriber (shard {}): connection lost ({why}); local sessions are still served",
+                self.shard
             );
         }
         self.retry(why, ctx);
@@ -204,15 +213,17 @@ impl Handler<Live> for RedisSubscriber {
         if msg.generation != self.generation || self.ops.is_none() {
             return;
         }
-        self.ctx.health.set_subscriber_up(true);
+        self.ctx.health.set_subscriber_up(self.shard, true);
         self.backoff = Duration::from_millis(100);
         if let Some(since) = self.down_since.take() {
             log::info!(
-                "redis subscriber: connected; {} channel(s) subscribed",
+                "redis subscriber (shard {}): connected; {} channel(s) subscribed",
+                self.shard,
                 self.users.len()
             );
             self.catch_up.do_send(CatchUp {
                 since: since - CATCH_UP_MARGIN,
+                shard: Some((self.shard, self.ctx.shards.len())),
             });
         }
     }
@@ -247,7 +258,8 @@ impl StreamHandler<redis::Msg> for RedisSubscriber {
                 event: envelope.event,
             }),
             Err(e) => log::warn!(
-                "redis subscriber: unreadable event on {}: {e}",
+                "redis subscriber (shard {}): unreadable event on {}: {e}",
+                self.shard,
                 msg.get_channel_name()
             ),
         }

@@ -19,6 +19,7 @@ use super::messages::{
 };
 use crate::models::UserId;
 use crate::protocol::Close;
+use crate::redis::shard::shard_of;
 use crate::telemetry::metrics::Metrics;
 
 struct HubEntry {
@@ -187,8 +188,13 @@ impl Handler<CatchUp> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: CatchUp, _: &mut Context<Self>) {
-        for entry in self.hubs.values() {
-            entry.hub.catch_up.do_send(msg);
+        for (user, entry) in &self.hubs {
+            if msg
+                .shard
+                .is_none_or(|(shard, of)| shard_of(user, of) == shard)
+            {
+                entry.hub.catch_up.do_send(msg);
+            }
         }
     }
 }

@@ -25,7 +25,9 @@ pub struct Settings {
     pub bind: String,
     pub database: DatabaseUrl,
     pub pool: PoolOptions,
-    pub redis_url: Option<String>,
+    /// One Redis URL per shard, in the order given (the order is part of
+    /// the shard choice); empty: no Redis, a single node.
+    pub redis_urls: Vec<String>,
     pub redis_prefix: String,
     pub ingest_claim_idle: Duration,
     pub jwt_secret: Option<String>,
@@ -146,7 +148,7 @@ impl Settings {
                 max_size: pool_size,
                 connect_timeout: Duration::from_secs(db_timeout),
             },
-            redis_url: o.redis_url.clone().filter(|s| !s.is_empty()),
+            redis_urls: list(&o.redis_url),
             redis_prefix: o.redis_prefix.clone(),
             ingest_claim_idle: Duration::from_secs(claim_idle),
             jwt_secret: o.jwt_secret.clone().filter(|s| !s.is_empty()),
@@ -204,6 +206,15 @@ mod tests {
             s.allowed_origins.unwrap(),
             ["https://a.example", "http://b:3000"]
         );
+    }
+
+    #[test]
+    fn redis_url_is_one_url_or_a_list_of_shards_in_order() {
+        let s = Settings::from_options(&options(&["--redis-url", "redis://a:1"])).unwrap();
+        assert_eq!(s.redis_urls, ["redis://a:1"]);
+        let s = Settings::from_options(&options(&["--redis-url", "redis://b:2, redis://a:1,,"]))
+            .unwrap();
+        assert_eq!(s.redis_urls, ["redis://b:2", "redis://a:1"]);
     }
 
     #[test]

@@ -27,8 +27,9 @@ pub struct Options {
         global = true
     )]
     pub database_url: String,
-    /// Enables multi-node mode.
-    #[arg(long, env = "REDIS_URL", global = true)]
+    /// Enables multi-node mode: one redis:// URL, or several independent
+    /// Redis shards, comma-separated (same list, same order on every node).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel.
     #[arg(

@@ -37,7 +37,11 @@ pub enum Status {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
     pub database: Check,
+    /// `down` as soon as one Redis shard is down.
     pub redis: Check,
+    /// With several Redis shards, each one's check, in `REDIS_URL` order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_shards: Option<Vec<Check>>,
 }
 
 /// One dependency: `disabled` is Redis in single-node mode.
@@ -60,21 +64,35 @@ async fn database_ok(state: &AppState) -> bool {
     )
 }
 
-/// Whether this node's pub/sub connection is up and Redis answers PING.
-async fn redis_ok(redis: &RedisContext) -> bool {
-    redis.health.subscriber_up() && redis.ping().await
+/// Per Redis shard: this node's pub/sub connection is up and the shard
+/// answers PING.
+async fn shards_ok(redis: &RedisContext) -> Vec<bool> {
+    redis.shards_up().await
 }
 
-/// The shared body of `/health` and `/ready`, and whether all checks pass.
+const fn check(up: bool) -> Check {
+    if up { Check::Ok } else { Check::Down }
+}
+
+/// The shared body of `/health` and `/ready`, and whether the node is ready.
 async fn report(state: &AppState) -> (HealthReport, bool) {
     let database_ok = database_ok(state).await;
     let (connections, users) = state.registry.send(Stats).await.unwrap_or((0, 0));
+    let shards = match &state.redis {
+        None => Vec::new(),
+        Some(redis) => shards_ok(redis).await,
+    };
     let redis = match &state.redis {
         None => Check::Disabled,
-        Some(redis) if redis_ok(redis).await => Check::Ok,
-        Some(_) => Check::Down,
+        Some(_) => check(shards.iter().all(|up| *up)),
     };
     let healthy = database_ok && redis != Check::Down;
+    // A node stays ready while at least one shard works: every node loses
+    // the same shard at once, so taking them all out of the load balancer
+    // would only add the other shards' users to the outage
+    // (docs/protocol.md, "Several Redis shards").
+    let ready = database_ok && (state.redis.is_none() || shards.iter().any(|up| *up));
+    let redis_shards = (shards.len() > 1).then(|| shards.iter().map(|up| check(*up)).collect());
     let body = HealthReport {
         status: if healthy {
             Status::Ok
@@ -89,9 +107,10 @@ async fn report(state: &AppState) -> (HealthReport, bool) {
         checks: Checks {
             database: if database_ok { Check::Ok } else { Check::Down },
             redis,
+            redis_shards,
         },
     };
-    (body, healthy)
+    (body, ready)
 }
 
 #[utoipa::path(
@@ -154,8 +173,11 @@ async fn refresh_node_gauges(state: &AppState) {
     let node = &state.metrics.node;
     let redis = async {
         if let (Some(ctx), Some(gauges)) = (&state.redis, &node.redis) {
-            let (up, backlog) = tokio::join!(redis_ok(ctx), ingest_backlog(ctx));
-            gauges.up.set(i64::from(up));
+            let (shards, backlog) = tokio::join!(shards_ok(ctx), ingest_backlog(ctx));
+            gauges.up.set(i64::from(shards.iter().all(|up| *up)));
+            for (shard, up) in shards.iter().enumerate() {
+                gauges.set_shard_up(shard, *up);
+            }
             if let Some(backlog) = backlog {
                 gauges.set_backlog(backlog);
             }

@@ -4,7 +4,8 @@
 //! A single node counts in memory. In multi-node mode the count lives in
 //! Redis — a sorted set of attempt times per user, trimmed and counted by
 //! one Lua script using Redis's own clock — so the limit holds across
-//! nodes. If Redis cannot be asked, the node falls back to its own count
+//! nodes (on the user's shard, when there are several). If Redis cannot be
+//! asked, the node falls back to its own count
 //! rather than refusing everyone or letting everyone through.
 
 use std::collections::{HashMap, VecDeque};
@@ -92,7 +93,13 @@ impl ConnectLimiter {
         // Each attempt is its own member of the set, unique across nodes.
         let member = format!("{node_id}:{}", self.seq.fetch_add(1, Ordering::Relaxed));
         let counted: Result<u64, String> = async {
-            let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+            // On the user's shard, like the user's channel.
+            let mut conn = ctx
+                .shard_of(user)
+                .pool
+                .get()
+                .await
+                .map_err(|e| e.to_string())?;
             script
                 .key(ctx.keys.connect_attempts(user))
                 .arg(self.window.as_millis() as u64)

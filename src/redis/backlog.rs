@@ -1,7 +1,10 @@
 //! How far behind the ingest stream's consumer group is, for `/metrics`:
 //! entries handed out and not yet acknowledged, how old the oldest of them
 //! is, and entries not yet handed to any node. Every node reads the same
-//! group, so every node reports the same cluster-wide values.
+//! group, so every node reports the same cluster-wide values. With several
+//! Redis shards the streams' backlogs add up (the oldest age is the oldest
+//! of all); if a shard does not answer, the scrape goes on without a
+//! reading.
 
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use deadpool_redis::redis::{
     streams::{StreamInfoGroupsReply, StreamPendingReply},
 };
 
-use super::RedisContext;
+use super::{RedisContext, RedisShard};
 use crate::models::time::now_ms;
 use crate::telemetry::node_gauges::IngestBacklog;
 
@@ -20,14 +23,29 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// The backlog, or `None` when Redis did not answer in time. A stream or
 /// group that does not exist yet has no backlog.
 pub async fn ingest_backlog(ctx: &RedisContext) -> Option<IngestBacklog> {
-    tokio::time::timeout(TIMEOUT, read(ctx))
+    let read_all = async {
+        let mut total = IngestBacklog::default();
+        for shard in ctx.shards.iter() {
+            let one = read(ctx, shard).await?;
+            total.pending += one.pending;
+            total.oldest_pending_age_secs = total
+                .oldest_pending_age_secs
+                .max(one.oldest_pending_age_secs);
+            total.undelivered = match (total.undelivered, one.undelivered) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok::<_, redis::RedisError>(total)
+    };
+    tokio::time::timeout(TIMEOUT, read_all)
         .await
         .ok()
         .and_then(Result::ok)
 }
 
-async fn read(ctx: &RedisContext) -> Result<IngestBacklog, redis::RedisError> {
-    let mut conn = ctx.pool.get().await.map_err(|e| {
+async fn read(ctx: &RedisContext, shard: &RedisShard) -> Result<IngestBacklog, redis::RedisError> {
+    let mut conn = shard.pool.get().await.map_err(|e| {
         redis::RedisError::from((redis::ErrorKind::Io, "no pooled connection", e.to_string()))
     })?;
     let stream = ctx.keys.ingest_stream();

@@ -12,6 +12,12 @@
 //! delivery; so entries taken over are delivered even when already stored,
 //! and hubs drop an alert id they already delivered.
 //!
+//! With several Redis shards, every shard has its own `<prefix>ingest`
+//! stream and the same consumer group, and every node runs one consumer per
+//! shard: a producer may `XADD` to any shard (the guarantee above holds per
+//! stream, and idempotency makes an entry added to two shards one alert).
+//! A shard that is down stops only its own stream.
+//!
 //! An entry that cannot be stored is acknowledged, counted in `/metrics`
 //! (`alerthub_ingest_invalid_total`) and logged, because retrying it could
 //! never succeed: one that is not a valid trigger at once, one that the
@@ -33,8 +39,8 @@ use deadpool_redis::redis::{
 use super::RedisContext;
 use super::publisher::Publisher;
 use crate::actors::messages::{StoreAlerts, db_result};
-use crate::models::NewAlert;
 use crate::models::time::now_ms;
+use crate::models::{NewAlert, UserId};
 use crate::storage::StorageError;
 use crate::telemetry::metrics::Metrics;
 
@@ -45,6 +51,8 @@ const BLOCK_MS: usize = 300;
 
 pub struct IngestConsumer {
     pub ctx: RedisContext,
+    /// The shard whose stream this consumer reads.
+    pub shard: usize,
     /// This node's publisher: an entry is acknowledged only after its
     /// alert has left for the other nodes.
     pub publisher: Publisher,
@@ -63,7 +71,10 @@ impl IngestConsumer {
             match self.consume().await {
                 Ok(()) => backoff = Duration::from_millis(200),
                 Err(e) => {
-                    log::warn!("ingest: {e}; retrying in {backoff:?}");
+                    log::warn!(
+                        "ingest (shard {}): {e}; retrying in {backoff:?}",
+                        self.shard
+                    );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
@@ -75,7 +86,11 @@ impl IngestConsumer {
     async fn consume(&self) -> Result<(), String> {
         let stream = self.ctx.keys.ingest_stream();
         let group = self.ctx.keys.ingest_group();
-        let mut conn = self.ctx.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = self.ctx.shards[self.shard]
+            .pool
+            .get()
+            .await
+            .map_err(|e| e.to_string())?;
         // From the start of the stream: entries added before any node ran
         // must be consumed too. BUSYGROUP means another node made it.
         let created: redis::RedisResult<()> =
@@ -187,9 +202,10 @@ impl IngestConsumer {
         // Kept only to store them one by one should the database refuse
         // the whole read because of one of them.
         let each = alerts.clone();
+        let users: Vec<UserId> = alerts.iter().map(|a| a.user_id.clone()).collect();
         match self.store(alerts, taken_over).await {
             Ok(()) => {
-                self.acknowledge_stored(conn, stream, group, &valid_ids)
+                self.acknowledge_stored(conn, stream, group, &valid_ids, &users)
                     .await
             }
             Err(e) if e.is_refusal() => {
@@ -226,11 +242,14 @@ impl IngestConsumer {
         stream: &str,
         group: &str,
         ids: &[String],
+        users: &[UserId],
     ) -> Result<(), String> {
         if ids.is_empty() {
             return Ok(());
         }
-        self.publisher.flushed().await;
+        // Only these users' shards: another shard being down must not
+        // hold up this stream.
+        self.publisher.flushed_for(users).await;
         let _: i64 = conn
             .xack(stream, group, ids)
             .await
@@ -253,12 +272,16 @@ impl IngestConsumer {
         taken_over: bool,
     ) -> Result<(), String> {
         let mut stored = Vec::new();
+        let mut users = Vec::new();
         let mut refused = Vec::new();
         let mut outcome = Ok(());
         for (id, alert) in ids.into_iter().zip(alerts) {
             let (user, breach) = (alert.user_id.clone(), alert.breach_id.clone());
             match self.store(vec![alert], taken_over).await {
-                Ok(()) => stored.push(id),
+                Ok(()) => {
+                    stored.push(id);
+                    users.push(user);
+                }
                 Err(e) if e.is_refusal() => {
                     log::warn!(
                         "ingest: entry {id} (user {user}, breach_id {:?}) was refused by the \
@@ -280,7 +303,7 @@ impl IngestConsumer {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        self.acknowledge_stored(conn, stream, group, &stored)
+        self.acknowledge_stored(conn, stream, group, &stored, &users)
             .await?;
         outcome
     }

@@ -1,20 +1,27 @@
 //! Multi-node mode: what nodes share through Redis.
 //!
+//! `REDIS_URL` names one Redis or several independent ones (shards,
+//! comma-separated). `shard` picks a user's shard; everything about one
+//! user lives there:
+//!
 //! - `publisher`: every user event this node produces, published in order
-//!   on the user's channel (through deadpool-redis);
-//! - the `RedisSubscriber` actor (`actors/redis_subscriber.rs`): a dedicated
-//!   pub/sub connection subscribed to the channels of users with sessions
-//!   here;
-//! - `ingest`: the `alerthub:ingest` stream, consumed by all nodes in one
-//!   consumer group;
-//! - the connect-rate windows (`connect_limit.rs`).
+//!   on the user's channel, on the user's shard (through one deadpool-redis
+//!   pool per shard);
+//! - the `RedisSubscriber` actors (`actors/redis_subscriber.rs`): one
+//!   dedicated pub/sub connection per shard, subscribed to the channels of
+//!   users with sessions here;
+//! - `ingest`: the `alerthub:ingest` stream of every shard, each consumed
+//!   by all nodes in one consumer group;
+//! - the connect-rate windows (`rate_limit/connect.rs`).
 //!
 //! Every key starts with a configurable prefix (`alerthub:` by default) so
-//! several deployments — or tests — can share one Redis.
+//! several deployments — or tests — can share one Redis. With a single URL
+//! the keys and channels are exactly those of the unsharded design.
 
 pub mod backlog;
 pub mod ingest;
 pub mod publisher;
+pub mod shard;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,69 +80,43 @@ pub struct Envelope {
     pub event: UserEvent,
 }
 
-/// Whether this node's Redis connections work, for `/health` and `/ready`.
-#[derive(Debug, Default)]
+/// Whether this node's pub/sub connections work, one flag per shard, for
+/// `/health` and `/ready`.
+#[derive(Debug)]
 pub struct RedisHealth {
-    subscriber_up: AtomicBool,
+    subscriber_up: Box<[AtomicBool]>,
 }
 
 impl RedisHealth {
-    pub fn set_subscriber_up(&self, up: bool) {
-        self.subscriber_up.store(up, Ordering::Release);
+    pub fn new(shards: usize) -> Self {
+        Self {
+            subscriber_up: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+        }
     }
 
-    pub fn subscriber_up(&self) -> bool {
-        self.subscriber_up.load(Ordering::Acquire)
+    pub fn set_subscriber_up(&self, shard: usize, up: bool) {
+        if let Some(flag) = self.subscriber_up.get(shard) {
+            flag.store(up, Ordering::Release);
+        }
+    }
+
+    pub fn subscriber_up(&self, shard: usize) -> bool {
+        self.subscriber_up
+            .get(shard)
+            .is_some_and(|f| f.load(Ordering::Acquire))
     }
 }
 
-/// Everything a node needs to talk to Redis.
+/// One Redis instance of the cluster: a client for dedicated pub/sub
+/// connections and a pool for everything else.
 #[derive(Clone)]
-pub struct RedisContext {
+pub struct RedisShard {
+    pub index: usize,
     pub client: redis::Client,
     pub pool: Pool,
-    pub keys: Keys,
-    pub health: Arc<RedisHealth>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("REDIS_URL {url:?}: {reason}")]
-pub struct RedisConfigError {
-    url: String,
-    reason: String,
-}
-
-impl RedisContext {
-    /// Checks the URL; does not need Redis to be up (the node starts and
-    /// reports `redis: down` until it is).
-    pub fn new(url: &str, prefix: &str) -> Result<Self, RedisConfigError> {
-        let error = |reason: String| RedisConfigError {
-            url: url.to_owned(),
-            reason,
-        };
-        let client = redis::Client::open(url).map_err(|e| error(e.to_string()))?;
-        let mut config = Config::from_url(url);
-        let wait = Some(Duration::from_secs(1));
-        config.pool = Some(PoolConfig {
-            max_size: 16,
-            timeouts: Timeouts {
-                wait,
-                create: wait,
-                recycle: wait,
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| error(e.to_string()))?;
-        Ok(Self {
-            client,
-            pool,
-            keys: Keys::new(prefix),
-            health: Arc::default(),
-        })
-    }
-
+impl RedisShard {
     /// A round trip on a pooled connection, for `/ready`.
     pub async fn ping(&self) -> bool {
         let check = async {
@@ -152,6 +133,101 @@ impl RedisContext {
     }
 }
 
+/// Everything a node needs to talk to Redis.
+#[derive(Clone)]
+pub struct RedisContext {
+    /// In the order of the URLs in `REDIS_URL`: that order is part of the
+    /// shard choice, so every node must list the same URLs in the same order.
+    pub shards: Arc<[RedisShard]>,
+    pub keys: Keys,
+    pub health: Arc<RedisHealth>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("REDIS_URL {url:?}: {reason}")]
+pub struct RedisConfigError {
+    /// Without its password.
+    url: String,
+    reason: String,
+}
+
+/// A Redis URL with any password replaced by `***`, for error messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let user = url[s + 3..at].split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl RedisContext {
+    /// Checks the URLs (one per shard); does not need Redis to be up (the
+    /// node starts and reports `redis: down` until it is).
+    pub fn new(urls: &[String], prefix: &str) -> Result<Self, RedisConfigError> {
+        let error = |url: &str, reason: String| RedisConfigError {
+            url: redacted(url),
+            reason,
+        };
+        if urls.is_empty() {
+            return Err(error("", "no URL".into()));
+        }
+        let mut shards = Vec::with_capacity(urls.len());
+        for (index, url) in urls.iter().enumerate() {
+            if urls[..index].contains(url) {
+                return Err(error(
+                    url,
+                    "listed twice; each shard must be a different Redis".into(),
+                ));
+            }
+            shards.push(Self::shard(index, url).map_err(|reason| error(url, reason))?);
+        }
+        Ok(Self {
+            health: Arc::new(RedisHealth::new(shards.len())),
+            shards: shards.into(),
+            keys: Keys::new(prefix),
+        })
+    }
+
+    fn shard(index: usize, url: &str) -> Result<RedisShard, String> {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let mut config = Config::from_url(url);
+        let wait = Some(Duration::from_secs(1));
+        config.pool = Some(PoolConfig {
+            max_size: 16,
+            timeouts: Timeouts {
+                wait,
+                create: wait,
+                recycle: wait,
+            },
+            ..PoolConfig::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| e.to_string())?;
+        Ok(RedisShard {
+            index,
+            client,
+            pool,
+        })
+    }
+
+    /// The shard that holds this user's channel and keys.
+    pub fn shard_of(&self, user: &UserId) -> &RedisShard {
+        &self.shards[shard::shard_of(user, self.shards.len())]
+    }
+
+    /// Per shard: subscribed and answering a PING, for `/health`.
+    pub async fn shards_up(&self) -> Vec<bool> {
+        let mut up = Vec::with_capacity(self.shards.len());
+        for s in self.shards.iter() {
+            up.push(self.health.subscriber_up(s.index) && s.ping().await);
+        }
+        up
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +240,28 @@ mod tests {
         assert_eq!(keys.user_of_channel("t1:user:42"), Some(user));
         assert_eq!(keys.user_of_channel("t2:user:42"), None);
         assert_eq!(keys.ingest_stream(), "t1:ingest");
+    }
+
+    #[test]
+    fn urls_are_checked_and_never_echo_a_password() {
+        let urls = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ctx = RedisContext::new(&urls(&["redis://127.0.0.1:1", "redis://127.0.0.1:2"]), "p:")
+            .unwrap();
+        assert_eq!(ctx.shards.len(), 2);
+        assert_eq!(ctx.shards[1].index, 1);
+        let twice = RedisContext::new(
+            &urls(&["redis://:hunter2@h:1", "redis://:hunter2@h:1"]),
+            "p:",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(twice.contains("listed twice"), "{twice}");
+        assert!(!twice.contains("hunter2"), "{twice}");
+        let bad = RedisContext::new(&urls(&["nope://:hunter2@h"]), "p:")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!bad.contains("hunter2"), "{bad}");
     }
 }

@@ -6,14 +6,18 @@
 //! If Redis is down the batch is dropped (and logged): other nodes recover
 //! what they missed from storage when their subscriber reconnects.
 //!
-//! `flushed` lets the ingest consumer acknowledge a stream entry only once
+//! With several shards there is one queue and one task per shard: a user's
+//! events all go to that user's shard, so their order is kept, and a slow
+//! or absent shard does not hold up the others.
+//!
+//! `flushed_for` lets the ingest consumer acknowledge a stream entry only once
 //! its alert has left for Redis: acknowledging earlier, a node killed in
 //! between would leave an entry nobody takes over and an alert nobody pushed.
 
 use deadpool_redis::redis;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Envelope, RedisContext};
+use super::{Envelope, RedisContext, RedisShard};
 use crate::models::UserId;
 use crate::protocol::UserEvent;
 
@@ -29,16 +33,24 @@ enum Item {
 
 #[derive(Clone)]
 pub struct Publisher {
-    tx: mpsc::UnboundedSender<Item>,
+    /// One queue per shard, by shard index.
+    tx: Vec<mpsc::UnboundedSender<Item>>,
     ctx: RedisContext,
     node_id: String,
 }
 
 impl Publisher {
-    /// Starts the publishing task on the current runtime.
+    /// Starts one publishing task per shard on the current runtime.
     pub fn start(ctx: RedisContext, node_id: String) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        actix_web::rt::spawn(run(ctx.clone(), rx));
+        let tx = ctx
+            .shards
+            .iter()
+            .map(|shard| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                actix_web::rt::spawn(run(shard.clone(), rx));
+                tx
+            })
+            .collect();
         Self { tx, ctx, node_id }
     }
 
@@ -49,25 +61,36 @@ impl Publisher {
         };
         match serde_json::to_string(&envelope) {
             Ok(payload) => {
-                let _ = self
-                    .tx
-                    .send(Item::Event(self.ctx.keys.user_channel(user), payload));
+                let shard = self.ctx.shard_of(user).index;
+                let _ = self.tx[shard].send(Item::Event(self.ctx.keys.user_channel(user), payload));
             }
             Err(e) => log::error!("cannot serialise an event for user {user}: {e}"),
         }
     }
 
-    /// Waits until every event published before this call was sent to
-    /// Redis (or dropped because Redis was down).
-    pub async fn flushed(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Item::Flush(done)).is_ok() {
+    /// Waits until every event published before this call for these users
+    /// was sent to Redis (or dropped because their shard was down): only
+    /// their shards' queues are waited for.
+    pub async fn flushed_for(&self, users: &[UserId]) {
+        let mut shards: Vec<usize> = users.iter().map(|u| self.ctx.shard_of(u).index).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let mut waits = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let (done, wait) = oneshot::channel();
+            if self.tx[shard].send(Item::Flush(done)).is_ok() {
+                waits.push(wait);
+            }
+        }
+        // The shards' tasks run concurrently; waiting in turn costs no more
+        // than the slowest of them.
+        for wait in waits {
             let _ = wait.await;
         }
     }
 }
 
-async fn run(ctx: RedisContext, mut rx: mpsc::UnboundedReceiver<Item>) {
+async fn run(shard: RedisShard, mut rx: mpsc::UnboundedReceiver<Item>) {
     let mut batch = Vec::with_capacity(MAX_PIPELINE);
     while rx.recv_many(&mut batch, MAX_PIPELINE).await > 0 {
         let mut pipe = redis::pipe();
@@ -84,14 +107,15 @@ async fn run(ctx: RedisContext, mut rx: mpsc::UnboundedReceiver<Item>) {
         }
         if events > 0 {
             let sent = async {
-                let mut conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+                let mut conn = shard.pool.get().await.map_err(|e| e.to_string())?;
                 pipe.query_async::<()>(&mut conn)
                     .await
                     .map_err(|e| e.to_string())
             };
             if let Err(e) = sent.await {
                 log::warn!(
-                    "publishing {events} event(s) to Redis failed: {e}; other nodes catch up on reconnect"
+                    "publishing {events} event(s) to Redis shard {} failed: {e}; other nodes catch up on reconnect",
+                    shard.index
                 );
             }
         }

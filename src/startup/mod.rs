@@ -50,10 +50,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let redis = settings
-            .redis_url
-            .as_deref()
-            .map(|url| RedisContext::new(url, &settings.redis_prefix))
+        let redis = (!settings.redis_urls.is_empty())
+            .then(|| RedisContext::new(&settings.redis_urls, &settings.redis_prefix))
             .transpose()?;
         let db_error = |source| StartupError::Database {
             url: settings.database.redacted(),

@@ -60,18 +60,24 @@ pub fn start(
     };
     let db = start_db(settings.pool.max_size as usize);
     let db_writes = start_db(1);
-    let subscriber = redis.map(|r| {
-        let s = RedisSubscriber::new(
-            r.clone(),
-            node.clone(),
-            registry.clone().recipient(),
-            registry.clone().recipient(),
-        )
-        .start();
-        SubscriberHandle {
-            subscribe: s.clone().recipient(),
-            unsubscribe: s.recipient(),
-        }
+    // One subscriber per Redis shard, each with its own connection.
+    let subscribers = redis.map_or_else(Vec::new, |r| {
+        (0..r.shards.len())
+            .map(|shard| {
+                let s = RedisSubscriber::new(
+                    r.clone(),
+                    shard,
+                    node.clone(),
+                    registry.clone().recipient(),
+                    registry.clone().recipient(),
+                )
+                .start();
+                SubscriberHandle {
+                    subscribe: s.clone().recipient(),
+                    unsubscribe: s.recipient(),
+                }
+            })
+            .collect()
     });
     let hubs = HubServices {
         registry: registry.clone().recipient(),
@@ -79,7 +85,7 @@ pub fn start(
             since: db.clone().recipient(),
             unread: db.clone().recipient(),
         },
-        subscriber,
+        subscribers,
         outbound_limit: settings.limits.outbound_queue,
     };
     let start_hub: HubFactory = Box::new(move |user, sessions, generation| {
@@ -102,15 +108,19 @@ pub fn start(
 
     let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone()).start();
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
-        let ingest = IngestConsumer {
-            ctx: redis.clone(),
-            publisher,
-            consumer: node.clone(),
-            writer: writer.clone().recipient(),
-            metrics: metrics.clone(),
-            claim_idle: settings.ingest_claim_idle,
-        };
-        actix_web::rt::spawn(ingest.run());
+        // Every shard's ingest stream, each read by every node.
+        for shard in 0..redis.shards.len() {
+            let ingest = IngestConsumer {
+                ctx: redis.clone(),
+                shard,
+                publisher: publisher.clone(),
+                consumer: node.clone(),
+                writer: writer.clone().recipient(),
+                metrics: metrics.clone(),
+                claim_idle: settings.ingest_claim_idle,
+            };
+            actix_web::rt::spawn(ingest.run());
+        }
     }
 
     let limits = &settings.limits;

@@ -25,6 +25,7 @@ pub struct IngestBacklog {
 /// The Redis gauges of a node in multi-node mode.
 pub struct RedisGauges {
     pub up: IntGauge,
+    shard_up: IntGaugeVec,
     ingest_pending: IntGauge,
     ingest_oldest_pending_age: IntGauge,
     ingest_undelivered: IntGauge,
@@ -36,8 +37,16 @@ impl RedisGauges {
         Self {
             up: gauge(
                 "alerthub_redis_up",
-                "1 when this node's Redis pub/sub connection is up and Redis answers PING, else 0",
+                "1 when this node's Redis pub/sub connections are up and every Redis shard answers PING, else 0",
             ),
+            shard_up: IntGaugeVec::new(
+                Opts::new(
+                    "alerthub_redis_shard_up",
+                    "Per Redis shard (0, 1, … in REDIS_URL order): 1 when this node's pub/sub connection to it is up and it answers PING, else 0",
+                ),
+                &["shard"],
+            )
+            .expect("valid metric name"),
             ingest_pending: gauge(
                 "alerthub_ingest_pending",
                 "Entries of the ingest stream handed to a node and not yet acknowledged (whole consumer group)",
@@ -56,10 +65,17 @@ impl RedisGauges {
     fn collectors(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.up.clone()),
+            Box::new(self.shard_up.clone()),
             Box::new(self.ingest_pending.clone()),
             Box::new(self.ingest_oldest_pending_age.clone()),
             Box::new(self.ingest_undelivered.clone()),
         ]
+    }
+
+    pub fn set_shard_up(&self, shard: usize, up: bool) {
+        self.shard_up
+            .with_label_values(&[shard.to_string().as_str()])
+            .set(i64::from(up));
     }
 
     pub fn set_backlog(&self, backlog: IngestBacklog) {

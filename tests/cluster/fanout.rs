@@ -14,19 +14,26 @@ async fn alerts_read_state_and_counts_reach_every_node_once() {
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
     let c = Node::start(&shared, "node-c", &[]).await;
-    let mut on_a = a.connect("1").await;
-    let mut on_b = b.connect("1").await;
-    let mut other_user = c.connect("2").await;
+    events_reach_every_node_once([&a, &b, &c], "1", "2").await;
+}
+
+/// `user` has a tab on A and on B, `other` one on C; alerts, `mark_read`
+/// and `mark_all_read` cross nodes once each, and nothing leaks to `other`.
+/// Also run on several Redis shards (`sharded.rs`).
+pub async fn events_reach_every_node_once([a, b, c]: [&Node; 3], user: &str, other: &str) {
+    let mut on_a = a.connect(user).await;
+    let mut on_b = b.connect(user).await;
+    let mut other_user = c.connect(other).await;
 
     // Triggered through A: the tabs on A and on B get it, once.
-    let first = a.create_alert("1", "x-1").await;
+    let first = a.create_alert(user, "x-1").await;
     for ws in [&mut on_a, &mut on_b] {
         let frame = ws.expect("breach_alert").await;
         assert_eq!(frame["message"]["alert_id"], first);
         assert!(frame["message"].get("replayed").is_none());
     }
     // Triggered through C, which holds no session of user 1.
-    let second = c.create_alert("1", "x-2").await;
+    let second = c.create_alert(user, "x-2").await;
     for ws in [&mut on_a, &mut on_b] {
         assert_eq!(
             ws.expect("breach_alert").await["message"]["alert_id"],
@@ -58,14 +65,14 @@ async fn alerts_read_state_and_counts_reach_every_node_once() {
 
     // Nothing arrived twice and nothing leaked to user 2: the next frame on
     // every tab is the next event.
-    let third = b.create_alert("1", "x-3").await;
+    let third = b.create_alert(user, "x-3").await;
     for ws in [&mut on_a, &mut on_b] {
         assert_eq!(
             ws.expect("breach_alert").await["message"]["alert_id"],
             third
         );
     }
-    let theirs = a.create_alert("2", "y-1").await;
+    let theirs = a.create_alert(other, "y-1").await;
     assert_eq!(
         other_user.expect("breach_alert").await["message"]["alert_id"],
         theirs

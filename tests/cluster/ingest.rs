@@ -1,7 +1,9 @@
 //! Acceptance 3 of the multi-node issue: 10,000 entries on the ingest
 //! stream while one of two nodes is killed with SIGKILL halfway. Every
 //! valid entry is stored exactly once and pushed; invalid entries are
-//! acknowledged and counted.
+//! acknowledged and counted. `ingest_with_a_killed_node` also runs on
+//! several Redis shards (`sharded.rs`), entries spread over every shard's
+//! stream.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::nodes::{Node, shared};
+use crate::nodes::{Node, Shared, shared};
 use alerthub_test_support::WsClient;
 
 const USERS: usize = 20;
@@ -68,8 +70,34 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
     let Some(shared) = shared("ingest_survives_a_killed_node_storing_each_entry_once") else {
         return;
     };
-    let mut a = Node::start(&shared, "node-a", &[]).await;
-    let b = Node::start(&shared, "node-b", &[]).await;
+    let urls = vec![shared.redis_url.clone()];
+    ingest_with_a_killed_node(&shared, &urls).await;
+}
+
+/// Pending entries on every shard's stream: (all of them, node A's).
+async fn pending(conns: &mut [redis::aio::MultiplexedConnection], stream: &str) -> (usize, usize) {
+    let (mut all, mut a_held) = (0, 0);
+    for conn in conns {
+        let pending: redis::streams::StreamPendingReply =
+            conn.xpending(stream, "alerthub-nodes").await.unwrap();
+        all += pending.count();
+        if let redis::streams::StreamPendingReply::Data(data) = &pending {
+            a_held += data
+                .consumers
+                .iter()
+                .find(|c| c.name == "node-a")
+                .map_or(0, |c| c.pending);
+        }
+    }
+    (all, a_held)
+}
+
+/// The test on the Redis shards `urls` (one or more): 500-entry chunks go
+/// to the shards' streams in turn.
+pub async fn ingest_with_a_killed_node(shared: &Shared, urls: &[String]) {
+    let redis_url = urls.join(",");
+    let mut a = Node::start_with_redis(shared, "node-a", &redis_url, &[]).await;
+    let b = Node::start_with_redis(shared, "node-b", &redis_url, &[]).await;
     // Every user has a tab on the surviving node.
     let mut tabs: Vec<WsClient> = Vec::new();
     for u in 0..USERS {
@@ -96,8 +124,12 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
         })
         .collect();
 
-    let client = redis::Client::open(shared.redis_url.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conns = Vec::new();
+    for url in urls {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        conns.push(client.get_multiplexed_async_connection().await.unwrap());
+    }
+    let shard_of_chunk = |chunk: usize| (chunk / 500) % urls.len();
     let stream = format!("{}ingest", shared.prefix);
     let add = |from: usize, to: usize| {
         let mut pipe = redis::pipe();
@@ -112,7 +144,7 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
     };
     for chunk in (0..HALF).step_by(500) {
         let _: () = add(chunk, chunk + 500)
-            .query_async(&mut conn)
+            .query_async(&mut conns[shard_of_chunk(chunk)])
             .await
             .unwrap();
     }
@@ -120,16 +152,7 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
     // acknowledged, node A dies without a word.
     let mut a_held = 0;
     for _ in 0..1500 {
-        let pending: redis::streams::StreamPendingReply =
-            conn.xpending(&stream, "alerthub-nodes").await.unwrap();
-        a_held = match &pending {
-            redis::streams::StreamPendingReply::Data(data) => data
-                .consumers
-                .iter()
-                .find(|c| c.name == "node-a")
-                .map_or(0, |c| c.pending),
-            _ => 0,
-        };
+        a_held = pending(&mut conns, &stream).await.1;
         if a_held > 0 && stored(&shared.database.url).await >= (HALF / 2) as i64 {
             break;
         }
@@ -139,7 +162,7 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
     a.kill().await;
     for chunk in (HALF..2 * HALF).step_by(500) {
         let _: () = add(chunk, chunk + 500)
-            .query_async(&mut conn)
+            .query_async(&mut conns[shard_of_chunk(chunk)])
             .await
             .unwrap();
     }
@@ -149,9 +172,8 @@ async fn ingest_survives_a_killed_node_storing_each_entry_once() {
     let valid = (2 * HALF - INVALID) as i64;
     let mut done = false;
     for _ in 0..900 {
-        let pending: redis::streams::StreamPendingReply =
-            conn.xpending(&stream, "alerthub-nodes").await.unwrap();
-        if stored(&shared.database.url).await == valid && pending.count() == 0 {
+        if stored(&shared.database.url).await == valid && pending(&mut conns, &stream).await.0 == 0
+        {
             done = true;
             break;
         }

@@ -6,6 +6,8 @@
 //! `ALERTHUB_TEST_REDIS_URL` are set (`.ci/run` sets them), and print
 //! `SKIPPED` otherwise. Tests that restart Redis start their own
 //! `redis-server` on a spare port; the nginx test needs Debian's nginx.
+//! `sharded.rs` runs the suite's core on several Redis shards, each its own
+//! `redis-server` on a spare port.
 
 mod fanout;
 mod ingest;
@@ -13,3 +15,4 @@ mod metrics;
 mod nginx;
 mod nodes;
 mod redis_outage;
+mod sharded;

@@ -285,3 +285,28 @@ impl OwnRedis {
         }
     }
 }
+
+/// Several Redis servers of the test's own: the shards of one cluster, in
+/// the order of `REDIS_URL`.
+pub struct OwnShards(pub Vec<OwnRedis>);
+
+impl OwnShards {
+    pub async fn start(dir: &Path, count: usize) -> Self {
+        let mut shards = Vec::new();
+        for i in 0..count {
+            let dir = dir.join(format!("shard{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            shards.push(OwnRedis::start(&dir).await);
+        }
+        Self(shards)
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.0.iter().map(OwnRedis::url).collect()
+    }
+
+    /// The value of `REDIS_URL`.
+    pub fn redis_url(&self) -> String {
+        self.urls().join(",")
+    }
+}

@@ -9,11 +9,12 @@
 //!
 //! Measured: sockets held per node (`/health`), cross-node trigger →
 //! receive latency, lost and doubled alerts, each node's CPU and RSS, and
-//! each shard's commands and publishes per second (INFO) during the alerts.
+//! each shard's commands and publishes per second (INFO), subscribed
+//! channels and CPU during the alerts.
 //!
-//! Assumption, until the server's sharded mode exists: every node gets all
-//! shards' URLs, comma-separated, in `REDIS_URL` (one `redis://` URL per
-//! shard). With one shard that is today's single `REDIS_URL`.
+//! Every node gets all shards' URLs, comma-separated, in the same order, in
+//! `REDIS_URL` — the server's sharded mode (docs/protocol.md, "Several
+//! nodes"). With one shard that is the single-Redis setup.
 
 mod redis;
 
@@ -201,6 +202,7 @@ async fn load(
         before.push(s.counters().await);
     }
     let meters: Vec<CpuMeter> = pids.iter().map(|p| CpuMeter::start(Some(*p))).collect();
+    let shard_meters: Vec<CpuMeter> = shards.iter().map(|s| CpuMeter::start(s.pid())).collect();
     let t = Instant::now();
     let range = open_loop(
         ctx,
@@ -219,10 +221,11 @@ async fn load(
     drain(&tracker, range.clone(), Duration::from_secs(5)).await;
     let secs = t.elapsed().as_secs_f64();
     let cpu: Vec<_> = meters.iter().map(CpuMeter::finish).collect();
+    let shard_cpu: Vec<_> = shard_meters.iter().map(CpuMeter::finish).collect();
     let mut redis = Vec::new();
     for (s, b) in shards.iter().zip(&before) {
         redis.push(match (b, s.counters().await) {
-            (Some(b), Some(a)) => Some(redis::per_second(*b, a, secs)),
+            (Some(b), Some(a)) => Some((redis::per_second(*b, a, secs), a.channels)),
             _ => None,
         });
     }
@@ -265,10 +268,16 @@ async fn load(
         .join(", ");
     let redis_text = redis
         .iter()
+        .zip(&shard_cpu)
         .enumerate()
-        .map(|(i, r)| match r {
-            Some((cmds, pubs)) => format!("shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s"),
-            None => format!("shard{i} ?"),
+        .map(|(i, (r, c))| {
+            let cores = c.server_cores().unwrap_or(f64::NAN);
+            match r {
+                Some(((cmds, pubs), channels)) => format!(
+                    "shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s, {channels} channels, {cores:.2} cores"
+                ),
+                None => format!("shard{i} ? ({cores:.2} cores)"),
+            }
         })
         .collect::<Vec<_>>()
         .join("; ");

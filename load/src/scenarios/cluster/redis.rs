@@ -2,7 +2,9 @@
 //! free loopback ports (no persistence, a directory and log each), stops
 //! when the run ends, and reads counters from (`INFO stats commandstats`
 //! through `redis-cli`) to give each shard's commands and publishes per
-//! second.
+//! second and its subscribed channels; the run meters each shard's CPU by
+//! its pid (Redis executes commands on one thread, so that share of a core
+//! is the shard's headroom).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub struct Counters {
     pub commands: u64,
     /// PUBLISH and SPUBLISH calls.
     pub publishes: u64,
+    /// Channels with at least one subscriber (`pubsub_channels`).
+    pub channels: u64,
 }
 
 /// Counters from the text of `INFO stats commandstats`.
@@ -28,6 +32,8 @@ pub fn parse_info(info: &str) -> Counters {
         let line = line.trim();
         if let Some(v) = line.strip_prefix("total_commands_processed:") {
             c.commands = v.parse().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("pubsub_channels:") {
+            c.channels = v.parse().unwrap_or(0);
         } else if let Some(rest) = line
             .strip_prefix("cmdstat_publish:")
             .or_else(|| line.strip_prefix("cmdstat_spublish:"))
@@ -110,6 +116,11 @@ impl Shard {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The `redis-server` process, for its CPU.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     pub async fn counters(&self) -> Option<Counters> {
         self.cli(&["INFO", "stats", "commandstats"])
             .await
@@ -153,12 +164,13 @@ mod tests {
 
     #[test]
     fn info_counters_parse() {
-        let info = "# Stats\r\ntotal_connections_received:12\r\ntotal_commands_processed:5400\r\ninstantaneous_ops_per_sec:3\r\n\r\n# Commandstats\r\ncmdstat_publish:calls=2000,usec=4000,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_spublish:calls=30,usec=60,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_ping:calls=7,usec=1\r\n";
+        let info = "# Stats\r\ntotal_connections_received:12\r\ntotal_commands_processed:5400\r\ninstantaneous_ops_per_sec:3\r\npubsub_channels:17\r\n\r\n# Commandstats\r\ncmdstat_publish:calls=2000,usec=4000,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_spublish:calls=30,usec=60,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_ping:calls=7,usec=1\r\n";
         assert_eq!(
             parse_info(info),
             Counters {
                 commands: 5400,
-                publishes: 2030
+                publishes: 2030,
+                channels: 17
             }
         );
         assert_eq!(parse_info(""), Counters::default());
@@ -166,10 +178,12 @@ mod tests {
             Counters {
                 commands: 100,
                 publishes: 10,
+                channels: 0,
             },
             Counters {
                 commands: 2100,
                 publishes: 1010,
+                channels: 0,
             },
             2.0,
         );
