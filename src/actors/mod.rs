@@ -11,6 +11,8 @@
 //!  http::trigger ─▶ AlertWriter ─InsertAlerts─▶ DbActor (SyncArbiter, all storage)
 //!                                                   ▲
 //!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ AlertsCreatedSince (hub catch-up)
+//!                                                   │
+//!  PushActor (own arbiter) ──ClaimDuePushes, RecordPushOutcomes──┘ ──▶ push services (Web Push)
 //! ```
 //!
 //! A session registers with the `Registry`, which keeps the authoritative
@@ -20,13 +22,15 @@
 //! `delivery::Delivery`, which hands them to the `Registry` (and, in
 //! multi-node mode, to Redis, from where other nodes' `RedisSubscriber`s
 //! hand them to their registries). The `Heartbeat` pings and reaps every
-//! session. No actor names another: each gets `Recipient`s at start
+//! session. The `PushActor` claims alerts still unread after the Web Push
+//! delay and sends them to the user's browsers. No actor names another: each gets `Recipient`s at start
 //! (`startup` wires them).
 
 pub mod db;
 pub mod heartbeat;
 pub mod hub;
 pub mod messages;
+pub mod push;
 pub mod redis_subscriber;
 pub mod registry;
 pub mod session;

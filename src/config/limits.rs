@@ -37,6 +37,17 @@ pub struct Limits {
     /// The same for untagged (legacy) opaque tokens, in a bucket of their own.
     pub legacy_token_lookups_per_second: u32,
     pub legacy_token_lookup_burst: u32,
+    /// Web Push: how often a node looks for alerts due for a push.
+    pub push_poll_interval: Duration,
+    /// Web Push: how long a claim on a due alert lasts; a node that dies
+    /// holding one leaves the alert to another node after this.
+    pub push_lease: Duration,
+    /// Web Push: one request to a push service, connect to answer.
+    pub push_send_timeout: Duration,
+    /// Web Push: requests to push services in flight per node.
+    pub push_concurrency: usize,
+    /// Web Push: due alerts claimed per poll.
+    pub push_batch: i64,
 }
 
 impl Default for Limits {
@@ -59,6 +70,11 @@ impl Default for Limits {
             token_lookup_burst: 400,
             legacy_token_lookups_per_second: 10,
             legacy_token_lookup_burst: 20,
+            push_poll_interval: Duration::from_secs(1),
+            push_lease: Duration::from_secs(60),
+            push_send_timeout: Duration::from_secs(10),
+            push_concurrency: 16,
+            push_batch: 32,
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::state::AppState;
 use crate::actors::messages::{Ping, Stats};
+use crate::models::time::now_ms;
 
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -24,6 +25,23 @@ async fn report(state: &AppState) -> (serde_json::Value, bool) {
         Some(redis) if redis.health.subscriber_up() && redis.ping().await => "ok",
         Some(_) => "down",
     };
+    // Web Push is reported, not counted against health: a node that cannot
+    // push still serves triggers and sockets.
+    let push = match &state.push.vapid {
+        None => "disabled",
+        Some(_) => {
+            let within = (state.push.poll_interval * 5).max(Duration::from_secs(10));
+            if state
+                .push
+                .health
+                .is_polling(now_ms(), within.as_millis() as i64)
+            {
+                "ok"
+            } else {
+                "down"
+            }
+        }
+    };
     let healthy = database_ok && redis != "down";
     let body = json!({
         "status": if healthy { "ok" } else { "degraded" },
@@ -32,7 +50,7 @@ async fn report(state: &AppState) -> (serde_json::Value, bool) {
         "uptime_seconds": state.started.elapsed().as_secs(),
         "connections": connections,
         "users": users,
-        "checks": { "database": if database_ok { "ok" } else { "down" }, "redis": redis },
+        "checks": { "database": if database_ok { "ok" } else { "down" }, "redis": redis, "push": push },
     });
     (body, healthy)
 }

@@ -113,6 +113,9 @@ pub struct Metrics {
     pub db_queries: IntCounter,
     token_checks: IntCounterVec,
     pub rest_rate_limited: IntCounter,
+    pub push_sent: IntCounter,
+    pub push_failed: IntCounter,
+    pub push_expired_subscriptions: IntCounter,
 }
 
 impl Metrics {
@@ -210,6 +213,21 @@ impl Metrics {
             "REST calls of users answered 429 by the per-user rate limit",
         )
         .unwrap();
+        let push_sent = IntCounter::new(
+            "alerthub_push_sent_total",
+            "Web Push messages a push service accepted",
+        )
+        .unwrap();
+        let push_failed = IntCounter::new(
+            "alerthub_push_failed_total",
+            "Web Push attempts that did not deliver: retried (429, 5xx, no answer) or refused (other 4xx)",
+        )
+        .unwrap();
+        let push_expired_subscriptions = IntCounter::new(
+            "alerthub_push_expired_subscriptions_total",
+            "Push subscriptions deleted because the push service answered 404 or 410",
+        )
+        .unwrap();
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),
@@ -226,6 +244,9 @@ impl Metrics {
             Box::new(db_queries.clone()),
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
+            Box::new(push_sent.clone()),
+            Box::new(push_failed.clone()),
+            Box::new(push_expired_subscriptions.clone()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
@@ -247,6 +268,9 @@ impl Metrics {
             db_queries,
             token_checks,
             rest_rate_limited,
+            push_sent,
+            push_failed,
+            push_expired_subscriptions,
         }
     }
 
