@@ -154,7 +154,6 @@ impl Actor for PushActor {
                 .disable_redirects()
                 .finish(),
         );
-        self.poll(ctx);
         ctx.run_interval(self.limits.push_poll_interval, |act, ctx| act.poll(ctx));
     }
 }

@@ -8,6 +8,7 @@ mod hostile_transport;
 mod limits;
 mod operators;
 mod postgres_outage;
+mod push;
 mod replay;
 mod supervision;
 mod trigger;
