@@ -11,4 +11,5 @@ mod fanout;
 mod ingest;
 mod nginx;
 mod nodes;
+mod push;
 mod redis_outage;
