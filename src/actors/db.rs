@@ -119,7 +119,7 @@ handle!(MarkAllRead => usize, |actor, conn, msg| {
     Ok(marked)
 });
 
-handle!(CreateSubscription => (SubscriptionRow, bool), |_a, conn, msg| {
+handle!(CreateSubscription => Option<(SubscriptionRow, bool)>, |_a, conn, msg| {
     storage::create_subscription(conn, msg.user.as_str(), &msg.subscription, now_naive())
 });
 handle!(ListSubscriptions => Vec<SubscriptionRow>, |_a, conn, msg| {

@@ -12,6 +12,7 @@ use super::state::AppState;
 use crate::actors::messages::db_result;
 use crate::actors::messages::push::{CreateSubscription, DeleteSubscription, ListSubscriptions};
 use crate::models::push::{NewSubscription, SubscriptionView};
+use crate::storage::MAX_SUBSCRIPTIONS_PER_USER;
 
 fn disabled() -> ApiError {
     ApiError::NotFound("Web Push is not enabled on this server (no VAPID key)".into())
@@ -45,7 +46,15 @@ pub async fn subscribe(
             .db
             .send(CreateSubscription { user, subscription })
             .await,
-    )?;
+    )?
+    .ok_or_else(|| {
+        ApiError::field(
+            "endpoint",
+            &format!(
+                "this user has {MAX_SUBSCRIPTIONS_PER_USER} subscriptions already; delete one first"
+            ),
+        )
+    })?;
     let body = json!({ "subscription": SubscriptionView::from(&row) });
     Ok(if created {
         HttpResponse::Created().json(body)

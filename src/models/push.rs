@@ -86,6 +86,16 @@ fn check_endpoint(raw: &str, allow_insecure: bool) -> Result<(), &'static str> {
     }
     let uri: http::Uri = raw.parse().map_err(|_| "must be an absolute URL")?;
     let host = uri.host().ok_or("must be an absolute URL")?;
+    // Push services are named by host; an address literal could aim the
+    // server's requests at its own network.
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok();
+    if literal && !(allow_insecure && is_loopback(host)) {
+        return Err("must name a push service by host name, not an IP address");
+    }
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") if allow_insecure && is_loopback(host) => Ok(()),
@@ -205,6 +215,12 @@ mod tests {
         let remote = body("http://push.example/p", P256DH, AUTH);
         assert!(
             NewSubscription::parse(&remote, true)
+                .unwrap_err()
+                .contains_key("endpoint")
+        );
+        let literal = body("https://10.0.0.1/p", P256DH, AUTH);
+        assert!(
+            NewSubscription::parse(&literal, true)
                 .unwrap_err()
                 .contains_key("endpoint")
         );

@@ -21,6 +21,10 @@ use crate::models::schema::{alerts, push_deliveries, push_subscriptions};
 /// Due alerts without a subscriber (or already read) settled per poll.
 const SETTLE_MAX: i64 = 1000;
 
+/// Subscriptions one user may hold: each alert is sent to every one, so
+/// the cap bounds what one alert costs (a browser profile needs one).
+pub const MAX_SUBSCRIPTIONS_PER_USER: i64 = 20;
+
 /// One claimed alert and the subscriptions it has still to reach.
 #[derive(Debug, Clone)]
 pub struct PushJob {
@@ -45,16 +49,25 @@ pub struct PushOutcome {
     pub retry_at: Option<NaiveDateTime>,
 }
 
-/// Stores a subscription for `user`; `true` if it is new. The same
-/// endpoint again keeps its row (with the keys the browser sent now); an
-/// endpoint another user had subscribed moves to this user.
+/// Stores a subscription for `user`; `true` if it is new; `None` if the
+/// user already has `MAX_SUBSCRIPTIONS_PER_USER` others. The same endpoint
+/// again keeps its row (with the keys the browser sent now); an endpoint
+/// another user had subscribed moves to this user.
 pub fn create_subscription(
     conn: &mut AnyConnection,
     user: &str,
     sub: &NewSubscription,
     now: NaiveDateTime,
-) -> Result<(SubscriptionRow, bool), StorageError> {
+) -> Result<Option<(SubscriptionRow, bool)>, StorageError> {
     let result = on_backend!(conn, |c| c.transaction(|c| {
+        let others: i64 = push_subscriptions::table
+            .filter(push_subscriptions::user_id.eq(user))
+            .filter(push_subscriptions::endpoint.ne(&sub.endpoint))
+            .count()
+            .get_result(c)?;
+        if others >= MAX_SUBSCRIPTIONS_PER_USER {
+            return Ok(None);
+        }
         diesel::delete(push_subscriptions::table)
             .filter(push_subscriptions::endpoint.eq(&sub.endpoint))
             .filter(push_subscriptions::user_id.ne(user))
@@ -73,7 +86,7 @@ pub fn create_subscription(
             .get_result(c)
             .optional()?;
         match inserted {
-            Some(row) => Ok((row, true)),
+            Some(row) => Ok(Some((row, true))),
             None => diesel::update(push_subscriptions::table)
                 .filter(push_subscriptions::endpoint.eq(&sub.endpoint))
                 .set((
@@ -82,7 +95,7 @@ pub fn create_subscription(
                 ))
                 .returning(SubscriptionRow::as_returning())
                 .get_result(c)
-                .map(|row| (row, false)),
+                .map(|row| Some((row, false))),
         }
     }))?;
     Ok(result)
@@ -140,6 +153,9 @@ macro_rules! settle_unpushable {
             .select(alerts::id)
             .limit(SETTLE_MAX)
             .load($c)?;
+        diesel::delete(push_deliveries::table)
+            .filter(push_deliveries::alert_id.eq_any(&settled))
+            .execute($c)?;
         diesel::update(alerts::table)
             .filter(alerts::id.eq_any(&settled))
             .set((
@@ -232,6 +248,35 @@ pub fn record_push_outcomes(
 ) -> Result<(), StorageError> {
     on_backend!(conn, |c| c.transaction(|c| {
         for o in outcomes {
+            if !o.gone.is_empty() {
+                diesel::delete(push_subscriptions::table)
+                    .filter(push_subscriptions::id.eq_any(&o.gone))
+                    .execute(c)?;
+                diesel::delete(push_deliveries::table)
+                    .filter(push_deliveries::subscription_id.eq_any(&o.gone))
+                    .execute(c)?;
+            }
+            let mine = diesel::update(alerts::table)
+                .filter(alerts::id.eq(o.alert_id))
+                .filter(alerts::push_claimed_by.eq(node))
+                .set((
+                    alerts::push_due_at.eq(o.retry_at),
+                    alerts::push_claimed_by.eq(None::<String>),
+                    alerts::push_claimed_until.eq(None::<NaiveDateTime>),
+                    alerts::push_attempts.eq(alerts::push_attempts + 1),
+                ))
+                .execute(c)?
+                == 1;
+            if mine && o.retry_at.is_none() {
+                // Done: never claimed again, so what each subscription got
+                // need not be kept.
+                diesel::delete(push_deliveries::table)
+                    .filter(push_deliveries::alert_id.eq(o.alert_id))
+                    .execute(c)?;
+                continue;
+            }
+            // Due again (or taken over by another node meanwhile): the next
+            // attempt skips the subscriptions that are settled.
             let done = o
                 .sent
                 .iter()
@@ -247,24 +292,6 @@ pub fn record_push_outcomes(
                     .on_conflict_do_nothing()
                     .execute(c)?;
             }
-            if !o.gone.is_empty() {
-                diesel::delete(push_subscriptions::table)
-                    .filter(push_subscriptions::id.eq_any(&o.gone))
-                    .execute(c)?;
-                diesel::delete(push_deliveries::table)
-                    .filter(push_deliveries::subscription_id.eq_any(&o.gone))
-                    .execute(c)?;
-            }
-            diesel::update(alerts::table)
-                .filter(alerts::id.eq(o.alert_id))
-                .filter(alerts::push_claimed_by.eq(node))
-                .set((
-                    alerts::push_due_at.eq(o.retry_at),
-                    alerts::push_claimed_by.eq(None::<String>),
-                    alerts::push_claimed_until.eq(None::<NaiveDateTime>),
-                    alerts::push_attempts.eq(alerts::push_attempts + 1),
-                ))
-                .execute(c)?;
         }
         Ok::<_, diesel::result::Error>(())
     }))?;
@@ -279,3 +306,6 @@ pub fn pending_pushes(conn: &mut AnyConnection) -> Result<i64, StorageError> {
         .get_result(c))?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests;

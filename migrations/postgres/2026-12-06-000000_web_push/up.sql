@@ -26,9 +26,9 @@ CREATE TABLE push_subscriptions (
 );
 CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
 
--- What became of an alert at one subscription ('sent' or 'failed'): an
--- alert retried later, or taken over from a dead node, skips these, so each
--- subscription gets an alert at most once.
+-- What became of an alert at one subscription ('sent' or 'failed') while
+-- the alert is still to be retried: a retry, or a takeover from a dead node,
+-- skips these, so each subscription gets it once. Deleted when it is done.
 CREATE TABLE push_deliveries (
     alert_id        BIGINT NOT NULL,
     subscription_id BIGINT NOT NULL,

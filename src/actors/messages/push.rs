@@ -8,9 +8,10 @@ use crate::models::UserId;
 use crate::models::push::{NewSubscription, SubscriptionRow};
 use crate::storage::{PushJob, PushOutcome, StorageError};
 
-/// Stores a browser's subscription; `true` when it is new.
+/// Stores a browser's subscription; `true` when it is new; `None` when
+/// the user has as many as allowed already.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(SubscriptionRow, bool), StorageError>")]
+#[rtype(result = "Result<Option<(SubscriptionRow, bool)>, StorageError>")]
 pub struct CreateSubscription {
     pub user: UserId,
     pub subscription: NewSubscription,
