@@ -141,6 +141,32 @@ async fn the_vapid_key_and_a_users_own_subscriptions() {
 }
 
 #[actix_web::test]
+async fn a_user_holds_at_most_twenty_subscriptions() {
+    let app = push_app(&[]).await;
+    let service = PushService::start().await;
+    for i in 0..20 {
+        let sub = service.subscription(&format!("cap{i}"));
+        assert_eq!(
+            subscribe(&app, "pc1", &sub).await.0,
+            201,
+            "subscription {i}"
+        );
+    }
+    let response = subscribe(&app, "pc1", &service.subscription("cap20")).await;
+    let details = assert_error(&response, 422, "validation_failed");
+    assert!(details["endpoint"].is_string(), "{details}");
+    // A known endpoint is still answered, and another user is not affected.
+    let again = subscribe(&app, "pc1", &service.subscription("cap0")).await;
+    assert_eq!(again.0, 200, "{}", again.1);
+    assert_eq!(
+        subscribe(&app, "pc2", &service.subscription("other"))
+            .await
+            .0,
+        201
+    );
+}
+
+#[actix_web::test]
 async fn plain_http_endpoints_need_the_insecure_switch() {
     let app = spawn_app().await;
     let service = service_for(&app).await;
