@@ -154,6 +154,9 @@ impl Actor for PushActor {
                 .disable_redirects()
                 .finish(),
         );
+        // At once: alerts that fell due while no node ran go out now, and the
+        // poller's first storage work happens while the server starts.
+        self.poll(ctx);
         ctx.run_interval(self.limits.push_poll_interval, |act, ctx| act.poll(ctx));
     }
 }

@@ -167,6 +167,43 @@ async fn a_user_holds_at_most_twenty_subscriptions() {
 }
 
 #[actix_web::test]
+async fn without_a_vapid_key_a_production_server_schedules_nothing() {
+    // Not a development server (with secrets long enough for one): no
+    // key is generated, so Web Push is off.
+    const KEY: &str = "a-service-key-long-enough-for-production";
+    let app = spawn_app_with(&[], |s| {
+        s.dev_secrets_allowed = false;
+        s.jwt_secret = Some("a-jwt-secret-long-enough-for-production-use".into());
+        s.service_keys = vec![KEY.into()];
+    })
+    .await;
+    let response = app
+        .send(app.http.get(app.url("/api/v1/push/vapid-public-key")), None)
+        .await;
+    assert_error(&response, 404, "not_found");
+    let (status, health) = app.send(app.http.get(app.url("/health")), None).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["checks"]["push"], "disabled", "{health}");
+    let response = app
+        .post_as(
+            "/api/v1/alerts",
+            Some(&format!("Bearer {KEY}")),
+            alert_body("pd1", "B-off"),
+        )
+        .await;
+    assert_eq!(response.0, 201, "{}", response.1);
+    let pending = alerthub::storage::pending_pushes(&mut app.storage()).unwrap();
+    assert_eq!(pending, 0, "nothing waits for a push");
+    // With a key (a development server) the same alert would wait.
+    let dev = push_app(&[]).await;
+    dev.create_alert("pd1", "B-on").await;
+    assert_eq!(
+        alerthub::storage::pending_pushes(&mut dev.storage()).unwrap(),
+        1
+    );
+}
+
+#[actix_web::test]
 async fn plain_http_endpoints_need_the_insecure_switch() {
     let app = spawn_app().await;
     let service = service_for(&app).await;
