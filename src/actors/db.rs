@@ -128,13 +128,10 @@ handle!(ListSubscriptions => Vec<SubscriptionRow>, |_a, conn, msg| {
 handle!(DeleteSubscription => bool, |_a, conn, msg| {
     storage::delete_subscription(conn, msg.user.as_str(), msg.id)
 });
-handle!(ClaimDuePushes => Vec<PushJob>, |_a, conn, msg| storage::claim_due_pushes(
-    conn,
-    &msg.node,
-    msg.now,
-    msg.lease_until,
-    msg.limit
-));
+handle!(ClaimDuePushes => (Vec<PushJob>, Option<chrono::NaiveDateTime>), |_a, conn, msg| {
+    let jobs = storage::claim_due_pushes(conn, &msg.node, msg.now, msg.lease_until, msg.limit)?;
+    Ok((jobs, storage::next_push_due(conn)?))
+});
 handle!(RecordPushOutcomes => (), |_a, conn, msg| {
     storage::record_push_outcomes(conn, &msg.node, &msg.outcomes)
 });

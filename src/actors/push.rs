@@ -72,8 +72,11 @@ impl PushActor {
         self
     }
 
-    /// Claims a batch, sends it, records it; polls again at once while
-    /// batches come back full.
+    /// Claims a batch, sends it, records it, and sleeps until the next
+    /// alert can be due: at once while batches come back full, else at the
+    /// earliest pending due time or lease end, and at most the push delay
+    /// (an alert stored from now on is due no sooner), never sooner than
+    /// the poll interval. An idle node looks once per delay, not per second.
     fn poll(&mut self, ctx: &mut Context<Self>) {
         if let Some(parent) = &self.parent
             && !parent.spawn(std::future::ready(()))
@@ -109,37 +112,54 @@ impl PushActor {
         let node = self.node.clone();
         let health = self.health.clone();
         let batch = self.limits.push_batch;
+        let (interval, delay) = (self.limits.push_poll_interval, self.settings.schedule.delay);
         async move {
-            let jobs = match db_result(storage.claim.send(claim).await) {
-                Ok(jobs) => jobs,
+            let (jobs, next) = match db_result(storage.claim.send(claim).await) {
+                Ok(answer) => answer,
                 Err(e) => {
                     log::warn!("web push: cannot claim due alerts: {e}");
-                    return false;
+                    return interval;
                 }
             };
             health.poll_succeeded(now_ms());
-            let full = jobs.len() as i64 >= batch;
             if jobs.is_empty() {
-                return false;
+                return wait_until(next, interval, delay);
             }
+            let full = jobs.len() as i64 >= batch;
             let outcomes = send.all(jobs).await;
             let record = RecordPushOutcomes { node, outcomes };
             if let Err(e) = db_result(storage.record.send(record).await) {
                 // The claims lapse and another poll sends what is left.
                 log::warn!("web push: cannot record outcomes: {e}");
-                return false;
+                return interval;
             }
-            full
+            // Retries were just scheduled: look again soon.
+            if full { Duration::ZERO } else { interval }
         }
         .into_actor(self)
-        .map(|more, act, ctx| {
+        .map(|wait, act, ctx| {
             act.polling = false;
-            if more {
+            if wait.is_zero() {
                 act.poll(ctx);
+            } else {
+                ctx.run_later(wait, |act, ctx| act.poll(ctx));
             }
         })
         .spawn(ctx);
     }
+}
+
+/// How long to sleep after a poll that found nothing: until `next`, but
+/// at least `interval` and at most `delay` (or `interval` when the delay
+/// is shorter).
+fn wait_until(next: Option<NaiveDateTime>, interval: Duration, delay: Duration) -> Duration {
+    let longest = delay.max(interval);
+    let until_next = next.map_or(longest, |at| {
+        (at - Utc::now().naive_utc())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    });
+    until_next.clamp(interval, longest)
 }
 
 impl Actor for PushActor {
@@ -154,10 +174,9 @@ impl Actor for PushActor {
                 .disable_redirects()
                 .finish(),
         );
-        // At once: alerts that fell due while no node ran go out now, and the
-        // poller's first storage work happens while the server starts.
-        self.poll(ctx);
-        ctx.run_interval(self.limits.push_poll_interval, |act, ctx| act.poll(ctx));
+        // Each poll schedules the next; the first comes one interval after
+        // the start (a test server's interval is an hour: it stays quiet).
+        ctx.run_later(self.limits.push_poll_interval, |act, ctx| act.poll(ctx));
     }
 }
 

@@ -298,6 +298,29 @@ pub fn record_push_outcomes(
     Ok(())
 }
 
+/// When something next becomes claimable: the earliest due time of an
+/// unclaimed alert, or the earliest end of another node's lease. `None`:
+/// nothing waits (new alerts become due a whole delay after they are stored).
+pub fn next_push_due(conn: &mut AnyConnection) -> Result<Option<NaiveDateTime>, StorageError> {
+    use diesel::dsl::min;
+    let (due, lease): (Option<NaiveDateTime>, Option<NaiveDateTime>) = on_backend!(conn, |c| {
+        let due = alerts::table
+            .filter(alerts::push_due_at.is_not_null())
+            .filter(alerts::push_claimed_until.is_null())
+            .select(min(alerts::push_due_at))
+            .first(c)?;
+        let lease = alerts::table
+            .filter(alerts::push_due_at.is_not_null())
+            .select(min(alerts::push_claimed_until))
+            .first(c)?;
+        Ok::<_, diesel::result::Error>((due, lease))
+    })?;
+    Ok(match (due, lease) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
 /// Alerts still waiting for a push (for tests and operators).
 pub fn pending_pushes(conn: &mut AnyConnection) -> Result<i64, StorageError> {
     let n = on_backend!(conn, |c| alerts::table

@@ -30,9 +30,10 @@ pub struct DeleteSubscription {
     pub id: i64,
 }
 
-/// Claims due alerts for this node until `lease_until`.
+/// Claims due alerts for this node until `lease_until`; answers them and
+/// when the next alert becomes claimable (`next_push_due`).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<PushJob>, StorageError>")]
+#[rtype(result = "Result<(Vec<PushJob>, Option<NaiveDateTime>), StorageError>")]
 pub struct ClaimDuePushes {
     pub node: String,
     pub now: NaiveDateTime,
