@@ -30,7 +30,7 @@ async fn report(state: &AppState) -> (serde_json::Value, bool) {
     let push = match &state.push.vapid {
         None => "disabled",
         Some(_) => {
-            let within = (state.push.poll_interval * 5).max(Duration::from_secs(10));
+            let within = state.push.silence_allowed;
             if state
                 .push
                 .health

@@ -39,8 +39,10 @@ pub struct PushState {
     pub vapid: Option<VapidKey>,
     pub allow_insecure: bool,
     pub health: Arc<PushHealth>,
-    /// How often the push actor polls (for `checks.push`).
-    pub poll_interval: Duration,
+    /// How long the push actor may go without polling storage before
+    /// `checks.push` says "down": its longest sleep (the push delay, or the
+    /// poll interval if longer) and five intervals more, at least 10 s.
+    pub silence_allowed: Duration,
 }
 
 impl AppState {

@@ -124,7 +124,11 @@ impl Application {
             vapid,
             allow_insecure: settings.push.allow_insecure,
             health: actors.push_health.clone(),
-            poll_interval: settings.limits.push_poll_interval,
+            silence_allowed: {
+                let interval = settings.limits.push_poll_interval;
+                (settings.push.schedule.delay.max(interval) + interval * 5)
+                    .max(Duration::from_secs(10))
+            },
         };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
