@@ -351,6 +351,7 @@ fn fill(
                         .then(|| SOURCES[rng.random_range(0..3)].to_owned()),
                     read: false,
                     created_at,
+                    push_due_at: None,
                 }
             })
             .collect();

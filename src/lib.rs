@@ -17,6 +17,7 @@
 //! auth, rate_limit credentials and who may ask how often
 //! redis            multi-node mode: shards, channels, the publisher, the
 //!                  ingest stream
+//! push             Web Push without I/O: VAPID, the encrypted message, answers
 //! storage          SQLite and PostgreSQL through one diesel code path
 //! protocol, models the wire formats; alerts and the types that parse input
 //! telemetry        metrics and the log
@@ -33,6 +34,7 @@ pub mod delivery;
 pub mod http;
 pub mod models;
 pub mod protocol;
+pub mod push;
 pub mod rate_limit;
 pub mod redis;
 pub mod startup;

@@ -151,6 +151,10 @@ export class AlertHubClient extends EventTarget {
   markRead(alertId: number | string): boolean;
   markAllRead(): boolean;
   getUnreadCount(options?: { timeoutMs?: number }): Promise<number | null>;
+  /** Web Push (contract §6): asks for permission, registers the service worker, subscribes. */
+  enablePush(options?: PushOptions): Promise<PushSubscriptionInfo>;
+  /** Removes this browser's subscription on the server and in the browser; false if none. */
+  disablePush(options?: { scope?: string }): Promise<boolean>;
   seed(alerts: ReadonlyArray<Pick<Alert, 'alert_id'> | number>): void;
   send(message: Record<string, unknown>): boolean;
   on<K extends keyof AlertHubClientEventMap>(type: K, fn: (detail: AlertHubClientEventMap[K]['detail'], event: AlertHubClientEventMap[K]) => void): () => void;
@@ -192,7 +196,32 @@ export class RestClient {
   unreadCount(): Promise<number>;
   markRead(alertId: number | string): Promise<{ alert: Alert }>;
   markAllRead(): Promise<{ marked: number }>;
+  vapidPublicKey(): Promise<{ public_key: string }>;
+  subscribePush(subscription: PushSubscriptionJSON): Promise<{ subscription: PushSubscriptionInfo }>;
+  listPushSubscriptions(): Promise<{ subscriptions: PushSubscriptionInfo[] }>;
+  deletePushSubscription(id: number | string): Promise<null>;
 }
+
+// ---- Web Push (contract §6) ----
+
+/** A subscription as the server shows it (never its keys). */
+export interface PushSubscriptionInfo {
+  id: number;
+  endpoint: string;
+  created_at: string;
+}
+
+export interface PushOptions {
+  /** Default `/sw.js` (served by alerthub). */
+  serviceWorkerUrl?: string;
+  /** Default `/`. */
+  scope?: string;
+}
+
+/** Whether this browser can receive Web Push at all. */
+export function pushSupported(): boolean;
+/** Whether this browser is subscribed now (no permission prompt). */
+export function pushEnabled(options?: { scope?: string }): Promise<boolean>;
 
 // ---- helpers and constants ----
 

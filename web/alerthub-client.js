@@ -16,10 +16,13 @@ import { PING_INTERVAL_MS, PONG_TIMEOUT_MS, DEDUPE_CAPACITY, BoundedIdSet } from
 import { Connection } from './client/connection.js';
 import { TokenRefresher } from './client/token-refresh.js';
 import { TabLink, canShareTabs } from './client/tab-group.js';
+import { RestClient } from './rest-client.js';
+import { enablePush, disablePush } from './client/push.js';
 
 export * from './client/protocol.js';
 export { canShareTabs } from './client/tab-group.js';
 export { RestClient, ApiError } from './rest-client.js';
+export { pushSupported, pushEnabled } from './client/push.js';
 
 const RECENT_CAPACITY = 500;
 const isPage = () => Boolean(globalThis.addEventListener && globalThis.window === globalThis);
@@ -177,6 +180,20 @@ export class AlertHubClient extends EventTarget {
   /** Asks the server to mark all the user's alerts read. Returns false when not connected. */
   markAllRead() {
     return this.send({ type: 'mark_all_read' });
+  }
+
+  /** Web Push (§6): subscribes this browser for the user (asks for permission; see client/push.js). */
+  enablePush(options) {
+    return enablePush(this._rest(), options);
+  }
+
+  /** Web Push: removes this browser's subscription, on the server and in the browser. */
+  disablePush(options) {
+    return disablePush(this._rest(), options);
+  }
+
+  _rest() {
+    return new RestClient({ url: this.url, token: () => this.token, fetch: this.fetchImpl ?? undefined });
   }
 
   /** Resolves with the next unread count received (at once with the last known one when not connected). */

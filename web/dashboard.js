@@ -11,12 +11,17 @@ import { initialState, reduce } from './alerts-state.js';
 import { clearSession, readCredentials, saveSession, userFromToken, validUserId } from './dashboard/session.js';
 import { showToast } from './dashboard/toasts.js';
 import { createView } from './dashboard/view.js';
+import { createPushToggle } from './dashboard/push-toggle.js';
 
 const PAGE_SIZE = 50;
 const READ_CONFIRM_MS = 8000;
 
 const view = createView({ onMarkRead: markRead });
 const ui = view.ui;
+const pushToggle = createPushToggle(ui.pushToggle, {
+  rest: () => app.rest,
+  notify: (kind, title, text) => view.showNotice(kind, title, text),
+});
 
 const app = {
   userId: null,
@@ -133,6 +138,7 @@ async function start(userId, token) {
   app.token = token;
   app.rest = new RestClient({ url: location.origin, token: () => app.token });
   view.showApp(userId);
+  pushToggle.refresh();
   dispatch({ type: 'status', state: 'connecting', attempt: 0 });
 
   // History first, then the socket resumes after the newest id loaded.
@@ -202,6 +208,8 @@ async function loadOlder() {
 
 /** Forgets this tab's token and disconnects (another tab of the user takes the socket over). */
 function signOut() {
+  // This browser stops getting the user's notifications, with the token still in hand.
+  if (app.token) pushToggle.signOut(new RestClient({ url: location.origin, token: app.token }));
   app.generation++;
   app.client?.close('signed out');
   app.client = null;

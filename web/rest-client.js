@@ -1,5 +1,5 @@
 // The user's side of alerthub's REST API (contract §2: list, unread count, mark read, mark all
-// read) for the dashboard and the React hook. Dependency-free; errors keep the server's error code.
+// read; §6: Web Push subscriptions) for the dashboard and the React hook. Dependency-free; errors keep the server's error code.
 // It exists apart from the socket client because the dashboard loads history over REST before it
 // connects (then connects with `since`), and falls back to REST to mark alerts read while offline.
 
@@ -79,5 +79,24 @@ export class RestClient {
   /** `{ marked }`. */
   markAllRead() {
     return this.request('/api/v1/alerts/read-all', { method: 'POST' });
+  }
+
+  /** `{ public_key }`: the server's VAPID key (contract §6). */
+  vapidPublicKey() {
+    return this.request('/api/v1/push/vapid-public-key');
+  }
+
+  /** `{ subscription }` — `json` is `PushSubscription.toJSON()`. */
+  subscribePush(json) {
+    return this.request('/api/v1/push/subscriptions', { method: 'POST', body: json });
+  }
+
+  /** `{ subscriptions }`. */
+  listPushSubscriptions() {
+    return this.request('/api/v1/push/subscriptions');
+  }
+
+  deletePushSubscription(id) {
+    return this.request(`/api/v1/push/subscriptions/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 }

@@ -76,7 +76,7 @@ fn check_timestamp(name: &str, text: &str) -> DateTime<Utc> {
 /// → read back by a client.
 pub fn check_accepted(alert: &NewAlert, sent: &Value) {
     let now = now();
-    let row = NewAlertRow::from_new(alert.clone(), now);
+    let row = NewAlertRow::from_new(alert.clone(), now, None);
 
     // The user id: `^\w{1,64}$`, from a string or a non-negative integer.
     assert!(

@@ -12,15 +12,19 @@
 
 use actix::{Actor, Handler, SyncContext};
 
+use super::messages::push::{
+    ClaimDuePushes, CreateSubscription, DeleteSubscription, ListSubscriptions, RecordPushOutcomes,
+};
 use super::messages::{
     AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
     ReplaySince, Stored, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
+use crate::models::push::SubscriptionRow;
 use crate::models::time::now_timestamp;
 use crate::protocol::{UpdateType, UserEvent};
-use crate::storage::{self, AnyConnection, DbPool, PurgeStep, StorageError};
+use crate::storage::{self, AnyConnection, DbPool, PurgeStep, PushJob, StorageError};
 
 pub struct DbActor {
     pool: DbPool,
@@ -121,3 +125,26 @@ handle!(MarkAllRead => usize, |actor, conn, msg| {
     actor.delivery.publish(msg.0, UserEvent::UnreadCount { count: 0 });
     Ok(marked)
 });
+
+handle!(CreateSubscription => Option<(SubscriptionRow, bool)>, |_a, conn, msg| {
+    storage::create_subscription(conn, msg.user.as_str(), &msg.subscription, now_naive())
+});
+handle!(ListSubscriptions => Vec<SubscriptionRow>, |_a, conn, msg| {
+    storage::list_subscriptions(conn, msg.0.as_str())
+});
+handle!(DeleteSubscription => bool, |_a, conn, msg| {
+    storage::delete_subscription(conn, msg.user.as_str(), msg.id)
+});
+handle!(ClaimDuePushes => (Vec<PushJob>, Option<chrono::NaiveDateTime>), |_a, conn, msg| {
+    let jobs = storage::claim_due_pushes(conn, &msg.node, msg.now, msg.lease_until, msg.limit)?;
+    Ok((jobs, storage::next_push_due(conn)?))
+});
+handle!(RecordPushOutcomes => (), |_a, conn, msg| {
+    storage::record_push_outcomes(conn, &msg.node, &msg.outcomes)
+});
+
+/// Now, as stored (microseconds, UTC).
+fn now_naive() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6).naive_utc()
+}

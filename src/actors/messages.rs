@@ -2,7 +2,10 @@
 //! an actor is given at start to reach the others. No actor file names
 //! another actor's type: each declares only its own state and handlers, and
 //! `startup` wires the handles. Storage messages (answered by the
-//! `DbActor`) are declared here too, with their result types.
+//! `DbActor`) are declared here too, with their result types; those of
+//! Web Push are in `messages::push`.
+
+pub mod push;
 
 use std::sync::Arc;
 use std::sync::OnceLock;

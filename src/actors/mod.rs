@@ -11,6 +11,8 @@
 //!  http::trigger ─▶ AlertWriter ─InsertAlerts─▶ DbActor (SyncArbiter, all storage)
 //!                                                   ▲
 //!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ AlertsCreatedSince (hub catch-up)
+//!                                                   │
+//!  PushActor (own arbiter) ──ClaimDuePushes, RecordPushOutcomes──┘ ──▶ push services (Web Push)
 //! ```
 //!
 //! A session registers with the `Registry`, which keeps the authoritative
@@ -22,13 +24,15 @@
 //! `RedisSubscriber`s — one per shard — hand them to their registries). The
 //! `Heartbeat` pings and reaps every session. `Retention` (with
 //! `ALERTHUB_RETENTION_DAYS`) deletes old read alerts through the `DbActor`,
-//! in small steps. No actor names another: each gets `Recipient`s at start
+//! in small steps. The `PushActor` claims alerts still unread after the Web
+//! Push delay and sends them to the user's browsers. No actor names another: each gets `Recipient`s at start
 //! (`startup` wires them).
 
 pub mod db;
 pub mod heartbeat;
 pub mod hub;
 pub mod messages;
+pub mod push;
 pub mod redis_subscriber;
 pub mod registry;
 pub mod retention;

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 
 use super::messages::{InsertAlerts, StoreAlerts, Stored, db_result};
 use crate::delivery::Delivery;
+use crate::models::push::PushSchedule;
 use crate::models::{AlertView, NewAlert, NewAlertRow, UserId};
 use crate::protocol::UserEvent;
 use crate::storage::StorageError;
@@ -46,6 +47,8 @@ pub struct AlertWriter {
     metrics: Arc<Metrics>,
     queue: VecDeque<Waiting>,
     in_flight: bool,
+    /// Web Push: each row's due time is set in the same INSERT.
+    push: Option<PushSchedule>,
 }
 
 impl AlertWriter {
@@ -56,7 +59,14 @@ impl AlertWriter {
             metrics,
             queue: VecDeque::new(),
             in_flight: false,
+            push: None,
         }
+    }
+
+    /// Stores each new alert with its Web Push due time (contract §6).
+    pub fn with_push_schedule(mut self, push: Option<PushSchedule>) -> Self {
+        self.push = push;
+        self
     }
 
     /// Starts the next transaction with as many queued requests as fit.
@@ -74,7 +84,10 @@ impl AlertWriter {
             group.extend(self.queue.pop_front());
         }
         let now = Utc::now();
-        let rows: Vec<NewAlertRow> = group.iter().flat_map(|w| rows_of(w, now)).collect();
+        let rows: Vec<NewAlertRow> = group
+            .iter()
+            .flat_map(|w| rows_of(w, now, self.push))
+            .collect();
         self.in_flight = true;
         self.db
             .send(InsertAlerts(rows))
@@ -107,8 +120,10 @@ impl AlertWriter {
         ctx: &mut Context<Self>,
     ) {
         let db = self.db.clone();
-        let attempts: Vec<Vec<NewAlertRow>> =
-            group.iter().map(|w| rows_of(w, now).collect()).collect();
+        let attempts: Vec<Vec<NewAlertRow>> = group
+            .iter()
+            .map(|w| rows_of(w, now, self.push).collect())
+            .collect();
         async move {
             let mut results = Vec::with_capacity(attempts.len());
             for rows in attempts {
@@ -184,11 +199,15 @@ impl AlertWriter {
 }
 
 /// The rows of one request, stamped with its group's creation time.
-fn rows_of(w: &Waiting, now: chrono::DateTime<Utc>) -> impl Iterator<Item = NewAlertRow> + '_ {
+fn rows_of(
+    w: &Waiting,
+    now: chrono::DateTime<Utc>,
+    push: Option<PushSchedule>,
+) -> impl Iterator<Item = NewAlertRow> + '_ {
     w.alerts
         .iter()
         .cloned()
-        .map(move |a| NewAlertRow::from_new(a, now))
+        .map(move |a| NewAlertRow::from_new(a, now, push.as_ref()))
 }
 
 impl Actor for AlertWriter {

@@ -43,6 +43,17 @@ pub struct Limits {
     pub retention_sweep_every: Duration,
     pub retention_window: i64,
     pub retention_pause: Duration,
+    /// Web Push: how often a node looks for alerts due for a push.
+    pub push_poll_interval: Duration,
+    /// Web Push: how long a claim on a due alert lasts; a node that dies
+    /// holding one leaves the alert to another node after this.
+    pub push_lease: Duration,
+    /// Web Push: one request to a push service, connect to answer.
+    pub push_send_timeout: Duration,
+    /// Web Push: requests to push services in flight per node.
+    pub push_concurrency: usize,
+    /// Web Push: due alerts claimed per poll.
+    pub push_batch: i64,
 }
 
 impl Default for Limits {
@@ -68,6 +79,11 @@ impl Default for Limits {
             retention_sweep_every: Duration::from_secs(60),
             retention_window: 500,
             retention_pause: Duration::from_millis(10),
+            push_poll_interval: Duration::from_secs(1),
+            push_lease: Duration::from_secs(60),
+            push_send_timeout: Duration::from_secs(10),
+            push_concurrency: 16,
+            push_batch: 32,
         }
     }
 }

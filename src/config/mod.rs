@@ -8,6 +8,8 @@
 
 pub mod limits;
 pub mod options;
+pub mod push;
+pub mod push_settings;
 pub mod secrets;
 
 use std::net::SocketAddr;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 pub use self::limits::Limits;
 pub use self::options::Options;
+pub use self::push_settings::PushSettings;
 use crate::rate_limit::rest::RestRateLimit;
 use crate::storage::{DatabaseUrl, PoolOptions, StorageError};
 
@@ -48,6 +51,8 @@ pub struct Settings {
     pub limits: Limits,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// Web Push (contract §6).
+    pub push: PushSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +63,8 @@ pub enum ConfigError {
     Bind(String),
     #[error("{0} is 0; it must be at least 1 ({1})")]
     Zero(&'static str, &'static str),
+    #[error(transparent)]
+    Push(#[from] self::push_settings::PushSettingsError),
 }
 
 /// Refuses 0 for a setting where it would silently mean something else
@@ -170,6 +177,7 @@ impl Settings {
             dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
             limits: Limits::default(),
             workers: None,
+            push: PushSettings::from_options(o)?,
         })
     }
 }

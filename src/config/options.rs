@@ -139,4 +139,44 @@ pub struct Options {
     #[arg(long, env = "ALERTHUB_DEV", global = true, value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::SetTrue)]
     pub dev: bool,
+    /// Web Push: path to the VAPID P-256 private key (PEM). Unset: a
+    /// development server generates one and keeps it in the database; any
+    /// other server sends no pushes.
+    #[arg(long, env = "ALERTHUB_VAPID_PRIVATE_KEY", global = true)]
+    pub vapid_private_key: Option<PathBuf>,
+    /// Web Push: who runs this server, `mailto:…` or `https:…` (sent to push services).
+    #[arg(long, env = "ALERTHUB_VAPID_SUBJECT", global = true)]
+    pub vapid_subject: Option<String>,
+    /// Web Push: seconds an alert must stay unread before it is pushed (0 = at once).
+    #[arg(long, env = "ALERTHUB_PUSH_DELAY", default_value_t = 30, global = true)]
+    pub push_delay: u64,
+    /// Web Push: least severity pushed (LOW, MEDIUM, HIGH, CRITICAL).
+    #[arg(
+        long,
+        env = "ALERTHUB_PUSH_MIN_SEVERITY",
+        default_value = "LOW",
+        global = true
+    )]
+    pub push_min_severity: String,
+    /// Web Push: `full` (the alert) or `minimal` (id and severity only).
+    #[arg(
+        long,
+        env = "ALERTHUB_PUSH_PAYLOAD",
+        default_value = "full",
+        global = true
+    )]
+    pub push_payload: String,
+    /// Web Push: seconds a push service keeps an undelivered message, and
+    /// how long failed sends are retried.
+    #[arg(
+        long,
+        env = "ALERTHUB_PUSH_TTL",
+        default_value_t = 86400,
+        global = true
+    )]
+    pub push_ttl: u64,
+    /// Web Push: accept http:// endpoints on loopback hosts (tests only).
+    #[arg(long, env = "ALERTHUB_PUSH_ALLOW_INSECURE", global = true, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub push_allow_insecure: bool,
 }

@@ -41,6 +41,27 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/client/tab-group.js"),
     ),
     (
+        "/web/client/push.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/push.js"),
+    ),
+    (
+        "/web/client/notify.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/client/notify.js"),
+    ),
+    // The Web Push service worker, at the root so its scope is the whole site.
+    (
+        "/sw.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/sw.js"),
+    ),
+    (
+        "/web/dashboard/push-toggle.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard/push-toggle.js"),
+    ),
+    (
         "/web/rest-client.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/rest-client.js"),

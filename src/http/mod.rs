@@ -7,6 +7,7 @@ mod dashboard;
 pub mod error;
 pub mod openapi;
 mod operators;
+mod push;
 mod state;
 mod trigger;
 mod user_alerts;
@@ -17,14 +18,14 @@ use actix_web::dev::Service;
 use actix_web::http::header;
 use actix_web::web;
 
-pub use self::state::AppState;
+pub use self::state::{AppState, PushState};
 use error::ApiError;
 
 /// CORS for the REST API: allowed origins get the preflight answers the
 /// contract names; any other origin simply gets no CORS headers.
 fn cors(allowed: &Option<Vec<String>>) -> Cors {
     let base = Cors::default()
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET", "POST", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(3600)
         .block_on_origin_mismatch(false);
@@ -82,7 +83,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
                 "/alerts/{alert_id}/read",
                 web::post().to(user_alerts::mark_read),
             )
-            .route("/openapi.json", web::get().to(openapi::openapi_json)),
+            .route("/openapi.json", web::get().to(openapi::openapi_json))
+            .route(
+                "/push/vapid-public-key",
+                web::get().to(push::vapid_public_key),
+            )
+            .route("/push/subscriptions", web::post().to(push::subscribe))
+            .route("/push/subscriptions", web::get().to(push::list))
+            .route(
+                "/push/subscriptions/{id}",
+                web::delete().to(push::unsubscribe),
+            ),
     )
     .route("/health", web::get().to(operators::health))
     .route("/ready", web::get().to(operators::ready))

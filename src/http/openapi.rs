@@ -18,7 +18,7 @@ use super::error::{
     InvalidJson, NotAServiceKey, PayloadTooLarge, RateLimited, RequestTimeout, Unauthorized,
     Unavailable, ValidationFailed,
 };
-use super::{operators, trigger, user_alerts};
+use super::{operators, push, trigger, user_alerts};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,10 @@ use super::{operators, trigger, user_alerts};
         operators::ready,
         operators::metrics,
         operators::metrics_head,
+        push::vapid_public_key,
+        push::subscribe,
+        push::list,
+        push::unsubscribe,
     ),
     components(responses(
         InvalidJson,
@@ -56,6 +60,7 @@ use super::{operators, trigger, user_alerts};
         (name = "service", description = "Internal services that raise alerts (service key)"),
         (name = "user", description = "A user's own alerts (the user's JWT or opaque token)"),
         (name = "operators", description = "Health, readiness, metrics and this document"),
+        (name = "push", description = "Web Push: the VAPID key and the user's own subscriptions"),
     )
 )]
 pub struct ApiDoc;

@@ -42,6 +42,10 @@ pub struct Checks {
     /// With several Redis shards, each one's check, in `REDIS_URL` order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_shards: Option<Vec<Check>>,
+    /// Web Push: `disabled` without a VAPID key, `down` when this node has
+    /// not polled for due pushes lately. Reported, never counted against
+    /// health: a node that cannot push still serves triggers and sockets.
+    pub push: Check,
 }
 
 /// One dependency: `disabled` is Redis in single-node mode.
@@ -52,6 +56,7 @@ pub enum Check {
     Down,
     Disabled,
 }
+use crate::models::time::now_ms;
 
 /// How long a health check waits for the database before calling it down.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -93,6 +98,13 @@ async fn report(state: &AppState) -> (HealthReport, bool) {
     // (docs/protocol.md, "Several Redis shards").
     let ready = database_ok && (state.redis.is_none() || shards.iter().any(|up| *up));
     let redis_shards = (shards.len() > 1).then(|| shards.iter().map(|up| check(*up)).collect());
+    let push = match &state.push.vapid {
+        None => Check::Disabled,
+        Some(_) => {
+            let within = state.push.silence_allowed.as_millis() as i64;
+            check(state.push.health.is_polling(now_ms(), within))
+        }
+    };
     let body = HealthReport {
         status: if healthy {
             Status::Ok
@@ -108,6 +120,7 @@ async fn report(state: &AppState) -> (HealthReport, bool) {
             database: if database_ok { Check::Ok } else { Check::Down },
             redis,
             redis_shards,
+            push,
         },
     };
     (body, ready)

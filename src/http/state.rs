@@ -2,15 +2,17 @@
 //! shared by every worker.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 
 use crate::actors::db::DbActor;
+use crate::actors::messages::push::PushHealth;
 use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::Authenticator;
+use crate::push::VapidKey;
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::RedisContext;
 use crate::telemetry::metrics::Metrics;
@@ -28,6 +30,19 @@ pub struct AppState {
     pub node_id: String,
     pub redis: Option<RedisContext>,
     pub started: Instant,
+    pub push: PushState,
+}
+
+/// What the HTTP layer knows of Web Push.
+pub struct PushState {
+    /// `None`: Web Push is off (no VAPID key on a production server).
+    pub vapid: Option<VapidKey>,
+    pub allow_insecure: bool,
+    pub health: Arc<PushHealth>,
+    /// How long the push actor may go without polling storage before
+    /// `checks.push` says "down": its longest sleep (the push delay, or the
+    /// poll interval if longer) and five intervals more, at least 10 s.
+    pub silence_allowed: Duration,
 }
 
 impl AppState {

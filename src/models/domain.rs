@@ -63,7 +63,8 @@ impl fmt::Display for UserId {
 }
 
 /// How bad a breach is. Input is case-insensitive; output is upper-case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// Ordered from least to most severe (`ALERTHUB_PUSH_MIN_SEVERITY` compares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Low,

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod domain;
 pub mod new_alert;
+pub mod push;
 pub mod row;
 pub mod schema;
 pub mod time;

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use super::domain::{Description, Source};
 use super::new_alert::NewAlert;
+use super::push::PushSchedule;
 use super::schema::alerts;
 
 /// A stored alert, as both backends return it.
@@ -41,10 +42,20 @@ pub struct NewAlertRow {
     pub source: Option<String>,
     pub read: bool,
     pub created_at: NaiveDateTime,
+    /// When a Web Push is due (contract §6); `None`: never pushed.
+    pub push_due_at: Option<NaiveDateTime>,
 }
 
 impl NewAlertRow {
-    pub fn from_new(alert: NewAlert, created_at: DateTime<Utc>) -> Self {
+    /// The row of a parsed trigger stored at `created_at`; with a push
+    /// schedule, its due time is set in the same INSERT.
+    pub fn from_new(
+        alert: NewAlert,
+        created_at: DateTime<Utc>,
+        push: Option<&PushSchedule>,
+    ) -> Self {
+        let created_at = created_at.trunc_subsecs(6);
+        let push_due_at = push.and_then(|p| p.due_at(alert.severity, created_at));
         Self {
             user_id: alert.user_id.as_str().to_owned(),
             breach_id: alert.breach_id.into_inner(),
@@ -55,7 +66,8 @@ impl NewAlertRow {
             description: alert.description.map(Description::into_inner),
             source: alert.source.map(Source::into_inner),
             read: false,
-            created_at: created_at.trunc_subsecs(6).naive_utc(),
+            created_at: created_at.naive_utc(),
+            push_due_at,
         }
     }
 }

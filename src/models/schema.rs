@@ -13,6 +13,10 @@ diesel::table! {
         source -> Nullable<Text>,
         read -> Bool,
         created_at -> Timestamp,
+        push_due_at -> Nullable<Timestamp>,
+        push_claimed_by -> Nullable<Text>,
+        push_claimed_until -> Nullable<Timestamp>,
+        push_attempts -> Integer,
     }
 }
 
@@ -31,3 +35,24 @@ diesel::table! {
         value -> Text,
     }
 }
+
+diesel::table! {
+    push_subscriptions (id) {
+        id -> BigInt,
+        user_id -> Text,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_deliveries (alert_id, subscription_id) {
+        alert_id -> BigInt,
+        subscription_id -> BigInt,
+        outcome -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(alerts, push_subscriptions, push_deliveries);

@@ -19,8 +19,9 @@ use crate::auth::keys::public_key_from_pem;
 use crate::auth::lookup::TokenLookup;
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
+use crate::config::push::{VapidConfigError, resolve_vapid};
 use crate::config::secrets::{Secrets, SecretsError};
-use crate::http::AppState;
+use crate::http::{AppState, PushState};
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::{RedisConfigError, RedisContext};
 use crate::storage::{self, StorageError};
@@ -40,6 +41,8 @@ pub enum StartupError {
     Bind { addr: String, source: io::Error },
     #[error(transparent)]
     Redis(#[from] RedisConfigError),
+    #[error(transparent)]
+    Vapid(#[from] VapidConfigError),
 }
 
 pub struct Application {
@@ -64,11 +67,25 @@ impl Application {
             metrics.db_queries.clone(),
         )
         .map_err(db_error)?;
-        let (secrets, token_key) = {
+        let (secrets, token_key, vapid) = {
             let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
             let secrets = Secrets::resolve(&settings, &mut conn)?;
-            (secrets, storage::token_key(&mut conn).map_err(db_error)?)
+            let vapid = resolve_vapid(&settings, &mut conn)?;
+            (
+                secrets,
+                storage::token_key(&mut conn).map_err(db_error)?,
+                vapid,
+            )
         };
+        match &vapid {
+            None => log::warn!(
+                "Web Push is off: set ALERTHUB_VAPID_PRIVATE_KEY and ALERTHUB_VAPID_SUBJECT to enable it"
+            ),
+            Some(_) if settings.push.vapid_private_key.is_none() => log::warn!(
+                "ALERTHUB_VAPID_PRIVATE_KEY is not set: Web Push signs with a development key kept in the database"
+            ),
+            Some(_) => {}
+        }
         for name in &secrets.generated {
             log::warn!(
                 "{name} is not set: using a development value generated and kept in the database"
@@ -94,7 +111,23 @@ impl Application {
         )
         .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
-        let actors = wiring::start(&settings, pool, metrics.clone(), redis.as_ref());
+        let actors = wiring::start(
+            &settings,
+            pool,
+            metrics.clone(),
+            redis.as_ref(),
+            vapid.clone(),
+        );
+        let push = PushState {
+            vapid,
+            allow_insecure: settings.push.allow_insecure,
+            health: actors.push_health.clone(),
+            silence_allowed: {
+                let interval = settings.limits.push_poll_interval;
+                (settings.push.schedule.delay.max(interval) + interval * 5)
+                    .max(Duration::from_secs(10))
+            },
+        };
         let state = web::Data::new(AppState {
             auth: Authenticator::new(
                 jwt,
@@ -116,6 +149,7 @@ impl Application {
             node_id: settings.node_id.clone(),
             redis,
             started: Instant::now(),
+            push,
         });
 
         let listener =

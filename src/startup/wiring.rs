@@ -10,10 +10,12 @@ use actix::prelude::*;
 use crate::actors::db::DbActor;
 use crate::actors::heartbeat::Heartbeat;
 use crate::actors::hub::{AlertHub, HubServices};
+use crate::actors::messages::push::{PushHealth, PushStorage};
 use crate::actors::messages::{
     HeartbeatHandle, HubFactory, HubHandle, HubStorage, RegistryHandle, SessionStorage,
     SubscriberHandle,
 };
+use crate::actors::push::PushActor;
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
 use crate::actors::retention::{Policy, Retention};
@@ -21,6 +23,7 @@ use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::config::Settings;
 use crate::delivery::Delivery;
+use crate::push::VapidKey;
 use crate::rate_limit::connect::ConnectLimiter;
 use crate::redis::RedisContext;
 use crate::redis::ingest::IngestConsumer;
@@ -31,6 +34,7 @@ use crate::telemetry::metrics::Metrics;
 /// The running actors that the HTTP layer talks to.
 pub struct Actors {
     pub db: Addr<DbActor>,
+    pub push_health: Arc<PushHealth>,
     pub registry: Addr<Registry>,
     pub writer: Addr<AlertWriter>,
     pub sessions: Arc<SessionServices>,
@@ -41,6 +45,7 @@ pub fn start(
     pool: DbPool,
     metrics: Arc<Metrics>,
     redis: Option<&RedisContext>,
+    vapid: Option<VapidKey>,
 ) -> Actors {
     let node = settings.node_id.clone();
     let registry_ctx = Context::<Registry>::new();
@@ -106,7 +111,27 @@ pub fn start(
         metrics.clone(),
     ));
 
-    let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone()).start();
+    // Without a VAPID key nothing is scheduled, so nothing waits for a push.
+    let schedule = vapid.as_ref().map(|_| settings.push.schedule);
+    let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone())
+        .with_push_schedule(schedule)
+        .start();
+    let push_health = Arc::new(PushHealth::new(crate::models::time::now_ms()));
+    if let Some(vapid) = vapid {
+        let storage = PushStorage {
+            claim: db.clone().recipient(),
+            record: db.clone().recipient(),
+        };
+        let (node, push, limits) = (node.clone(), settings.push.clone(), settings.limits.clone());
+        let (metrics, health) = (metrics.clone(), push_health.clone());
+        // An arbiter of its own: sending never shares a thread with the
+        // trigger's writer or the sessions.
+        let parent = Arbiter::current();
+        PushActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            PushActor::new(node, storage, vapid, push, limits, metrics, health)
+                .stopping_with(parent)
+        });
+    }
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
         // Every shard's ingest stream, each read by every node.
         for shard in 0..redis.shards.len() {
@@ -159,6 +184,7 @@ pub fn start(
     });
     Actors {
         db,
+        push_health,
         registry,
         writer,
         sessions,

@@ -264,6 +264,7 @@ mod tests {
             source: None,
             read: false,
             created_at: now,
+            push_due_at: None,
         };
         let mut conn = AnyConnection::Sqlite(c);
         let stored = insert_alerts(&mut conn, &[row("a"), row("b"), row("a")]).unwrap();
@@ -325,6 +326,7 @@ mod tests {
             source: None,
             read: false,
             created_at: now,
+            push_due_at: None,
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod alerts;
 pub mod connection;
 pub mod pool;
+pub mod push;
 pub mod refusal;
 pub mod retention;
 pub mod settings;
@@ -22,6 +23,7 @@ pub mod tokens;
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
 pub use pool::*;
+pub use push::*;
 pub use retention::*;
 pub use settings::*;
 pub use tokens::*;

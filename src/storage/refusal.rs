@@ -67,6 +67,7 @@ fn stores_a_plain_alert(conn: &mut AnyConnection) -> bool {
         source: None,
         read: false,
         created_at: now,
+        push_due_at: None,
     };
     let result: QueryResult<()> = on_backend!(conn, |c| c.transaction(|c| {
         diesel::insert_into(alerts::table)

@@ -135,6 +135,9 @@ pub struct Metrics {
     pub retention_deleted: IntCounter,
     /// Build, database and Redis gauges, set at scrape.
     pub node: NodeGauges,
+    pub push_sent: IntCounter,
+    pub push_failed: IntCounter,
+    pub push_expired_subscriptions: IntCounter,
 }
 
 impl Metrics {
@@ -249,6 +252,21 @@ impl Metrics {
             "Read alerts deleted by retention (ALERTHUB_RETENTION_DAYS)",
         )
         .unwrap();
+        let push_sent = IntCounter::new(
+            "alerthub_push_sent_total",
+            "Web Push messages a push service accepted",
+        )
+        .unwrap();
+        let push_failed = IntCounter::new(
+            "alerthub_push_failed_total",
+            "Web Push attempts that did not deliver: retried (429, 5xx, no answer) or refused (other 4xx)",
+        )
+        .unwrap();
+        let push_expired_subscriptions = IntCounter::new(
+            "alerthub_push_expired_subscriptions_total",
+            "Push subscriptions deleted because the push service answered 404 or 410",
+        )
+        .unwrap();
         for c in [
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(users.clone()),
@@ -267,6 +285,9 @@ impl Metrics {
             Box::new(rest_rate_limited.clone()),
             Box::new(retention_deleted.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+            Box::new(push_sent.clone()),
+            Box::new(push_failed.clone()),
+            Box::new(push_expired_subscriptions.clone()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
@@ -291,6 +312,9 @@ impl Metrics {
             rest_rate_limited,
             retention_deleted,
             node,
+            push_sent,
+            push_failed,
+            push_expired_subscriptions,
         }
     }
 

@@ -354,6 +354,7 @@ async fn the_database_itself_refuses_nul_on_postgresql_and_says_so() {
         source: None,
         read: false,
         created_at: now,
+        push_due_at: None,
     };
     let mut conn = app.storage();
     // Past validation, straight to the database.

@@ -11,6 +11,7 @@ mod metrics;
 mod openapi;
 mod operators;
 mod postgres_outage;
+mod push;
 mod replay;
 mod retention;
 mod supervision;

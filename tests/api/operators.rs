@@ -39,7 +39,7 @@ fn assert_report(body: &Value) {
     assert!(body["users"].is_u64(), "{body}");
     assert_eq!(
         body["checks"],
-        json!({"database": "ok", "redis": "disabled"}),
+        json!({"database": "ok", "redis": "disabled", "push": "ok"}),
         "{body}"
     );
 }

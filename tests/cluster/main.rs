@@ -14,5 +14,6 @@ mod ingest;
 mod metrics;
 mod nginx;
 mod nodes;
+mod push;
 mod redis_outage;
 mod sharded;

@@ -33,6 +33,7 @@ export function createView({ onMarkRead }) {
       ['unreadButton', 'unread-button'],
       ['userChip', 'user-chip'],
       ['signOut', 'sign-out'],
+      ['pushToggle', 'push-toggle'],
       ['list', 'alert-list'],
       ['empty', 'empty-state'],
       ['loadOlder', 'load-older'],

@@ -16,8 +16,9 @@ import * as layout from './layout.e2e.mjs';
 import * as tabs from './tabs.e2e.mjs';
 import * as legacy from './legacy-app.e2e.mjs';
 import * as refresh from './refresh.e2e.mjs';
+import * as push from './push.e2e.mjs';
 
-const SUITES = { dashboard, layout, tabs, legacy, refresh };
+const SUITES = { dashboard, layout, tabs, legacy, refresh, push };
 const WATCHDOG_MS = 420_000;
 let browser = null;
 
