@@ -11,8 +11,8 @@
 use actix::{Actor, Handler, SyncContext};
 
 use super::messages::{
-    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, ReplaySince, Stored,
-    TokenUser, UnreadCount,
+    AlertsCreatedSince, CreateToken, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping,
+    ReplaySince, RevokeToken, SignOutUser, SignedOutAt, Stored, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
@@ -82,6 +82,14 @@ handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_cre
 ));
 handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
+handle!(SignedOutAt => Option<i64>, |_a, conn, msg| storage::signed_out_at(conn, msg.0.as_str()));
+handle!(CreateToken => String, |_a, conn, msg| storage::create_labelled_token(
+    conn,
+    msg.user.as_str(),
+    msg.label.as_deref()
+));
+handle!(RevokeToken => storage::Revocation, |_a, conn, msg| storage::revoke(conn, &msg.0));
+handle!(SignOutUser => usize, |_a, conn, msg| storage::sign_out(conn, msg.user.as_str(), msg.at));
 
 // Marking an alert that is already read pushes again: a tab waiting for the
 // update as its acknowledgement gets one either way.

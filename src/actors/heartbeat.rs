@@ -8,9 +8,11 @@
 //! wake-up — and tells a session only when it must act: `Beat::Ping` once
 //! per ping interval (sessions are spread over the interval's ticks, so
 //! pings do not come in one burst), `Beat::TimedOut` once nothing arrived
-//! for the client timeout. An idle session therefore wakes once per ping
-//! interval, and the cost of the timer does not grow with a wake-up per
-//! session per tick.
+//! for the client timeout, `Beat::Expired` once the expiry of its credential
+//! (contract §5, a second atomic in the same clock) has passed. An idle
+//! session therefore wakes once per ping interval, and the cost of the
+//! timer does not grow with a wake-up per session per tick. The tick is
+//! 250 ms at most, so an expiry is acted on well within the contract's 1 s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::messages::{Beat, SessionClock, Unwatch, Watch, clock_ms};
+use crate::models::time::now_ms;
 
 struct Watched {
     clock: Arc<SessionClock>,
@@ -38,12 +41,12 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     /// Pings every `interval` and times a session out after `timeout` of
-    /// silence. The tick is a second at most, and finer when the interval
+    /// silence. The tick is 250 ms at most (expiry), and finer when the interval
     /// is short (tests), so a timeout is noticed within one tick.
     pub fn new(interval: Duration, timeout: Duration) -> Self {
         let tick = (interval / 3)
             .min(timeout / 5)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+            .clamp(Duration::from_millis(10), Duration::from_millis(250));
         let ticks_per_ping = (interval.as_millis() / tick.as_millis().max(1)).max(1) as u64;
         Self {
             tick,
@@ -57,12 +60,16 @@ impl Heartbeat {
     fn on_tick(&mut self) {
         self.ticks += 1;
         let now = clock_ms();
+        let unix_now = u64::try_from(now_ms()).unwrap_or(0);
         let slot = self.ticks % self.ticks_per_ping;
         let timeout = self.timeout_ms;
         self.sessions.retain(|_, s| {
             if s.clock.silent_for_ms(now) >= timeout {
                 s.session.do_send(Beat::TimedOut);
                 return false;
+            }
+            if s.clock.take_expired(unix_now) {
+                s.session.do_send(Beat::Expired);
             }
             if s.slot == slot {
                 s.session.do_send(Beat::Ping);

@@ -7,22 +7,28 @@
 //! the rest may be looked up. Only a SHA-256 of each opaque token is stored.
 
 pub mod credential;
+pub mod identity;
 pub mod jwt;
 pub mod keys;
 pub mod lookup;
 pub mod opaque;
 pub mod refusal;
+pub mod sign_outs;
 
 use std::sync::Arc;
 
 use actix::Recipient;
 
 pub use self::credential::{AuthError, Credential};
+pub use self::identity::Identity;
 pub use self::jwt::{JwtVerifier, KeyError, mint_jwt};
 use self::lookup::{LookupError, TokenLookup};
+use self::opaque as opaque_tokens;
 pub use self::refusal::Refusal;
-use crate::actors::messages::TokenUser;
+use self::sign_outs::SignOuts;
+use crate::actors::messages::{SignedOutAt, TokenUser};
 use crate::models::UserId;
+use crate::protocol::ControlEvent;
 
 /// Checks any user credential; opaque tokens are looked up in storage.
 #[derive(Clone)]
@@ -30,6 +36,8 @@ pub struct Authenticator {
     jwt: JwtVerifier,
     db: Recipient<TokenUser>,
     tokens: Arc<TokenLookup>,
+    sign_out_db: Recipient<SignedOutAt>,
+    sign_outs: Arc<SignOuts>,
     service_keys: Vec<String>,
 }
 
@@ -47,36 +55,77 @@ impl Authenticator {
         jwt: JwtVerifier,
         db: Recipient<TokenUser>,
         tokens: Arc<TokenLookup>,
+        sign_out_db: Recipient<SignedOutAt>,
         service_keys: Vec<String>,
     ) -> Self {
         Self {
             jwt,
             db,
             tokens,
+            sign_out_db,
+            sign_outs: Arc::default(),
             service_keys,
         }
     }
 
-    pub async fn authenticate(&self, credential: &Credential) -> Result<UserId, AuthError> {
+    /// Checks a user credential: who it names and what binds a session
+    /// to it. A JWT issued before its user signed out is refused.
+    pub async fn authenticate(&self, credential: &Credential) -> Result<Identity, AuthError> {
         match credential {
-            Credential::Jwt(token) => self.jwt.verify(token),
+            Credential::Jwt(token) => {
+                let claims = self.jwt.verify_claims(token)?;
+                self.sign_outs
+                    .check(&self.sign_out_db, &claims.user, claims.iat)
+                    .await?;
+                Ok(Identity {
+                    user: claims.user,
+                    expires_at: Some(claims.exp),
+                    token_hash: None,
+                })
+            }
             Credential::Opaque(token) => {
-                self.tokens
+                let user = self
+                    .tokens
                     .user(&self.db, token)
                     .await
                     .map_err(|e| match e {
                         LookupError::Unknown => AuthError::Invalid(Refusal::UnknownToken),
                         // Not a verdict on the token: the client may retry.
                         LookupError::Busy | LookupError::Unavailable => AuthError::Unavailable,
-                    })
+                    })?;
+                Ok(Identity {
+                    user,
+                    expires_at: None,
+                    token_hash: Some(opaque_tokens::hash(token)),
+                })
             }
         }
     }
 
-    /// Forgets what this node cached about an opaque token (call it when
-    /// the token is revoked here, so the revocation holds at once).
-    pub fn forget_token(&self, token: &str) {
-        self.tokens.forget(token);
+    /// What a credential ending means for this node's caches, wherever it
+    /// ended: a revoked token is looked up again on its next use, and a
+    /// sign-out voids older JWTs at once.
+    pub fn apply(&self, event: &ControlEvent) {
+        match event {
+            ControlEvent::TokenRevoked { token_hash, .. } => {
+                let mut hash = [0u8; 32];
+                if hex::decode_to_slice(token_hash, &mut hash).is_ok() {
+                    self.tokens.forget_hash(&hash);
+                }
+            }
+            ControlEvent::SignedOut {
+                user,
+                revoke_tokens: true,
+                at_ms,
+                ..
+            } => {
+                if let Ok(user) = UserId::parse(user) {
+                    self.sign_outs.signed_out(&user, *at_ms);
+                    self.tokens.forget_user(&user);
+                }
+            }
+            ControlEvent::SignedOut { .. } => {}
+        }
     }
 
     /// Service keys are compared in constant time so their bytes cannot be

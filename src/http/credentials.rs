@@ -45,7 +45,8 @@ pub async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId,
         Ok(credential) => state.auth.authenticate(&credential).await,
         Err(e) => Err(e),
     }
-    .map_err(|e| refused(req.peer_addr(), Door::Rest, e))?;
+    .map_err(|e| refused(req.peer_addr(), Door::Rest, e))?
+    .user;
     state.rest_limit.check(&user).map_err(|retry_after| {
         state.metrics.rest_rate_limited.inc();
         ApiError::RateLimited(retry_after)

@@ -7,6 +7,7 @@ mod dashboard;
 pub mod error;
 mod operators;
 mod state;
+mod tokens;
 mod trigger;
 mod user_alerts;
 pub mod ws;
@@ -80,6 +81,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
             .route(
                 "/alerts/{alert_id}/read",
                 web::post().to(user_alerts::mark_read),
+            )
+            .route("/tokens", web::post().to(tokens::create))
+            .route("/tokens/revoke", web::post().to(tokens::revoke))
+            .route(
+                "/users/{user_id}/sign-out",
+                web::post().to(tokens::sign_out),
             ),
     )
     .route("/health", web::get().to(operators::health))

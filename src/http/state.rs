@@ -11,12 +11,15 @@ use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::Authenticator;
+use crate::delivery::Delivery;
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::RedisContext;
 use crate::telemetry::metrics::Metrics;
 
 pub struct AppState {
     pub auth: Authenticator,
+    /// Where a handler announces that a credential ended (contract §5).
+    pub delivery: Delivery,
     pub writer: Addr<AlertWriter>,
     pub db: Addr<DbActor>,
     pub registry: Addr<Registry>,

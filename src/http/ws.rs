@@ -158,14 +158,14 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
         Some(credential) => state.auth.authenticate(credential).await,
         None => Err(AuthError::Invalid(Refusal::Missing)),
     };
-    let refusal = match outcome {
-        Ok(token_user) if token_user == handshake.user => None,
+    let refusal = match &outcome {
+        Ok(identity) if identity.user == handshake.user => None,
         Ok(_) => {
             log_refusal(req.peer_addr(), Door::WebSocket, Refusal::UserMismatch);
             Some((Rejection::UserMismatch, Close::UserMismatch))
         }
         Err(AuthError::Invalid(why)) => {
-            log_refusal(req.peer_addr(), Door::WebSocket, why);
+            log_refusal(req.peer_addr(), Door::WebSocket, *why);
             Some((Rejection::AuthenticationFailed, Close::AuthenticationFailed))
         }
         Err(AuthError::Unavailable) => {
@@ -189,20 +189,22 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
         return;
     }
     let parts = framed.into_parts();
-    match refusal {
-        Some((why, close)) => {
-            state.metrics.rejected(why);
-            let deadline = state.sessions.limits.close_deadline;
-            transport::refuse(parts.io, &parts.read_buf, close, deadline).await;
-        }
-        None => {
+    match (refusal, outcome) {
+        (None, Ok(identity)) => {
             WsSession::start(
                 Rc::new(parts.io),
                 &parts.read_buf,
-                handshake.user,
+                identity,
                 handshake.since,
                 state.sessions.clone(),
             );
+        }
+        (refusal, _) => {
+            let (why, close) =
+                refusal.unwrap_or((Rejection::AuthenticationFailed, Close::AuthenticationFailed));
+            state.metrics.rejected(why);
+            let deadline = state.sessions.limits.close_deadline;
+            transport::refuse(parts.io, &parts.read_buf, close, deadline).await;
         }
     }
 }

@@ -23,7 +23,7 @@ use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts, redis};
 use serde::{Deserialize, Serialize};
 
 use crate::models::UserId;
-use crate::protocol::UserEvent;
+use crate::protocol::{ControlEvent, UserEvent};
 
 /// Key names under the prefix.
 #[derive(Debug, Clone)]
@@ -51,6 +51,11 @@ impl Keys {
             .and_then(|u| UserId::parse(u).ok())
     }
 
+    /// The channel of `ControlEvent`s: every node subscribes it.
+    pub fn control_channel(&self) -> String {
+        format!("{}control", self.prefix)
+    }
+
     pub fn ingest_stream(&self) -> String {
         format!("{}ingest", self.prefix)
     }
@@ -70,6 +75,13 @@ impl Keys {
 pub struct Envelope {
     pub origin: String,
     pub event: UserEvent,
+}
+
+/// One event on the control channel; `origin` as for `Envelope`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ControlEnvelope {
+    pub origin: String,
+    pub control: ControlEvent,
 }
 
 /// Whether this node's Redis connections work, for `/health` and `/ready`.

@@ -13,9 +13,9 @@
 use deadpool_redis::redis;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Envelope, RedisContext};
+use super::{ControlEnvelope, Envelope, RedisContext};
 use crate::models::UserId;
-use crate::protocol::UserEvent;
+use crate::protocol::{ControlEvent, UserEvent};
 
 /// The most events sent in one pipeline.
 const MAX_PIPELINE: usize = 512;
@@ -54,6 +54,22 @@ impl Publisher {
                     .send(Item::Event(self.ctx.keys.user_channel(user), payload));
             }
             Err(e) => log::error!("cannot serialise an event for user {user}: {e}"),
+        }
+    }
+
+    /// Publishes a control event on the channel every node subscribes.
+    pub fn publish_control(&self, control: &ControlEvent) {
+        let envelope = ControlEnvelope {
+            origin: self.node_id.clone(),
+            control: control.clone(),
+        };
+        match serde_json::to_string(&envelope) {
+            Ok(payload) => {
+                let _ = self
+                    .tx
+                    .send(Item::Event(self.ctx.keys.control_channel(), payload));
+            }
+            Err(e) => log::error!("cannot serialise a control event: {e}"),
         }
     }
 

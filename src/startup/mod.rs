@@ -15,9 +15,9 @@ use actix_web::web;
 
 use crate::actors::messages::CloseAll;
 use crate::actors::registry::Registry;
+use crate::auth::JwtVerifier;
 use crate::auth::keys::public_key_from_pem;
 use crate::auth::lookup::TokenLookup;
-use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
 use crate::config::secrets::{Secrets, SecretsError};
 use crate::http::AppState;
@@ -96,18 +96,19 @@ impl Application {
         )
         .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
-        let actors = wiring::start(&settings, pool, metrics.clone(), redis.as_ref());
+        let auth = wiring::AuthParts {
+            jwt,
+            tokens: Arc::new(TokenLookup::new(
+                token_key,
+                &settings.limits,
+                metrics.clone(),
+            )),
+            service_keys: secrets.service_keys.clone(),
+        };
+        let actors = wiring::start(&settings, pool, metrics.clone(), redis.as_ref(), auth);
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(
-                jwt,
-                actors.db.clone().recipient(),
-                Arc::new(TokenLookup::new(
-                    token_key,
-                    &settings.limits,
-                    metrics.clone(),
-                )),
-                secrets.service_keys.clone(),
-            ),
+            auth: actors.auth,
+            delivery: actors.delivery,
             writer: actors.writer,
             db: actors.db,
             registry: actors.registry.clone(),

@@ -18,6 +18,8 @@ use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
+use crate::auth::lookup::TokenLookup;
+use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::rate_limit::connect::ConnectLimiter;
@@ -33,6 +35,15 @@ pub struct Actors {
     pub registry: Addr<Registry>,
     pub writer: Addr<AlertWriter>,
     pub sessions: Arc<SessionServices>,
+    pub auth: Authenticator,
+    pub delivery: Delivery,
+}
+
+/// What the `Authenticator` is made of besides storage.
+pub struct AuthParts {
+    pub jwt: JwtVerifier,
+    pub tokens: Arc<TokenLookup>,
+    pub service_keys: Vec<String>,
 }
 
 pub fn start(
@@ -40,23 +51,36 @@ pub fn start(
     pool: DbPool,
     metrics: Arc<Metrics>,
     redis: Option<&RedisContext>,
+    auth: AuthParts,
 ) -> Actors {
     let node = settings.node_id.clone();
     let registry_ctx = Context::<Registry>::new();
     let registry = registry_ctx.address();
 
     let publisher = redis.map(|r| Publisher::start(r.clone(), node.clone()));
-    let delivery = Delivery::new(registry.clone().recipient(), publisher.clone());
+    let delivery = Delivery::new(
+        registry.clone().recipient(),
+        registry.clone().recipient(),
+        publisher.clone(),
+    );
     let db = {
         let delivery = delivery.clone();
         SyncArbiter::start(settings.pool.max_size as usize, move || {
             DbActor::new(pool.clone(), delivery.clone())
         })
     };
+    let auth = Authenticator::new(
+        auth.jwt,
+        db.clone().recipient(),
+        auth.tokens,
+        db.clone().recipient(),
+        auth.service_keys,
+    );
     let subscriber = redis.map(|r| {
         let s = RedisSubscriber::new(
             r.clone(),
             node.clone(),
+            registry.clone().recipient(),
             registry.clone().recipient(),
             registry.clone().recipient(),
         )
@@ -87,13 +111,16 @@ pub fn start(
             catch_up: hub.recipient(),
         }
     });
+    let caches = auth.clone();
     let registry = registry_ctx.run(Registry::new(
         settings.max_sessions_per_user,
         start_hub,
+        Box::new(move |event| caches.apply(event)),
         metrics.clone(),
     ));
 
-    let writer = AlertWriter::new(db.clone().recipient(), delivery, metrics.clone()).start();
+    let writer =
+        AlertWriter::new(db.clone().recipient(), delivery.clone(), metrics.clone()).start();
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
         let ingest = IngestConsumer {
             ctx: redis.clone(),
@@ -128,6 +155,7 @@ pub fn start(
             limits.connect_window,
             redis.cloned().map(|r| (r, node)),
         ),
+        auth: auth.clone(),
         metrics,
         limits: limits.clone(),
     });
@@ -136,5 +164,7 @@ pub fn start(
         registry,
         writer,
         sessions,
+        auth,
+        delivery,
     }
 }

@@ -16,10 +16,12 @@ pub mod connection;
 pub mod pool;
 pub mod refusal;
 pub mod settings;
+pub mod sign_outs;
 pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
 pub use pool::*;
 pub use settings::*;
+pub use sign_outs::*;
 pub use tokens::*;

@@ -9,6 +9,7 @@ mod limits;
 mod operators;
 mod postgres_outage;
 mod replay;
+mod sessions;
 mod supervision;
 mod trigger;
 mod user_alerts;
