@@ -12,3 +12,4 @@ mod ingest;
 mod nginx;
 mod nodes;
 mod redis_outage;
+mod sessions;
