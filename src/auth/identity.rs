@@ -3,6 +3,7 @@
 //! which token it was, so that revoking it can close the session.
 
 use crate::models::UserId;
+use crate::protocol::SecretText;
 
 /// A credential that authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,4 +13,7 @@ pub struct Identity {
     pub expires_at: Option<i64>,
     /// The SHA-256 of an opaque token (never the token itself).
     pub token_hash: Option<[u8; 32]>,
+    /// A token checked by introspection: the session must ask again
+    /// periodically, so it keeps the token itself (never printed).
+    pub recheck: Option<SecretText>,
 }

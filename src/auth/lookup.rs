@@ -128,6 +128,12 @@ impl TokenLookup {
         }
     }
 
+    /// Whether the token has the shape of one alerthub issues (tagged or
+    /// legacy): the others are for the introspection endpoint.
+    pub fn issued_here(&self, token: &str) -> bool {
+        self.key.classify(token) != Kind::Foreign
+    }
+
     /// Drops the cached answer for a token, e.g. because this node just
     /// revoked it; the next use asks the database again.
     pub fn forget(&self, token: &str) {

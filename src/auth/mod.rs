@@ -8,6 +8,7 @@
 
 pub mod credential;
 pub mod identity;
+pub mod introspection;
 pub mod jwt;
 pub mod keys;
 pub mod lookup;
@@ -16,11 +17,13 @@ pub mod refusal;
 pub mod sign_outs;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Recipient;
 
 pub use self::credential::{AuthError, Credential};
 pub use self::identity::Identity;
+use self::introspection::{IntrospectionError, Introspector, Verdict};
 pub use self::jwt::{JwtVerifier, KeyError, mint_jwt};
 use self::lookup::{LookupError, TokenLookup};
 use self::opaque as opaque_tokens;
@@ -28,7 +31,8 @@ pub use self::refusal::Refusal;
 use self::sign_outs::SignOuts;
 use crate::actors::messages::{SignedOutAt, TokenUser};
 use crate::models::UserId;
-use crate::protocol::ControlEvent;
+use crate::models::time::now_ms;
+use crate::protocol::{ControlEvent, SecretText};
 
 /// Checks any user credential; opaque tokens are looked up in storage.
 #[derive(Clone)]
@@ -38,6 +42,7 @@ pub struct Authenticator {
     tokens: Arc<TokenLookup>,
     sign_out_db: Recipient<SignedOutAt>,
     sign_outs: Arc<SignOuts>,
+    introspector: Option<Arc<Introspector>>,
     service_keys: Vec<String>,
 }
 
@@ -56,6 +61,7 @@ impl Authenticator {
         db: Recipient<TokenUser>,
         tokens: Arc<TokenLookup>,
         sign_out_db: Recipient<SignedOutAt>,
+        introspector: Option<Introspector>,
         service_keys: Vec<String>,
     ) -> Self {
         Self {
@@ -64,7 +70,53 @@ impl Authenticator {
             tokens,
             sign_out_db,
             sign_outs: Arc::default(),
+            introspector: introspector.map(Arc::new),
             service_keys,
+        }
+    }
+
+    /// How often a session opened with an introspected token re-checks it.
+    pub fn recheck_period(&self) -> Option<Duration> {
+        self.introspector.as_ref().map(|i| i.recheck_period())
+    }
+
+    /// Asks the introspection endpoint again (not its cache) whether the
+    /// token is still active for `user`. `Err`: no answer, keep going.
+    pub async fn still_active(&self, token: &SecretText, user: &UserId) -> Result<bool, AuthError> {
+        let Some(introspector) = &self.introspector else {
+            return Ok(true);
+        };
+        match introspector.recheck(token.expose()).await {
+            Ok(Verdict::Active { user: u, exp }) => {
+                Ok(&u == user && exp.is_none_or(|e| e * 1000 > now_ms()))
+            }
+            Ok(Verdict::Inactive) => Ok(false),
+            Err(_) => Err(AuthError::Unavailable),
+        }
+    }
+
+    /// An opaque token alerthub did not issue, checked by the endpoint.
+    async fn introspect(
+        &self,
+        introspector: &Introspector,
+        token: &str,
+    ) -> Result<Identity, AuthError> {
+        match introspector.check(token).await {
+            Ok(Verdict::Active { user, exp }) => {
+                if exp.is_some_and(|e| e * 1000 <= now_ms()) {
+                    return Err(AuthError::Invalid(Refusal::Expired));
+                }
+                Ok(Identity {
+                    user,
+                    expires_at: exp,
+                    token_hash: Some(opaque_tokens::hash(token)),
+                    recheck: Some(SecretText::new(token)),
+                })
+            }
+            Ok(Verdict::Inactive) => Err(AuthError::Invalid(Refusal::UnknownToken)),
+            Err(IntrospectionError::Unavailable | IntrospectionError::Busy) => {
+                Err(AuthError::Unavailable)
+            }
         }
     }
 
@@ -81,9 +133,15 @@ impl Authenticator {
                     user: claims.user,
                     expires_at: Some(claims.exp),
                     token_hash: None,
+                    recheck: None,
                 })
             }
             Credential::Opaque(token) => {
+                if let Some(introspector) = &self.introspector
+                    && !self.tokens.issued_here(token)
+                {
+                    return self.introspect(introspector, token).await;
+                }
                 let user = self
                     .tokens
                     .user(&self.db, token)
@@ -97,6 +155,7 @@ impl Authenticator {
                     user,
                     expires_at: None,
                     token_hash: Some(opaque_tokens::hash(token)),
+                    recheck: None,
                 })
             }
         }

@@ -118,6 +118,27 @@ pub struct Options {
         global = true
     )]
     pub db_timeout_secs: u64,
+    /// RFC 7662 endpoint that checks opaque tokens alerthub did not issue
+    /// (e.g. Django REST Framework tokens); unset: such tokens are refused.
+    #[arg(long, env = "ALERTHUB_TOKEN_INTROSPECTION_URL", global = true)]
+    pub token_introspection_url: Option<String>,
+    /// The `Authorization` header value sent to the introspection endpoint.
+    #[arg(
+        long,
+        env = "ALERTHUB_TOKEN_INTROSPECTION_AUTH",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_introspection_auth: Option<String>,
+    /// Seconds between re-checks of a live session opened with an
+    /// introspected token (1–60); also how long an answer is cached.
+    #[arg(
+        long,
+        env = "ALERTHUB_TOKEN_INTROSPECTION_RECHECK_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub token_introspection_recheck_secs: u64,
     /// Name of this node in /health and logs (default: a random id).
     #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
     pub node_id: Option<String>,

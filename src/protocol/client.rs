@@ -29,6 +29,10 @@ pub enum ClientMessage {
 pub struct SecretText(String);
 
 impl SecretText {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

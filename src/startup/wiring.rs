@@ -18,6 +18,7 @@ use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
+use crate::auth::introspection::Introspector;
 use crate::auth::lookup::TokenLookup;
 use crate::auth::{Authenticator, JwtVerifier};
 use crate::config::Settings;
@@ -74,6 +75,10 @@ pub fn start(
         db.clone().recipient(),
         auth.tokens,
         db.clone().recipient(),
+        settings
+            .introspection
+            .clone()
+            .map(|i| Introspector::new(i, &settings.jwt_user_claim)),
         auth.service_keys,
     );
     let subscriber = redis.map(|r| {
@@ -134,7 +139,9 @@ pub fn start(
     }
 
     let limits = &settings.limits;
-    let heartbeat = Heartbeat::new(limits.heartbeat_interval, limits.client_timeout).start();
+    let recheck = settings.introspection.as_ref().map(|i| i.recheck);
+    let heartbeat =
+        Heartbeat::new(limits.heartbeat_interval, limits.client_timeout, recheck).start();
     let sessions = Arc::new(SessionServices {
         registry: RegistryHandle {
             admit: registry.clone().recipient(),

@@ -5,6 +5,7 @@ mod cli;
 mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;
+mod introspection;
 mod limits;
 mod operators;
 mod postgres_outage;

@@ -78,6 +78,9 @@ pub struct SessionClock {
     /// by the session (at start and on a refresh), read by the heartbeat
     /// each tick: expiry costs no timer of its own.
     expires_at_ms: AtomicU64,
+    /// The session's token must be checked again periodically
+    /// (introspection): the heartbeat says when.
+    recheck: AtomicBool,
 }
 
 impl SessionClock {
@@ -85,7 +88,16 @@ impl SessionClock {
         Self {
             last_heard_ms: AtomicU64::new(clock_ms()),
             expires_at_ms: AtomicU64::new(0),
+            recheck: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_recheck(&self, on: bool) {
+        self.recheck.store(on, Ordering::Release);
+    }
+
+    pub fn rechecks(&self) -> bool {
+        self.recheck.load(Ordering::Acquire)
     }
 
     /// Arms (or, with `None`, disarms) the expiry.
@@ -135,6 +147,8 @@ pub enum Beat {
     /// The credential's expiry passed: close with 4001 unless a refresh
     /// moved it.
     Expired,
+    /// Check the introspected token again.
+    Recheck,
 }
 
 /// Start watching a session.

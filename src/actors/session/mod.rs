@@ -23,7 +23,7 @@ mod requests;
 mod services;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
 use actix_http::ws::{Frame, ProtocolError};
@@ -41,8 +41,6 @@ use crate::models::UserId;
 use crate::protocol::{ClientMessage, Close, frames};
 use crate::telemetry::metrics::CloseWhy;
 use crate::transport::{FrameReader, ReadGate, Socket};
-
-static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct WsSession {
     id: u64,
@@ -80,7 +78,7 @@ impl WsSession {
         let limits = &services.limits;
         let reader = FrameReader::new(io.clone(), limits.max_frame_bytes, leftover);
         let session = Self {
-            id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
+            id: services::next_id(),
             session_id: hex::encode(rand::random::<[u8; 16]>()).into(),
             binding: Binding::new(&identity),
             user: identity.user,
@@ -98,6 +96,11 @@ impl WsSession {
             ctx.add_stream(reader);
             session
         })
+    }
+
+    fn send(&mut self, text: &str, ctx: &mut Context<Self>) {
+        self.out.text(text);
+        self.wrote(ctx);
     }
 
     /// Call after writing: stops a session whose peer went away, closes one
@@ -174,7 +177,7 @@ impl WsSession {
     /// Admitted: greet, then replay or go live.
     fn admitted(&mut self, ctx: &mut Context<Self>) {
         self.registered = true;
-        self.clock.expire_at(self.binding.expires_at_ms());
+        self.binding.arm(&self.clock);
         self.services.heartbeat.watch.do_send(Watch {
             id: self.id,
             clock: self.clock.clone(),
@@ -219,34 +222,15 @@ impl WsSession {
 
     fn on_client_message(&mut self, message: ClientMessage, ctx: &mut Context<Self>) {
         if let ClientMessage::RefreshToken { token } = message {
-            let check = lifetime::refresh(self.services.auth.clone(), token, self.user.clone());
-            return check
-                .into_actor(self)
-                .map(|outcome, act, ctx| {
-                    if act.ended.is_some() {
-                        return;
-                    }
-                    let answer = outcome.map(|identity| {
-                        act.binding.rebind(&identity);
-                        act.clock.expire_at(act.binding.expires_at_ms());
-                        frames::token_refreshed(act.binding.expires_at_text().as_deref())
-                    });
-                    act.out.text(&answer.unwrap_or_else(|error| error));
-                    act.wrote(ctx);
-                })
-                .spawn(ctx);
+            let auth = self.services.auth.clone();
+            return self.end_for(lifetime::refresh(auth, token, self.user.clone()), ctx);
         }
         match requests::handle(message, &self.user, &self.services.storage) {
             Request::Reply(text) => self.out.text(&text),
             Request::Later(answer) => {
                 answer
                     .into_actor(self)
-                    .map(|reply, act, ctx| {
-                        if let Some(text) = reply {
-                            act.out.text(&text);
-                            act.wrote(ctx);
-                        }
-                    })
+                    .map(|reply, act, ctx| drop(reply.inspect(|text| act.send(text, ctx))))
                     .spawn(ctx);
             }
         }
@@ -310,6 +294,19 @@ impl WsSession {
             Verdict::SlowConsumer => self.slow_consumer(ctx),
             Verdict::Rearm => self.clock.expire_at(self.binding.expires_at_ms()),
             Verdict::Close(close, why) => self.close(ctx, close, why),
+            Verdict::Rebind(identity) => {
+                let answer = self.binding.refreshed(&identity, &self.clock);
+                self.end_for(Verdict::Answer(answer), ctx);
+            }
+            Verdict::Answer(text) => self.send(&text, ctx),
+            Verdict::Later(next) => {
+                let next = next.into_actor(self).map(|verdict, act, ctx| {
+                    if act.ended.is_none() {
+                        act.end_for(verdict, ctx);
+                    }
+                });
+                ctx.spawn(next);
+            }
         }
     }
 }
@@ -327,7 +324,9 @@ impl Handler<Beat> for WsSession {
 
     fn handle(&mut self, beat: Beat, ctx: &mut Self::Context) {
         let live = self.ended.is_none();
-        self.end_for(lifetime::on_beat(beat, live, &self.binding), ctx);
+        let auth = &self.services.auth;
+        let verdict = lifetime::on_beat(beat, live, &self.binding, auth, &self.user);
+        self.end_for(verdict, ctx);
     }
 }
 

@@ -2,6 +2,7 @@
 //! of them — and the admission every session asks for before it greets.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::super::messages::{Admit, HeartbeatHandle, RegistryHandle, SessionLink, SessionStorage};
 use crate::auth::Authenticator;
@@ -38,4 +39,11 @@ pub async fn admit(
         Ok(Err(_)) => Err((Rejection::TooManySessions, Close::TooManySessions)),
         Err(_) => Err((Rejection::Unavailable, Close::Unavailable)),
     }
+}
+
+/// A session's id on this node (the registry's key); clients see the
+/// random `session_id` instead.
+pub fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
