@@ -46,6 +46,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Token introspection (contract §5), when configured.
     pub introspection: Option<Introspection>,
+    /// One log line per request (`http::access_log`).
+    pub access_log: bool,
 }
 
 /// Where and how opaque tokens alerthub did not issue are checked.
@@ -172,6 +174,7 @@ impl Settings {
             dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
             limits: Limits::default(),
             workers: None,
+            access_log: o.access_log,
             introspection: o
                 .token_introspection_url
                 .clone()

@@ -139,6 +139,11 @@ pub struct Options {
         global = true
     )]
     pub token_introspection_recheck_secs: u64,
+    /// Log one line per request (method, path without the query, status,
+    /// duration, user) at INFO, target alerthub::access (1, true, yes, on).
+    #[arg(long, env = "ALERTHUB_ACCESS_LOG", global = true, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub access_log: bool,
     /// Name of this node in /health and logs (default: a random id).
     #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
     pub node_id: Option<String>,

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state, and the CORS and error policies
 //! that apply to all of them.
 
+pub mod access_log;
 mod body;
 mod credentials;
 mod dashboard;

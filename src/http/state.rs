@@ -28,6 +28,8 @@ pub struct AppState {
     /// The per-user limit of the endpoints that take a user token.
     pub rest_limit: RestLimiter,
     pub allowed_origins: Option<Vec<String>>,
+    /// `ALERTHUB_ACCESS_LOG`: one line per request (`access_log`).
+    pub access_log: bool,
     pub node_id: String,
     pub redis: Option<RedisContext>,
     pub started: Instant,

@@ -116,6 +116,7 @@ impl Application {
             sessions: actors.sessions,
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
+            access_log: settings.access_log,
             node_id: settings.node_id.clone(),
             redis,
             started: Instant::now(),

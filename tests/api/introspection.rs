@@ -16,17 +16,17 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use alerthub_test_support::*;
 
-const ENDPOINT_AUTH: &str = "Bearer introspection-test-secret";
+pub const ENDPOINT_AUTH: &str = "Bearer introspection-test-secret";
 
 #[derive(Default)]
-struct Endpoint {
+pub struct Endpoint {
     answers: Mutex<HashMap<String, Value>>,
     slow: AtomicBool,
     calls: AtomicUsize,
 }
 
 impl Endpoint {
-    fn set(&self, token: &str, answer: Value) {
+    pub fn set(&self, token: &str, answer: Value) {
         self.answers.lock().unwrap().insert(token.into(), answer);
     }
 }
@@ -53,7 +53,7 @@ async fn introspect(
 }
 
 /// The endpoint, started on port 0; returns its state and URL.
-fn start_endpoint() -> (web::Data<Endpoint>, String) {
+pub fn start_endpoint() -> (web::Data<Endpoint>, String) {
     let endpoint = web::Data::new(Endpoint::default());
     let data = endpoint.clone();
     let server = HttpServer::new(move || {
@@ -85,7 +85,7 @@ async fn app_with(url: &str) -> TestApp {
 }
 
 /// A Django REST Framework token: 40 hex digits.
-fn drf_token() -> String {
+pub fn drf_token() -> String {
     let mut b = [0u8; 20];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
     hex::encode(b)

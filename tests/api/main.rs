@@ -10,6 +10,7 @@ mod limits;
 mod operators;
 mod postgres_outage;
 mod replay;
+mod secrets_in_logs;
 mod sessions;
 mod supervision;
 mod trigger;
