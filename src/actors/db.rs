@@ -12,7 +12,7 @@ use actix::{Actor, Handler, SyncContext};
 
 use super::messages::{
     AlertsCreatedSince, CreateToken, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping,
-    ReplaySince, RevokeToken, SignOutUser, SignedOutAt, Stored, TokenUser, UnreadCount,
+    ReplaySince, RevokeToken, SignOutUser, SignOutsSince, Stored, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
@@ -82,7 +82,10 @@ handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_cre
 ));
 handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
-handle!(SignedOutAt => Option<i64>, |_a, conn, msg| storage::signed_out_at(conn, msg.0.as_str()));
+handle!(SignOutsSince => Vec<(String, i64)>, |_a, conn, msg| storage::sign_outs_since(
+    conn,
+    Some(msg.0)
+));
 handle!(CreateToken => String, |_a, conn, msg| storage::create_labelled_token(
     conn,
     msg.user.as_str(),

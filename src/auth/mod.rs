@@ -28,8 +28,8 @@ pub use self::jwt::{JwtVerifier, KeyError, mint_jwt};
 use self::lookup::{LookupError, TokenLookup};
 use self::opaque as opaque_tokens;
 pub use self::refusal::Refusal;
-use self::sign_outs::SignOuts;
-use crate::actors::messages::{SignedOutAt, TokenUser};
+pub use self::sign_outs::SignOuts;
+use crate::actors::messages::TokenUser;
 use crate::models::UserId;
 use crate::models::time::now_ms;
 use crate::protocol::{ControlEvent, SecretText};
@@ -40,7 +40,6 @@ pub struct Authenticator {
     jwt: JwtVerifier,
     db: Recipient<TokenUser>,
     tokens: Arc<TokenLookup>,
-    sign_out_db: Recipient<SignedOutAt>,
     sign_outs: Arc<SignOuts>,
     introspector: Option<Arc<Introspector>>,
     service_keys: Vec<String>,
@@ -60,7 +59,7 @@ impl Authenticator {
         jwt: JwtVerifier,
         db: Recipient<TokenUser>,
         tokens: Arc<TokenLookup>,
-        sign_out_db: Recipient<SignedOutAt>,
+        sign_outs: Arc<SignOuts>,
         introspector: Option<Introspector>,
         service_keys: Vec<String>,
     ) -> Self {
@@ -68,8 +67,7 @@ impl Authenticator {
             jwt,
             db,
             tokens,
-            sign_out_db,
-            sign_outs: Arc::default(),
+            sign_outs,
             introspector: introspector.map(Arc::new),
             service_keys,
         }
@@ -126,9 +124,7 @@ impl Authenticator {
         match credential {
             Credential::Jwt(token) => {
                 let claims = self.jwt.verify_claims(token)?;
-                self.sign_outs
-                    .check(&self.sign_out_db, &claims.user, claims.iat)
-                    .await?;
+                self.sign_outs.check(&claims.user, claims.iat)?;
                 Ok(Identity {
                     user: claims.user,
                     expires_at: Some(claims.exp),

@@ -1,13 +1,14 @@
 //! "Sign out everywhere" as the handshake sees it: the instant after which
 //! a user's JWTs must have been issued (contract §5).
 //!
-//! The instant is kept in the database (`storage::tokens::sign_out`), so it
-//! holds after a restart and on a node that starts later. Reading it on
-//! every JWT handshake would put a query in front of what was an I/O-free
-//! check, so each node caches the answer per user for `TTL`; a sign-out on
-//! this node or on another one (the control event, see `redis`) replaces the
-//! cached answer at once, and the TTL only bounds how long a node that
-//! missed the event (Redis down) keeps the old one.
+//! The instants are kept in the database (`storage::sign_outs`), so they
+//! hold after a restart and on a node that starts later. Each node keeps
+//! all of them in memory — one entry per user who ever signed out — so a
+//! JWT handshake stays free of I/O: they are loaded at start, a sign-out on
+//! this node or on another (the control event, see `redis`) updates the map
+//! at once, and a poll of the rows written since the last one (every
+//! `POLL_EVERY`, in `startup::wiring`) covers an event a node missed while
+//! Redis was down.
 //!
 //! A JWT is void when its `iat` is in an earlier second than the sign-out,
 //! or when it has no `iat`. JWT times are whole seconds: a token issued in
@@ -15,30 +16,23 @@
 //! in again right after a password reset is not refused (`docs/protocol.md`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use actix::Recipient;
+use std::sync::RwLock;
+use std::time::Duration;
 
 use super::credential::AuthError;
 use super::refusal::Refusal;
-use crate::actors::messages::{SignedOutAt, db_result};
 use crate::models::UserId;
 
-/// How long a node trusts what it read about a user's sign-out.
-const TTL: Duration = Duration::from_secs(30);
-/// More cached answers than this are never kept.
-const CACHE_CAP: usize = 100_000;
-
-struct Cached {
-    /// The sign-out, Unix ms; `None`: the user never signed out.
-    at_ms: Option<i64>,
-    until: Instant,
-}
+/// How often a node reads the sign-outs written since its last read.
+pub const POLL_EVERY: Duration = Duration::from_secs(10);
+/// How far before the last read a poll looks again (a row is written a
+/// moment after the instant it holds).
+pub const POLL_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 pub struct SignOuts {
-    cache: Mutex<HashMap<UserId, Cached>>,
+    /// The latest sign-out of each user, Unix ms.
+    latest: RwLock<HashMap<UserId, i64>>,
 }
 
 /// Whether a JWT issued at `iat` (Unix s) survives a sign-out at `at_ms`.
@@ -51,54 +45,25 @@ pub fn issued_after(iat: Option<i64>, at_ms: Option<i64>) -> bool {
 }
 
 impl SignOuts {
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Cached>> {
+    /// Adds sign-outs read from the database (`(user, Unix ms)`); a later
+    /// instant wins.
+    pub fn merge(&self, rows: impl IntoIterator<Item = (String, i64)>) {
         // A poisoned lock only means another thread panicked mid-update; an
         // entry is either whole or absent.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remember(&self, user: &UserId, at_ms: Option<i64>) {
-        let now = Instant::now();
-        let mut cache = self.cache();
-        if cache.len() >= CACHE_CAP {
-            cache.retain(|_, c| c.until > now);
-        }
-        if cache.len() < CACHE_CAP || cache.contains_key(user) {
-            cache.insert(
-                user.clone(),
-                Cached {
-                    at_ms,
-                    until: now + TTL,
-                },
-            );
-        }
-    }
-
-    /// Refuses a JWT of `user` issued at `iat` if the user signed out
-    /// after it; asks the database when the cached answer is missing or old.
-    pub async fn check(
-        &self,
-        db: &Recipient<SignedOutAt>,
-        user: &UserId,
-        iat: Option<i64>,
-    ) -> Result<(), AuthError> {
-        let cached = {
-            let cache = self.cache();
-            cache
-                .get(user)
-                .filter(|c| c.until > Instant::now())
-                .map(|c| c.at_ms)
-        };
-        let at_ms = match cached {
-            Some(at_ms) => at_ms,
-            None => {
-                // Not knowing is not admitting: a database that cannot be
-                // asked makes the handshake a 503, not a pass.
-                let at_ms = db_result(db.send(SignedOutAt(user.clone())).await)
-                    .map_err(|_| AuthError::Unavailable)?;
-                self.remember(user, at_ms);
-                at_ms
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        for (user, at_ms) in rows {
+            if let Ok(user) = UserId::parse(&user) {
+                let at = latest.entry(user).or_insert(at_ms);
+                *at = (*at).max(at_ms);
             }
+        }
+    }
+
+    /// Refuses a JWT of `user` issued at `iat` if the user signed out after it.
+    pub fn check(&self, user: &UserId, iat: Option<i64>) -> Result<(), AuthError> {
+        let at_ms = {
+            let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
+            latest.get(user).copied()
         };
         if issued_after(iat, at_ms) {
             Ok(())
@@ -109,11 +74,7 @@ impl SignOuts {
 
     /// The user signed out at `at_ms` (here or on another node).
     pub fn signed_out(&self, user: &UserId, at_ms: i64) {
-        let latest = {
-            let cache = self.cache();
-            cache.get(user).and_then(|c| c.at_ms)
-        };
-        self.remember(user, Some(latest.map_or(at_ms, |l| l.max(at_ms))));
+        self.merge([(user.as_str().to_owned(), at_ms)]);
     }
 }
 
@@ -129,5 +90,21 @@ mod tests {
         assert!(!issued_after(Some(9), Some(10_500)));
         assert!(issued_after(Some(10), Some(10_500)));
         assert!(issued_after(Some(11), Some(10_500)));
+    }
+
+    #[test]
+    fn the_latest_sign_out_counts() {
+        let s = SignOuts::default();
+        let user = UserId::parse("1").unwrap();
+        assert!(s.check(&user, Some(1)).is_ok());
+        s.merge([
+            ("1".to_owned(), 20_000),
+            ("1".to_owned(), 10_000),
+            ("a-b".into(), 1),
+        ]);
+        assert!(s.check(&user, Some(19)).is_err());
+        assert!(s.check(&user, Some(20)).is_ok());
+        s.signed_out(&user, 5_000);
+        assert!(s.check(&user, Some(19)).is_err());
     }
 }

@@ -15,9 +15,9 @@ use actix_web::web;
 
 use crate::actors::messages::CloseAll;
 use crate::actors::registry::Registry;
-use crate::auth::JwtVerifier;
 use crate::auth::keys::public_key_from_pem;
 use crate::auth::lookup::TokenLookup;
+use crate::auth::{JwtVerifier, SignOuts};
 use crate::config::Settings;
 use crate::config::secrets::{Secrets, SecretsError};
 use crate::http::AppState;
@@ -66,10 +66,16 @@ impl Application {
             metrics.db_queries.clone(),
         )
         .map_err(db_error)?;
-        let (secrets, token_key) = {
+        let (secrets, token_key, sign_outs) = {
             let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
             let secrets = Secrets::resolve(&settings, &mut conn)?;
-            (secrets, storage::token_key(&mut conn).map_err(db_error)?)
+            let sign_outs = SignOuts::default();
+            sign_outs.merge(storage::sign_outs_since(&mut conn, None).map_err(db_error)?);
+            (
+                secrets,
+                storage::token_key(&mut conn).map_err(db_error)?,
+                sign_outs,
+            )
         };
         for name in &secrets.generated {
             log::warn!(
@@ -104,6 +110,7 @@ impl Application {
                 metrics.clone(),
             )),
             service_keys: secrets.service_keys.clone(),
+            sign_outs: Arc::new(sign_outs),
         };
         let actors = wiring::start(&settings, pool, metrics.clone(), redis.as_ref(), auth);
         let state = web::Data::new(AppState {

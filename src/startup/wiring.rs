@@ -14,13 +14,15 @@ use crate::actors::messages::{
     HeartbeatHandle, HubFactory, HubHandle, HubStorage, RegistryHandle, SessionStorage,
     SubscriberHandle,
 };
+use crate::actors::messages::{SignOutsSince, db_result};
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::introspection::Introspector;
 use crate::auth::lookup::TokenLookup;
-use crate::auth::{Authenticator, JwtVerifier};
+use crate::auth::sign_outs::{POLL_EVERY, POLL_MARGIN};
+use crate::auth::{Authenticator, JwtVerifier, SignOuts};
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::rate_limit::connect::ConnectLimiter;
@@ -44,6 +46,8 @@ pub struct Actors {
 pub struct AuthParts {
     pub jwt: JwtVerifier,
     pub tokens: Arc<TokenLookup>,
+    /// Every sign-out stored so far, read at start.
+    pub sign_outs: Arc<SignOuts>,
     pub service_keys: Vec<String>,
 }
 
@@ -70,11 +74,12 @@ pub fn start(
             DbActor::new(pool.clone(), delivery.clone())
         })
     };
+    let auth_sign_outs = auth.sign_outs.clone();
     let auth = Authenticator::new(
         auth.jwt,
         db.clone().recipient(),
         auth.tokens,
-        db.clone().recipient(),
+        auth.sign_outs.clone(),
         settings
             .introspection
             .clone()
@@ -116,6 +121,7 @@ pub fn start(
             catch_up: hub.recipient(),
         }
     });
+    actix_web::rt::spawn(poll_sign_outs(auth_sign_outs, db.clone().recipient()));
     let caches = auth.clone();
     let registry = registry_ctx.run(Registry::new(
         settings.max_sessions_per_user,
@@ -173,5 +179,23 @@ pub fn start(
         sessions,
         auth,
         delivery,
+    }
+}
+
+/// Reads the sign-outs other nodes stored since the last read, so a node
+/// that missed their control event (Redis down) still learns of them.
+async fn poll_sign_outs(sign_outs: Arc<SignOuts>, db: Recipient<SignOutsSince>) {
+    let mut since = chrono::Utc::now();
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let started = chrono::Utc::now();
+        let margin = chrono::Duration::from_std(POLL_MARGIN).unwrap_or_default();
+        match db_result(db.send(SignOutsSince(since - margin)).await) {
+            Ok(rows) => {
+                sign_outs.merge(rows);
+                since = started;
+            }
+            Err(e) => log::debug!("reading recent sign-outs failed: {e}"),
+        }
     }
 }

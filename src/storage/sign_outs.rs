@@ -1,7 +1,7 @@
 //! "Sign out everywhere" in storage (contract §5): the latest sign-out of
 //! each user that voided older JWTs. Kept in the database so that it holds
-//! after a restart and on nodes that start later; `auth::sign_outs` caches
-//! it per node.
+//! after a restart and on nodes that start later; `auth::sign_outs` keeps
+//! them in memory on each node.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -31,12 +31,20 @@ pub fn sign_out(
     Ok(revoked)
 }
 
-/// The user's latest sign-out, in Unix ms, if any.
-pub fn signed_out_at(conn: &mut AnyConnection, user: &str) -> Result<Option<i64>, StorageError> {
-    let at = on_backend!(conn, |c| user_sign_outs::table
-        .find(user)
-        .select(user_sign_outs::signed_out_at)
-        .first::<chrono::NaiveDateTime>(c)
-        .optional())?;
-    Ok(at.map(|t| t.and_utc().timestamp_millis()))
+/// Sign-outs written at or after `since` (all of them with `None`), as
+/// (user, Unix ms).
+pub fn sign_outs_since(
+    conn: &mut AnyConnection,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<(String, i64)>, StorageError> {
+    // Every backend stores 1970; not every one stores chrono's minimum.
+    let since = since.unwrap_or(DateTime::UNIX_EPOCH).naive_utc();
+    let rows = on_backend!(conn, |c| user_sign_outs::table
+        .filter(user_sign_outs::signed_out_at.ge(since))
+        .select((user_sign_outs::user_id, user_sign_outs::signed_out_at))
+        .load::<(String, chrono::NaiveDateTime)>(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, at)| (user, at.and_utc().timestamp_millis()))
+        .collect())
 }

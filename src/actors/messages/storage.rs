@@ -81,10 +81,10 @@ impl std::fmt::Debug for TokenUser {
     }
 }
 
-/// The user's latest sign-out (Unix ms), if any.
+/// Sign-outs written at or after this instant, as (user, Unix ms).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Option<i64>, StorageError>")]
-pub struct SignedOutAt(pub UserId);
+#[rtype(result = "Result<Vec<(String, i64)>, StorageError>")]
+pub struct SignOutsSince(pub DateTime<Utc>);
 
 /// Mints an opaque token for a user; answers the token.
 #[derive(Debug, Message)]
