@@ -34,22 +34,42 @@
 
 use actix::Recipient;
 
-use crate::actors::messages::Deliver;
+use crate::actors::messages::{Control, Deliver};
 use crate::models::UserId;
-use crate::protocol::UserEvent;
+use crate::protocol::{ControlEvent, UserEvent};
 use crate::redis::publisher::Publisher;
 
 #[derive(Clone)]
 pub struct Delivery {
     local: Recipient<Deliver>,
+    control: Recipient<Control>,
     remote: Option<Publisher>,
 }
 
 impl Delivery {
     /// `local` is this node's registry; `remote` the Redis publisher in
     /// multi-node mode.
-    pub fn new(local: Recipient<Deliver>, remote: Option<Publisher>) -> Self {
-        Self { local, remote }
+    pub fn new(
+        local: Recipient<Deliver>,
+        control: Recipient<Control>,
+        remote: Option<Publisher>,
+    ) -> Self {
+        Self {
+            local,
+            control,
+            remote,
+        }
+    }
+
+    /// A credential ended (contract §5): this node acts on it at once, and
+    /// every other node through the control channel, which every node
+    /// subscribes whatever users it holds — its authentication caches must
+    /// learn of the event even with no session of that user.
+    pub fn control(&self, event: ControlEvent) {
+        if let Some(publisher) = &self.remote {
+            publisher.publish_control(&event);
+        }
+        self.control.do_send(Control(event));
     }
 
     pub fn publish(&self, user: UserId, event: UserEvent) {

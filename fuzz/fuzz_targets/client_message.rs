@@ -3,8 +3,9 @@
 //!
 //! Checks, beyond "does not panic":
 //! - a frame is accepted only if it is a JSON object whose `type` is one of
-//!   the contract's five and whose fields match (`mark_read` needs an
-//!   integer `alert_id`);
+//!   the contract's six and whose fields match (`mark_read` needs an
+//!   integer `alert_id`, `refresh_token` a non-empty string `token`, which
+//!   its `Debug` never prints);
 //! - the answer (a `pong` echoing the timestamp, or an `error` frame) is one
 //!   valid JSON object, and `pong` echoes exactly what was sent;
 //! - an error frame never echoes more than a bounded part of the input
@@ -63,6 +64,16 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(kind, Some("mark_read"));
                     assert_eq!(obj.get("alert_id").and_then(Value::as_i64), Some(*alert_id));
                 }
+                ClientMessage::RefreshToken { token } => {
+                    assert_eq!(kind, Some("refresh_token"));
+                    let sent = obj.get("token").and_then(Value::as_str);
+                    assert_eq!(sent, Some(token.expose()));
+                    assert!(!token.expose().is_empty());
+                    assert_eq!(
+                        format!("{message:?}"),
+                        "RefreshToken { token: SecretText(***) }"
+                    );
+                }
             }
         }
         Err(e) => {
@@ -89,6 +100,7 @@ fuzz_target!(|data: &[u8]| {
                                 | "subscribe_to_updates"
                                 | "mark_read"
                                 | "mark_all_read"
+                                | "refresh_token"
                         )
                     ),
                     "a known type answered unknown_type"

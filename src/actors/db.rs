@@ -16,8 +16,9 @@ use super::messages::push::{
     ClaimDuePushes, CreateSubscription, DeleteSubscription, ListSubscriptions, RecordPushOutcomes,
 };
 use super::messages::{
-    AlertsCreatedSince, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
-    ReplaySince, Stored, TokenUser, UnreadCount,
+    AlertsCreatedSince, CreateToken, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping,
+    PurgeRead, ReplaySince, RevokeToken, SignOutUser, SignOutsSince, Stored, TokenUser,
+    UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
@@ -93,6 +94,17 @@ handle!(PurgeRead => PurgeStep, |_a, conn, msg| storage::purge_step(
     msg.after,
     msg.window
 ));
+handle!(SignOutsSince => Vec<(String, i64)>, |_a, conn, msg| storage::sign_outs_since(
+    conn,
+    Some(msg.0)
+));
+handle!(CreateToken => String, |_a, conn, msg| storage::create_labelled_token(
+    conn,
+    msg.user.as_str(),
+    msg.label.as_deref()
+));
+handle!(RevokeToken => storage::Revocation, |_a, conn, msg| storage::revoke(conn, &msg.0));
+handle!(SignOutUser => usize, |_a, conn, msg| storage::sign_out(conn, msg.user.as_str(), msg.at));
 
 // Marking an alert that is already read pushes again: a tab waiting for the
 // update as its acknowledgement gets one either way.

@@ -8,9 +8,13 @@
 //! wake-up — and tells a session only when it must act: `Beat::Ping` once
 //! per ping interval (sessions are spread over the interval's ticks, so
 //! pings do not come in one burst), `Beat::TimedOut` once nothing arrived
-//! for the client timeout. An idle session therefore wakes once per ping
-//! interval, and the cost of the timer does not grow with a wake-up per
-//! session per tick.
+//! for the client timeout, `Beat::Expired` once the expiry of its credential
+//! (contract §5, a second atomic in the same clock) has passed. An idle
+//! session therefore wakes once per ping interval, and the cost of the
+//! timer does not grow with a wake-up per session per tick. Sessions opened
+//! with an introspected token (a flag in the same clock) get `Beat::Recheck`
+//! once per re-check period. The tick is
+//! 250 ms at most, so an expiry is acted on well within the contract's 1 s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +23,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::messages::{Beat, SessionClock, Unwatch, Watch, clock_ms};
+use crate::models::time::now_ms;
 
 struct Watched {
     clock: Arc<SessionClock>,
@@ -32,22 +37,28 @@ pub struct Heartbeat {
     /// Ticks per ping interval.
     ticks_per_ping: u64,
     timeout_ms: u64,
+    /// Ticks per re-check of introspected tokens (0: none configured).
+    ticks_per_recheck: u64,
     ticks: u64,
     sessions: HashMap<u64, Watched>,
 }
 
 impl Heartbeat {
     /// Pings every `interval` and times a session out after `timeout` of
-    /// silence. The tick is a second at most, and finer when the interval
+    /// silence. The tick is 250 ms at most (expiry), and finer when the interval
     /// is short (tests), so a timeout is noticed within one tick.
-    pub fn new(interval: Duration, timeout: Duration) -> Self {
+    pub fn new(interval: Duration, timeout: Duration, recheck: Option<Duration>) -> Self {
         let tick = (interval / 3)
             .min(timeout / 5)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+            .clamp(Duration::from_millis(10), Duration::from_millis(250));
         let ticks_per_ping = (interval.as_millis() / tick.as_millis().max(1)).max(1) as u64;
+        let ticks_per_recheck = recheck.map_or(0, |r| {
+            (r.as_millis() / tick.as_millis().max(1)).max(1) as u64
+        });
         Self {
             tick,
             ticks_per_ping,
+            ticks_per_recheck,
             timeout_ms: timeout.as_millis() as u64,
             ticks: 0,
             sessions: HashMap::new(),
@@ -57,12 +68,21 @@ impl Heartbeat {
     fn on_tick(&mut self) {
         self.ticks += 1;
         let now = clock_ms();
+        let unix_now = u64::try_from(now_ms()).unwrap_or(0);
         let slot = self.ticks % self.ticks_per_ping;
+        let recheck =
+            self.ticks_per_recheck != 0 && self.ticks.is_multiple_of(self.ticks_per_recheck);
         let timeout = self.timeout_ms;
         self.sessions.retain(|_, s| {
             if s.clock.silent_for_ms(now) >= timeout {
                 s.session.do_send(Beat::TimedOut);
                 return false;
+            }
+            if s.clock.take_expired(unix_now) {
+                s.session.do_send(Beat::Expired);
+            }
+            if recheck && s.clock.rechecks() {
+                s.session.do_send(Beat::Recheck);
             }
             if s.slot == slot {
                 s.session.do_send(Beat::Ping);

@@ -10,6 +10,10 @@
 //! `Registry` unless this node published them itself (it delivered those
 //! locally already).
 //!
+//! The subscriber of the first shard (`redis::CONTROL_SHARD`) also
+//! subscribes the control channel, always: a credential that ended on
+//! another node (contract §5) is handed to the registry as `Control`.
+//!
 //! When the connection drops, the node keeps serving local sessions; the
 //! subscriber reconnects with backoff, resubscribes every channel, and then
 //! asks every hub to catch up from storage on what it may have missed while
@@ -23,9 +27,9 @@ use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
 use tokio::sync::mpsc;
 
-use super::messages::{CatchUp, Deliver, Subscribe, Unsubscribe};
+use super::messages::{CatchUp, Control, Deliver, Subscribe, Unsubscribe};
 use crate::models::UserId;
-use crate::redis::{Envelope, RedisContext};
+use crate::redis::{CONTROL_SHARD, ControlEnvelope, Envelope, RedisContext};
 
 /// How far before a detected outage a catch-up looks: events published
 /// just before the connection was seen to drop may be lost too.
@@ -46,6 +50,7 @@ pub struct RedisSubscriber {
     /// Where other nodes' events go (this node's registry).
     deliver: Recipient<Deliver>,
     catch_up: Recipient<CatchUp>,
+    control: Recipient<Control>,
     /// Hubs alive on this node per user.
     users: HashMap<UserId, usize>,
     /// Ordered subscribe/unsubscribe commands for the current connection.
@@ -65,6 +70,7 @@ impl RedisSubscriber {
         node_id: String,
         deliver: Recipient<Deliver>,
         catch_up: Recipient<CatchUp>,
+        control: Recipient<Control>,
     ) -> Self {
         Self {
             ctx,
@@ -72,6 +78,7 @@ impl RedisSubscriber {
             node_id,
             deliver,
             catch_up,
+            control,
             users: HashMap::new(),
             ops: None,
             stream: None,
@@ -108,10 +115,10 @@ impl RedisSubscriber {
         // so nothing that changes in between is lost (a repeated SUBSCRIBE is
         // harmless).
         let (tx, rx) = mpsc::unbounded_channel();
-        let channels: Vec<String> = self
-            .users
-            .keys()
-            .map(|u| self.ctx.keys.user_channel(u))
+        let control = (self.shard == CONTROL_SHARD).then(|| self.ctx.keys.control_channel());
+        let channels: Vec<String> = control
+            .into_iter()
+            .chain(self.users.keys().map(|u| self.ctx.keys.user_channel(u)))
             .collect();
         self.ops = Some(tx);
         self.stream = Some(ctx.add_stream(stream));
@@ -248,6 +255,14 @@ impl Handler<ConnectionLost> for RedisSubscriber {
 
 impl StreamHandler<redis::Msg> for RedisSubscriber {
     fn handle(&mut self, msg: redis::Msg, _: &mut Context<Self>) {
+        if msg.get_channel_name() == self.ctx.keys.control_channel() {
+            match serde_json::from_slice::<ControlEnvelope>(msg.get_payload_bytes()) {
+                Ok(envelope) if envelope.origin == self.node_id => {}
+                Ok(envelope) => self.control.do_send(Control(envelope.control)),
+                Err(e) => log::warn!("redis subscriber: unreadable control event: {e}"),
+            }
+            return;
+        }
         let Some(user) = self.ctx.keys.user_of_channel(msg.get_channel_name()) else {
             return;
         };

@@ -7,6 +7,12 @@
 //! The registry, not the hub, owns the list of a user's sessions: that list
 //! is what survives a hub crash, so a restarted hub serves the same tabs.
 //! Hubs are started through the `HubFactory` given at construction.
+//!
+//! A credential that ends (`Control`, contract §5) reaches the registry
+//! from this node or, through Redis, from another: it tells this node's
+//! authentication caches (`on_control`) and closes the sessions concerned —
+//! all of a signed-out user's but the one named, or the ones bound to a
+//! revoked token (each session knows which tokens it was bound to).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,11 +20,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::messages::{
-    Admit, CatchUp, CloseAll, Deliver, Depart, Fanout, HubExited, HubFactory, HubHandle, Join,
-    Leave, Retire, SessionControl, SessionLink, Stats, TooManySessions,
+    Admit, CatchUp, CloseAll, Control, Deliver, Depart, Fanout, HubExited, HubFactory, HubHandle,
+    Join, Leave, Retire, SessionControl, SessionLink, Stats, TooManySessions,
 };
 use crate::models::UserId;
-use crate::protocol::Close;
+use crate::protocol::{Close, ControlEvent};
 use crate::redis::shard::shard_of;
 use crate::telemetry::metrics::Metrics;
 
@@ -28,9 +34,13 @@ struct HubEntry {
     sessions: HashMap<u64, SessionLink>,
 }
 
+/// What a node's authentication caches do when a credential ends.
+pub type OnControl = Box<dyn Fn(&ControlEvent)>;
+
 pub struct Registry {
     max_sessions: usize,
     start_hub: HubFactory,
+    on_control: OnControl,
     metrics: Arc<Metrics>,
     hubs: HashMap<UserId, HubEntry>,
     next_generation: u64,
@@ -38,10 +48,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(max_sessions: usize, start_hub: HubFactory, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        max_sessions: usize,
+        start_hub: HubFactory,
+        on_control: OnControl,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             max_sessions,
             start_hub,
+            on_control,
             metrics,
             hubs: HashMap::new(),
             next_generation: 0,
@@ -173,6 +189,43 @@ impl Handler<CloseAll> for Registry {
             n += 1;
         }
         n
+    }
+}
+
+impl Handler<Control> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Control, _: &mut Context<Self>) {
+        (self.on_control)(&msg.0);
+        let (user, order) = match &msg.0 {
+            ControlEvent::TokenRevoked { user, token_hash } => {
+                let mut hash = [0u8; 32];
+                if hex::decode_to_slice(token_hash, &mut hash).is_err() {
+                    return;
+                }
+                (user, (SessionControl::TokenRevoked(hash), None))
+            }
+            ControlEvent::SignedOut {
+                user,
+                except_session,
+                ..
+            } => (
+                user,
+                (
+                    SessionControl::Close(Close::SignedOut),
+                    except_session.as_deref(),
+                ),
+            ),
+        };
+        let Some(entry) = UserId::parse(user).ok().and_then(|u| self.hubs.get(&u)) else {
+            return;
+        };
+        let (control, except) = order;
+        for session in entry.sessions.values() {
+            if except != Some(&*session.session_id) {
+                session.control.do_send(control);
+            }
+        }
     }
 }
 

@@ -26,6 +26,16 @@ pub struct JwtVerifier {
 #[error("{0}")]
 pub struct KeyError(String);
 
+/// What a verified JWT says about its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtClaims {
+    pub user: UserId,
+    /// `exp`, Unix seconds.
+    pub exp: i64,
+    /// `iat`, Unix seconds, if the token has one.
+    pub iat: Option<i64>,
+}
+
 impl JwtVerifier {
     /// `public` comes from `jwt_keys::public_key_from_pem`, which refuses
     /// anything but one RSA or P-256 public key.
@@ -46,6 +56,12 @@ impl JwtVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<UserId, AuthError> {
+        self.verify_claims(token).map(|c| c.user)
+    }
+
+    /// Verifies a JWT and returns what a session needs of it: the user,
+    /// `exp` (the session ends there) and `iat` (checked against a sign-out).
+    pub fn verify_claims(&self, token: &str) -> Result<JwtClaims, AuthError> {
         let refused = |why| AuthError::Invalid(why);
         let header = jsonwebtoken::decode_header(token).map_err(|_| refused(Refusal::Malformed))?;
         let key = match (header.alg, &self.secret, &self.public) {
@@ -74,7 +90,18 @@ impl JwtVerifier {
         let user = claims
             .get(&self.user_claim)
             .ok_or(refused(Refusal::MissingClaim))?;
-        UserId::from_claim(user).map_err(|_| refused(Refusal::MissingClaim))
+        let user = UserId::from_claim(user).map_err(|_| refused(Refusal::MissingClaim))?;
+        // `validate_exp` checked that `exp` is a number; a fractional one is
+        // cut to the second before it, so the session never outlives it.
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or(refused(Refusal::MissingClaim))? as i64;
+        let iat = match claims.get("iat") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_f64().ok_or(refused(Refusal::Malformed))? as i64),
+        };
+        Ok(JwtClaims { user, exp, iat })
     }
 }
 
@@ -214,6 +241,21 @@ mod tests {
         assert_eq!(v.verify(&t).unwrap().as_str(), "alice");
         let t = sign(json!({"exp":exp(),"user_id":"alice"}), "s3cret");
         assert_eq!(v.verify(&t), Err(AuthError::Invalid(Refusal::MissingClaim)));
+    }
+
+    #[test]
+    fn claims_carry_exp_and_iat() {
+        let e = exp();
+        let t = sign(json!({"exp":e,"iat":e - 600,"user_id":1}), "s3cret");
+        let c = verifier().verify_claims(&t).unwrap();
+        assert_eq!((c.exp, c.iat), (e as i64, Some(e as i64 - 600)));
+        let t = sign(json!({"exp":e,"user_id":1}), "s3cret");
+        assert_eq!(verifier().verify_claims(&t).unwrap().iat, None);
+        let t = sign(json!({"exp":e,"iat":"early","user_id":1}), "s3cret");
+        assert_eq!(
+            verifier().verify_claims(&t),
+            Err(AuthError::Invalid(Refusal::Malformed))
+        );
     }
 
     #[test]

@@ -128,10 +128,26 @@ impl TokenLookup {
         }
     }
 
+    /// Whether the token has the shape of one alerthub issues (tagged or
+    /// legacy): the others are for the introspection endpoint.
+    pub fn issued_here(&self, token: &str) -> bool {
+        self.key.classify(token) != Kind::Foreign
+    }
+
     /// Drops the cached answer for a token, e.g. because this node just
     /// revoked it; the next use asks the database again.
     pub fn forget(&self, token: &str) {
-        self.cache().remove(&opaque::hash(token));
+        self.forget_hash(&opaque::hash(token));
+    }
+
+    /// `forget`, by the token's SHA-256 (what other nodes are told).
+    pub fn forget_hash(&self, hash: &[u8; 32]) {
+        self.cache().remove(hash);
+    }
+
+    /// Forgets every cached token of a user (their tokens were revoked).
+    pub fn forget_user(&self, user: &UserId) {
+        self.cache().retain(|_, c| c.user.as_ref() != Some(user));
     }
 
     /// The user an opaque token belongs to, within the bounds above.

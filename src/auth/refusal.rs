@@ -34,6 +34,8 @@ pub enum Refusal {
     UnknownToken,
     /// A valid credential of another user than the one named in the path.
     UserMismatch,
+    /// A JWT issued before its user signed out everywhere (contract §5).
+    SignedOut,
 }
 
 impl Refusal {
@@ -49,6 +51,7 @@ impl Refusal {
             Self::NotAccessToken => "not an access token",
             Self::UnknownToken => "unknown token",
             Self::UserMismatch => "user mismatch",
+            Self::SignedOut => "issued before a sign-out",
         }
     }
 }

@@ -44,8 +44,14 @@ pub enum Command {
 pub enum TokenCommand {
     /// Create an opaque API token for a user and print it alone on stdout.
     Create { user_id: String },
-    /// Revoke an opaque API token.
-    Revoke { token: String },
+    /// Revoke an opaque API token, then ask the running server to close
+    /// the sessions it opened (contract §5).
+    Revoke {
+        token: String,
+        /// Base URL of the running server; defaults to http://ALERTHUB_BIND.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Print a JWT signed with the configured HS256 secret.
     Jwt {
         user_id: String,

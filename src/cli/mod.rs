@@ -51,12 +51,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("{token}");
             Ok(())
         }
-        Command::Token(TokenCommand::Revoke { token }) => {
+        Command::Token(TokenCommand::Revoke { token, url }) => {
             let mut conn = open(&settings)?;
             if storage::revoke_token(&mut conn, token.trim())
                 .map_err(|e| storage_error(&settings, e))?
             {
                 eprintln!("token revoked");
+                close_sessions_of(&settings, &mut conn, token.trim(), url);
                 Ok(())
             } else {
                 Err(CliError::Usage("no live token matches".into()))
@@ -106,6 +107,36 @@ fn serve(settings: Settings) -> Result<(), CliError> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+/// The token is revoked in the database, which every node reads; the
+/// running server is asked to close the sessions the token opened, on every
+/// node. If no server answers, no session can be open on it: that is said,
+/// not failed.
+fn close_sessions_of(settings: &Settings, conn: &mut DbConn, token: &str, url: Option<String>) {
+    let key = Secrets::resolve(settings, conn)
+        .ok()
+        .and_then(|s| s.service_keys.first().cloned())
+        .unwrap_or_default();
+    let base = url.unwrap_or_else(|| format!("http://{}", settings.bind));
+    let endpoint = format!("{}/api/v1/tokens/revoke", base.trim_end_matches('/'));
+    let asked = actix_web::rt::System::new().block_on(async {
+        awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .finish()
+            .post(&endpoint)
+            .bearer_auth(&key)
+            .send_json(&json!({ "token": token }))
+            .await
+            .map(|r| r.status())
+    });
+    match asked {
+        Ok(status) if status.is_success() => eprintln!("its sessions were closed"),
+        Ok(status) => eprintln!(
+            "the server at {base} answered HTTP {status}: sessions it opened were not closed"
+        ),
+        Err(e) => eprintln!("no server answered at {base} ({e}); no session was closed"),
+    }
 }
 
 fn send_test_alert(

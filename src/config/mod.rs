@@ -53,6 +53,31 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Web Push (contract §6).
     pub push: PushSettings,
+    /// Token introspection (contract §5), when configured.
+    pub introspection: Option<Introspection>,
+    /// One log line per request (`http::access_log`).
+    pub access_log: bool,
+}
+
+/// Where and how opaque tokens alerthub did not issue are checked.
+#[derive(Clone)]
+pub struct Introspection {
+    pub url: String,
+    /// The `Authorization` header value: a secret, never printed.
+    pub auth: Option<String>,
+    /// How often a live session's token is checked again, and how long an
+    /// answer is cached (at most 60 s, the contract's bound).
+    pub recheck: Duration,
+}
+
+impl std::fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspection")
+            .field("url", &self.url)
+            .field("auth", &self.auth.as_ref().map(|_| "***"))
+            .field("recheck", &self.recheck)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +203,16 @@ impl Settings {
             limits: Limits::default(),
             workers: None,
             push: PushSettings::from_options(o)?,
+            access_log: o.access_log,
+            introspection: o
+                .token_introspection_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .map(|url| Introspection {
+                    url,
+                    auth: o.token_introspection_auth.clone().filter(|a| !a.is_empty()),
+                    recheck: Duration::from_secs(o.token_introspection_recheck_secs.clamp(1, 60)),
+                }),
         })
     }
 }

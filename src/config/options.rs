@@ -131,6 +131,32 @@ pub struct Options {
         global = true
     )]
     pub retention_unit_secs: u64,
+    /// RFC 7662 endpoint that checks opaque tokens alerthub did not issue
+    /// (e.g. Django REST Framework tokens); unset: such tokens are refused.
+    #[arg(long, env = "ALERTHUB_TOKEN_INTROSPECTION_URL", global = true)]
+    pub token_introspection_url: Option<String>,
+    /// The `Authorization` header value sent to the introspection endpoint.
+    #[arg(
+        long,
+        env = "ALERTHUB_TOKEN_INTROSPECTION_AUTH",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_introspection_auth: Option<String>,
+    /// Seconds between re-checks of a live session opened with an
+    /// introspected token (1–60); also how long an answer is cached.
+    #[arg(
+        long,
+        env = "ALERTHUB_TOKEN_INTROSPECTION_RECHECK_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub token_introspection_recheck_secs: u64,
+    /// Log one line per request (method, path without the query, status,
+    /// duration, user) at INFO, target alerthub::access (1, true, yes, on).
+    #[arg(long, env = "ALERTHUB_ACCESS_LOG", global = true, value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub access_log: bool,
     /// Name of this node in /health and logs (default: a random id).
     #[arg(long, env = "ALERTHUB_NODE_ID", global = true)]
     pub node_id: Option<String>,

@@ -22,7 +22,27 @@ pub async fn read_json(
     limit: usize,
     deadline: Duration,
 ) -> Result<Value, ApiError> {
-    match tokio::time::timeout(deadline, read_limited(req, payload, limit)).await {
+    read_body(req, payload, limit, deadline, false).await
+}
+
+/// `read_json` for an endpoint whose body is optional: no body is `{}`.
+pub async fn read_optional_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Value, ApiError> {
+    read_body(req, payload, limit, deadline, true).await
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    deadline: Duration,
+    optional: bool,
+) -> Result<Value, ApiError> {
+    match tokio::time::timeout(deadline, read_limited(req, payload, limit, optional)).await {
         Ok(read) => read,
         Err(_) => {
             log::info!(
@@ -39,6 +59,7 @@ async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    optional: bool,
 ) -> Result<Value, ApiError> {
     let declared = req
         .headers()
@@ -56,6 +77,9 @@ async fn read_limited(
             return Err(ApiError::PayloadTooLarge(limit));
         }
         body.extend_from_slice(&chunk);
+    }
+    if optional && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(serde_json::Map::new()));
     }
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::InvalidJson(format!("the body is not valid JSON: {e}")))

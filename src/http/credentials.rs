@@ -5,9 +5,10 @@
 
 use std::net::SocketAddr;
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest};
 
+use super::access_log::AccessUser;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::refusal::{Door, Refusal, log_refusal};
@@ -45,7 +46,9 @@ pub async fn require_user(req: &HttpRequest, state: &AppState) -> Result<UserId,
         Ok(credential) => state.auth.authenticate(&credential).await,
         Err(e) => Err(e),
     }
-    .map_err(|e| refused(req.peer_addr(), Door::Rest, e))?;
+    .map_err(|e| refused(req.peer_addr(), Door::Rest, e))?
+    .user;
+    req.extensions_mut().insert(AccessUser(user.clone()));
     state.rest_limit.check(&user).map_err(|retry_after| {
         state.metrics.rest_rate_limited.inc();
         ApiError::RateLimited(retry_after)

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state, and the CORS and error policies
 //! that apply to all of them.
 
+pub mod access_log;
 mod body;
 mod credentials;
 mod dashboard;
@@ -9,6 +10,7 @@ pub mod openapi;
 mod operators;
 mod push;
 mod state;
+mod tokens;
 mod trigger;
 mod user_alerts;
 pub mod ws;
@@ -93,6 +95,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, allowed_origins: &Option<Vec<String>
             .route(
                 "/push/subscriptions/{id}",
                 web::delete().to(push::unsubscribe),
+            )
+            .route("/tokens", web::post().to(tokens::create))
+            .route("/tokens/revoke", web::post().to(tokens::revoke))
+            .route(
+                "/users/{user_id}/sign-out",
+                web::post().to(tokens::sign_out),
             ),
     )
     .route("/health", web::get().to(operators::health))

@@ -18,7 +18,7 @@ use super::error::{
     InvalidJson, NotAServiceKey, PayloadTooLarge, RateLimited, RequestTimeout, Unauthorized,
     Unavailable, ValidationFailed,
 };
-use super::{operators, push, trigger, user_alerts};
+use super::{operators, push, tokens, trigger, user_alerts};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,9 @@ use super::{operators, push, trigger, user_alerts};
         push::subscribe,
         push::list,
         push::unsubscribe,
+        tokens::create,
+        tokens::revoke,
+        tokens::sign_out,
     ),
     components(responses(
         InvalidJson,

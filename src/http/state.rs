@@ -12,6 +12,7 @@ use crate::actors::registry::Registry;
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
 use crate::auth::Authenticator;
+use crate::delivery::Delivery;
 use crate::push::VapidKey;
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::RedisContext;
@@ -19,6 +20,8 @@ use crate::telemetry::metrics::Metrics;
 
 pub struct AppState {
     pub auth: Authenticator,
+    /// Where a handler announces that a credential ended (contract §5).
+    pub delivery: Delivery,
     pub writer: Addr<AlertWriter>,
     pub db: Addr<DbActor>,
     pub registry: Addr<Registry>,
@@ -27,6 +30,8 @@ pub struct AppState {
     /// The per-user limit of the endpoints that take a user token.
     pub rest_limit: RestLimiter,
     pub allowed_origins: Option<Vec<String>>,
+    /// `ALERTHUB_ACCESS_LOG`: one line per request (`access_log`).
+    pub access_log: bool,
     pub node_id: String,
     pub redis: Option<RedisContext>,
     pub started: Instant,

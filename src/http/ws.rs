@@ -24,6 +24,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
+use super::access_log;
 use super::credentials::authorization;
 use super::error::ApiError;
 use super::state::AppState;
@@ -149,7 +150,22 @@ pub fn upgrade_service(
     })
 }
 
-async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h1::Codec>) {
+async fn upgrade(state: &AppState, req: Request, framed: Framed<TcpStream, h1::Codec>) {
+    let started = std::time::Instant::now();
+    let path = req.path().to_owned();
+    let (status, user) = handshake(state, req, framed).await;
+    if state.access_log {
+        access_log::log("GET", &path, status, started.elapsed(), user.as_ref());
+    }
+}
+
+/// The upgrade itself; answers the status it ended with (101 once the
+/// socket was switched) and the user, once a credential named one.
+async fn handshake(
+    state: &AppState,
+    req: Request,
+    mut framed: Framed<TcpStream, h1::Codec>,
+) -> (u16, Option<UserId>) {
     let handshake = match inspect(req.head(), state) {
         Ok(handshake) => handshake,
         Err(error) => return respond(&mut framed, &error).await,
@@ -158,14 +174,14 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
         Some(credential) => state.auth.authenticate(credential).await,
         None => Err(AuthError::Invalid(Refusal::Missing)),
     };
-    let refusal = match outcome {
-        Ok(token_user) if token_user == handshake.user => None,
+    let refusal = match &outcome {
+        Ok(identity) if identity.user == handshake.user => None,
         Ok(_) => {
             log_refusal(req.peer_addr(), Door::WebSocket, Refusal::UserMismatch);
             Some((Rejection::UserMismatch, Close::UserMismatch))
         }
         Err(AuthError::Invalid(why)) => {
-            log_refusal(req.peer_addr(), Door::WebSocket, why);
+            log_refusal(req.peer_addr(), Door::WebSocket, *why);
             Some((Rejection::AuthenticationFailed, Close::AuthenticationFailed))
         }
         Err(AuthError::Unavailable) => {
@@ -173,44 +189,52 @@ async fn upgrade(state: &AppState, req: Request, mut framed: Framed<TcpStream, h
             return respond(&mut framed, &ApiError::Unavailable).await;
         }
     };
+    let user = outcome.as_ref().ok().map(|i| i.user.clone());
 
     // `inspect` verified the handshake, so this builds the 101.
     let Ok(mut switching) = actix_http::ws::handshake(req.head()) else {
-        return;
+        return (500, user);
     };
     let Ok(switching) = switching.message_body(()) else {
-        return;
+        return (500, user);
     };
     if framed
         .send(Message::Item((switching, BodySize::None)))
         .await
         .is_err()
     {
-        return;
+        return (101, user);
     }
     let parts = framed.into_parts();
-    match refusal {
-        Some((why, close)) => {
-            state.metrics.rejected(why);
-            let deadline = state.sessions.limits.close_deadline;
-            transport::refuse(parts.io, &parts.read_buf, close, deadline).await;
-        }
-        None => {
+    match (refusal, outcome) {
+        (None, Ok(identity)) => {
             WsSession::start(
                 Rc::new(parts.io),
                 &parts.read_buf,
-                handshake.user,
+                identity,
                 handshake.since,
                 state.sessions.clone(),
             );
         }
+        (refusal, _) => {
+            let (why, close) =
+                refusal.unwrap_or((Rejection::AuthenticationFailed, Close::AuthenticationFailed));
+            state.metrics.rejected(why);
+            let deadline = state.sessions.limits.close_deadline;
+            transport::refuse(parts.io, &parts.read_buf, close, deadline).await;
+        }
     }
+    (101, user)
 }
 
 /// Answers an upgrade request that is refused before any upgrade with the
 /// contract's error JSON, then closes the connection.
-async fn respond(framed: &mut Framed<TcpStream, h1::Codec>, error: &ApiError) {
+async fn respond(
+    framed: &mut Framed<TcpStream, h1::Codec>,
+    error: &ApiError,
+) -> (u16, Option<UserId>) {
     let response: actix_http::Response<_> = error.error_response().into();
+    let status = response.status().as_u16();
     let (mut head, body) = response.into_parts();
     let body = body.try_into_bytes().unwrap_or_default();
     head.headers_mut()
@@ -220,6 +244,7 @@ async fn respond(framed: &mut Framed<TcpStream, h1::Codec>, error: &ApiError) {
         .await;
     let _ = framed.send(Message::Chunk(Some(body))).await;
     let _ = framed.send(Message::Chunk(None)).await;
+    (status, None)
 }
 
 #[cfg(test)]

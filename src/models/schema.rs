@@ -26,6 +26,14 @@ diesel::table! {
         user_id -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        label -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_sign_outs (user_id) {
+        user_id -> Text,
+        signed_out_at -> Timestamp,
     }
 }
 

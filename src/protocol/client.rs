@@ -8,11 +8,40 @@ use serde_json::Value;
 /// A client frame that parsed into something the server acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
-    Ping { timestamp: Value },
+    Ping {
+        timestamp: Value,
+    },
     GetUnreadCount,
     SubscribeToUpdates,
-    MarkRead { alert_id: i64 },
+    MarkRead {
+        alert_id: i64,
+    },
     MarkAllRead,
+    /// Rebind the session to another credential of the same user (§5).
+    RefreshToken {
+        token: SecretText,
+    },
+}
+
+/// A credential a client sent in a message: never printed, so a `Debug` of
+/// a message (in a log line or a panic) cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(***)")
+    }
 }
 
 /// The `code` of an `error` frame.
@@ -25,6 +54,8 @@ pub enum ErrorCode {
     NotFound,
     RateLimited,
     Unavailable,
+    /// A `refresh_token` whose token is not valid for this session's user.
+    InvalidToken,
 }
 
 /// Why a client frame was refused; answered with an `error` frame.
@@ -81,6 +112,15 @@ impl ClientMessage {
                 None => Err(FrameError::new(
                     ErrorCode::InvalidMessage,
                     "mark_read needs an integer \"alert_id\"",
+                )),
+            },
+            "refresh_token" => match obj.get("token") {
+                Some(Value::String(token)) if !token.is_empty() => Ok(Self::RefreshToken {
+                    token: SecretText(token.clone()),
+                }),
+                _ => Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    "refresh_token needs a non-empty string \"token\"",
                 )),
             },
             other => Err(FrameError::new(
@@ -147,5 +187,24 @@ mod tests {
             ErrorCode::InvalidMessage
         );
         assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"refresh_token"}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"refresh_token","token":7}"#),
+            ErrorCode::InvalidMessage
+        );
+    }
+
+    #[test]
+    fn a_refresh_token_never_prints_its_token() {
+        let m =
+            ClientMessage::parse(r#"{"type":"refresh_token","token":"s3cr3t.t0k.en"}"#).unwrap();
+        let ClientMessage::RefreshToken { token } = &m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(token.expose(), "s3cr3t.t0k.en");
+        assert!(!format!("{m:?}").contains("s3cr3t"));
     }
 }

@@ -26,3 +26,25 @@ pub enum UserEvent {
         count: i64,
     },
 }
+
+/// What ends sessions because a credential ended (contract §5): applied on
+/// the node that caused it and, in multi-node mode, carried to every other
+/// node on the control channel (see `redis`). User ids travel as strings
+/// and are checked again on receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ControlEvent {
+    /// An opaque token was revoked: close the sessions it opened or
+    /// refreshed, forget what was cached about it. `token_hash` is the
+    /// token's SHA-256 in hex (the token itself never leaves the node that
+    /// was given it).
+    TokenRevoked { user: String, token_hash: String },
+    /// `sign-out`: close the user's sessions except one; with
+    /// `revoke_tokens`, JWTs issued before `at_ms` (Unix ms) are void.
+    SignedOut {
+        user: String,
+        except_session: Option<String>,
+        revoke_tokens: bool,
+        at_ms: i64,
+    },
+}

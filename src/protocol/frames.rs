@@ -72,13 +72,20 @@ pub fn alert_frame(alert: &AlertView, replayed: bool) -> String {
 }
 
 /// `connection_established`, the first frame of every accepted session.
-pub fn greeting(user_id: &str) -> String {
+pub fn greeting(user_id: &str, session_id: &str, expires_at: Option<&str>) -> String {
     ServerMessage::ConnectionEstablished {
         message: GREETING,
         user_id,
         timestamp: &now_timestamp(),
+        session_id,
+        expires_at,
     }
     .to_json()
+}
+
+/// The answer to a good `refresh_token`.
+pub fn token_refreshed(expires_at: Option<&str>) -> String {
+    ServerMessage::TokenRefreshed { expires_at }.to_json()
 }
 
 pub fn replay_truncated(oldest_alert_id: i64) -> String {
@@ -128,6 +135,14 @@ pub enum Close {
     TooManySessions,
     AuthenticationFailed,
     UserMismatch,
+    /// The session's JWT reached its `exp` (not terminal: reconnect with a
+    /// fresh token).
+    TokenExpired,
+    /// The session's opaque token was revoked, or is no longer active at
+    /// the introspection endpoint.
+    TokenRevoked,
+    /// `POST /api/v1/users/{user_id}/sign-out`.
+    SignedOut,
     /// The server cannot admit the session right now (it is stopping).
     Unavailable,
 }
@@ -143,7 +158,11 @@ impl Close {
             Self::TooLarge => 1009,
             Self::Unavailable => 1011,
             Self::SlowConsumer => 1013,
-            Self::AuthenticationFailed | Self::UserMismatch => 4003,
+            Self::TokenExpired => 4001,
+            Self::AuthenticationFailed
+            | Self::UserMismatch
+            | Self::TokenRevoked
+            | Self::SignedOut => 4003,
             Self::RateLimited | Self::TooManySessions => 4029,
         }
     }
@@ -163,6 +182,9 @@ impl Close {
             Self::TooManySessions => "too many sessions",
             Self::AuthenticationFailed => "authentication failed",
             Self::UserMismatch => "user mismatch",
+            Self::TokenExpired => "token expired",
+            Self::TokenRevoked => "token revoked",
+            Self::SignedOut => "signed out",
             Self::Unavailable => "server is shutting down",
         }
     }
@@ -192,6 +214,18 @@ mod tests {
     fn close_codes_follow_the_contract() {
         assert_eq!(Close::AuthenticationFailed.code(), 4003);
         assert_eq!(Close::TooManySessions.code(), 4029);
+        assert_eq!(
+            (Close::TokenExpired.code(), Close::TokenExpired.reason()),
+            (4001, "token expired")
+        );
+        assert_eq!(
+            (Close::TokenRevoked.code(), Close::TokenRevoked.reason()),
+            (4003, "token revoked")
+        );
+        assert_eq!(
+            (Close::SignedOut.code(), Close::SignedOut.reason()),
+            (4003, "signed out")
+        );
         assert_eq!(Close::SlowConsumer.code(), 1013);
         assert_eq!(Close::InvalidUtf8.code(), 1007);
         assert_eq!(Close::TooLarge.code(), 1009);

@@ -8,7 +8,7 @@ pub mod event;
 pub mod frames;
 pub mod server;
 
-pub use client::{ClientMessage, ErrorCode, FrameError};
-pub use event::UserEvent;
+pub use client::{ClientMessage, ErrorCode, FrameError, SecretText};
+pub use event::{ControlEvent, UserEvent};
 pub use frames::{Close, Frame};
 pub use server::{AlertMessage, GREETING, ServerMessage, UpdateMessage, UpdateType};

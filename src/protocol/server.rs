@@ -39,6 +39,14 @@ pub enum ServerMessage<'a> {
         message: &'a str,
         user_id: &'a str,
         timestamp: &'a str,
+        /// Unique in the cluster: names the session to `sign-out`'s
+        /// `except_session` (contract §5).
+        session_id: &'a str,
+        /// The JWT's `exp`; `null` for an opaque token.
+        expires_at: Option<&'a str>,
+    },
+    TokenRefreshed {
+        expires_at: Option<&'a str>,
     },
     BreachAlert {
         message: AlertMessage<'a>,

@@ -31,7 +31,7 @@ use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts, redis};
 use serde::{Deserialize, Serialize};
 
 use crate::models::UserId;
-use crate::protocol::UserEvent;
+use crate::protocol::{ControlEvent, UserEvent};
 
 /// Key names under the prefix.
 #[derive(Debug, Clone)]
@@ -59,6 +59,11 @@ impl Keys {
             .and_then(|u| UserId::parse(u).ok())
     }
 
+    /// The channel of `ControlEvent`s: every node subscribes it.
+    pub fn control_channel(&self) -> String {
+        format!("{}control", self.prefix)
+    }
+
     pub fn ingest_stream(&self) -> String {
         format!("{}ingest", self.prefix)
     }
@@ -79,6 +84,17 @@ pub struct Envelope {
     pub origin: String,
     pub event: UserEvent,
 }
+
+/// One event on the control channel; `origin` as for `Envelope`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ControlEnvelope {
+    pub origin: String,
+    pub control: ControlEvent,
+}
+
+/// The shard that carries the control channel (revocations and sign-outs,
+/// contract §5): the first of `REDIS_URL`. Every node subscribes it there.
+pub const CONTROL_SHARD: usize = 0;
 
 /// Whether this node's pub/sub connections work, one flag per shard, for
 /// `/health` and `/ready`.

@@ -17,9 +17,9 @@
 use deadpool_redis::redis;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Envelope, RedisContext, RedisShard};
+use super::{CONTROL_SHARD, ControlEnvelope, Envelope, RedisContext, RedisShard};
 use crate::models::UserId;
-use crate::protocol::UserEvent;
+use crate::protocol::{ControlEvent, UserEvent};
 
 /// The most events sent in one pipeline.
 const MAX_PIPELINE: usize = 512;
@@ -65,6 +65,22 @@ impl Publisher {
                 let _ = self.tx[shard].send(Item::Event(self.ctx.keys.user_channel(user), payload));
             }
             Err(e) => log::error!("cannot serialise an event for user {user}: {e}"),
+        }
+    }
+
+    /// Publishes a control event on the control channel, on the first
+    /// shard: every node subscribes it there (contract §5).
+    pub fn publish_control(&self, control: &ControlEvent) {
+        let envelope = ControlEnvelope {
+            origin: self.node_id.clone(),
+            control: control.clone(),
+        };
+        match serde_json::to_string(&envelope) {
+            Ok(payload) => {
+                let _ = self.tx[CONTROL_SHARD]
+                    .send(Item::Event(self.ctx.keys.control_channel(), payload));
+            }
+            Err(e) => log::error!("cannot serialise a control event: {e}"),
         }
     }
 

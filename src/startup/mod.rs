@@ -17,7 +17,7 @@ use crate::actors::messages::CloseAll;
 use crate::actors::registry::Registry;
 use crate::auth::keys::public_key_from_pem;
 use crate::auth::lookup::TokenLookup;
-use crate::auth::{Authenticator, JwtVerifier};
+use crate::auth::{JwtVerifier, SignOuts};
 use crate::config::Settings;
 use crate::config::push::{VapidConfigError, resolve_vapid};
 use crate::config::secrets::{Secrets, SecretsError};
@@ -67,14 +67,17 @@ impl Application {
             metrics.db_queries.clone(),
         )
         .map_err(db_error)?;
-        let (secrets, token_key, vapid) = {
+        let (secrets, token_key, vapid, sign_outs) = {
             let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
             let secrets = Secrets::resolve(&settings, &mut conn)?;
             let vapid = resolve_vapid(&settings, &mut conn)?;
+            let sign_outs = SignOuts::default();
+            sign_outs.merge(storage::sign_outs_since(&mut conn, None).map_err(db_error)?);
             (
                 secrets,
                 storage::token_key(&mut conn).map_err(db_error)?,
                 vapid,
+                sign_outs,
             )
         };
         match &vapid {
@@ -111,11 +114,22 @@ impl Application {
         )
         .map_err(|e| StartupError::JwtSecret(e.to_string()))?;
 
+        let auth = wiring::AuthParts {
+            jwt,
+            tokens: Arc::new(TokenLookup::new(
+                token_key,
+                &settings.limits,
+                metrics.clone(),
+            )),
+            service_keys: secrets.service_keys.clone(),
+            sign_outs: Arc::new(sign_outs),
+        };
         let actors = wiring::start(
             &settings,
             pool,
             metrics.clone(),
             redis.as_ref(),
+            auth,
             vapid.clone(),
         );
         let push = PushState {
@@ -129,16 +143,8 @@ impl Application {
             },
         };
         let state = web::Data::new(AppState {
-            auth: Authenticator::new(
-                jwt,
-                actors.db.clone().recipient(),
-                Arc::new(TokenLookup::new(
-                    token_key,
-                    &settings.limits,
-                    metrics.clone(),
-                )),
-                secrets.service_keys.clone(),
-            ),
+            auth: actors.auth,
+            delivery: actors.delivery,
             writer: actors.writer,
             db: actors.db,
             registry: actors.registry.clone(),
@@ -146,6 +152,7 @@ impl Application {
             sessions: actors.sessions,
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
+            access_log: settings.access_log,
             node_id: settings.node_id.clone(),
             redis,
             started: Instant::now(),

@@ -5,14 +5,14 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_http::HttpService;
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
-use actix_web::dev::AppConfig;
+use actix_web::dev::{AppConfig, Service};
 use actix_web::{App, web};
 
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, access_log};
 
 pub fn serve(
     listener: TcpListener,
@@ -21,6 +21,7 @@ pub fn serve(
     workers: Option<usize>,
 ) -> io::Result<actix_server::Server> {
     let origins = state.allowed_origins.clone();
+    let access_log = state.access_log;
     let mut server = actix_server::Server::build()
         .disable_signals()
         .backlog(4096)
@@ -33,6 +34,19 @@ pub fn serve(
             let app = App::new()
                 .app_data(state.clone())
                 .configure(|cfg| http::routes(cfg, &origins))
+                .wrap_fn(move |req, srv| {
+                    let started = Instant::now();
+                    let head =
+                        access_log.then(|| (req.method().to_string(), req.path().to_owned()));
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await?;
+                        if let Some((method, path)) = head {
+                            access_log::record(&method, &path, &response, started);
+                        }
+                        Ok(response)
+                    }
+                })
                 .into_factory()
                 .map_err(|e| e.error_response());
             HttpService::build()

@@ -15,12 +15,17 @@ use crate::actors::messages::{
     HeartbeatHandle, HubFactory, HubHandle, HubStorage, RegistryHandle, SessionStorage,
     SubscriberHandle,
 };
+use crate::actors::messages::{SignOutsSince, db_result};
 use crate::actors::push::PushActor;
 use crate::actors::redis_subscriber::RedisSubscriber;
 use crate::actors::registry::Registry;
 use crate::actors::retention::{Policy, Retention};
 use crate::actors::session::SessionServices;
 use crate::actors::writer::AlertWriter;
+use crate::auth::introspection::Introspector;
+use crate::auth::lookup::TokenLookup;
+use crate::auth::sign_outs::{POLL_EVERY, POLL_MARGIN};
+use crate::auth::{Authenticator, JwtVerifier, SignOuts};
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::push::VapidKey;
@@ -38,6 +43,17 @@ pub struct Actors {
     pub registry: Addr<Registry>,
     pub writer: Addr<AlertWriter>,
     pub sessions: Arc<SessionServices>,
+    pub auth: Authenticator,
+    pub delivery: Delivery,
+}
+
+/// What the `Authenticator` is made of besides storage.
+pub struct AuthParts {
+    pub jwt: JwtVerifier,
+    pub tokens: Arc<TokenLookup>,
+    /// Every sign-out stored so far, read at start.
+    pub sign_outs: Arc<SignOuts>,
+    pub service_keys: Vec<String>,
 }
 
 pub fn start(
@@ -45,6 +61,7 @@ pub fn start(
     pool: DbPool,
     metrics: Arc<Metrics>,
     redis: Option<&RedisContext>,
+    auth: AuthParts,
     vapid: Option<VapidKey>,
 ) -> Actors {
     let node = settings.node_id.clone();
@@ -52,7 +69,11 @@ pub fn start(
     let registry = registry_ctx.address();
 
     let publisher = redis.map(|r| Publisher::start(r.clone(), node.clone()));
-    let delivery = Delivery::new(registry.clone().recipient(), publisher.clone());
+    let delivery = Delivery::new(
+        registry.clone().recipient(),
+        registry.clone().recipient(),
+        publisher.clone(),
+    );
     // Two arbiters over one pool: the trigger's inserts have a thread (and a
     // connection, see `PoolOptions::connections`) of their own, so they never
     // queue behind the reads of a reconnect storm (thousands of replays at
@@ -65,6 +86,18 @@ pub fn start(
     };
     let db = start_db(settings.pool.max_size as usize);
     let db_writes = start_db(1);
+    let auth_sign_outs = auth.sign_outs.clone();
+    let auth = Authenticator::new(
+        auth.jwt,
+        db.clone().recipient(),
+        auth.tokens,
+        auth.sign_outs.clone(),
+        settings
+            .introspection
+            .clone()
+            .map(|i| Introspector::new(i, &settings.jwt_user_claim)),
+        auth.service_keys,
+    );
     // One subscriber per Redis shard, each with its own connection.
     let subscribers = redis.map_or_else(Vec::new, |r| {
         (0..r.shards.len())
@@ -73,6 +106,7 @@ pub fn start(
                     r.clone(),
                     shard,
                     node.clone(),
+                    registry.clone().recipient(),
                     registry.clone().recipient(),
                     registry.clone().recipient(),
                 )
@@ -105,15 +139,18 @@ pub fn start(
             catch_up: hub.recipient(),
         }
     });
+    actix_web::rt::spawn(poll_sign_outs(auth_sign_outs, db.clone().recipient()));
+    let caches = auth.clone();
     let registry = registry_ctx.run(Registry::new(
         settings.max_sessions_per_user,
         start_hub,
+        Box::new(move |event| caches.apply(event)),
         metrics.clone(),
     ));
 
     // Without a VAPID key nothing is scheduled, so nothing waits for a push.
     let schedule = vapid.as_ref().map(|_| settings.push.schedule);
-    let writer = AlertWriter::new(db_writes.recipient(), delivery, metrics.clone())
+    let writer = AlertWriter::new(db_writes.recipient(), delivery.clone(), metrics.clone())
         .with_push_schedule(schedule)
         .start();
     let push_health = Arc::new(PushHealth::new(crate::models::time::now_ms()));
@@ -158,7 +195,9 @@ pub fn start(
         };
         Retention::new(policy, db.clone().recipient(), metrics.clone()).start();
     }
-    let heartbeat = Heartbeat::new(limits.heartbeat_interval, limits.client_timeout).start();
+    let recheck = settings.introspection.as_ref().map(|i| i.recheck);
+    let heartbeat =
+        Heartbeat::new(limits.heartbeat_interval, limits.client_timeout, recheck).start();
     let sessions = Arc::new(SessionServices {
         registry: RegistryHandle {
             admit: registry.clone().recipient(),
@@ -179,6 +218,7 @@ pub fn start(
             limits.connect_window,
             redis.cloned().map(|r| (r, node)),
         ),
+        auth: auth.clone(),
         metrics,
         limits: limits.clone(),
     });
@@ -188,5 +228,25 @@ pub fn start(
         registry,
         writer,
         sessions,
+        auth,
+        delivery,
+    }
+}
+
+/// Reads the sign-outs other nodes stored since the last read, so a node
+/// that missed their control event (Redis down) still learns of them.
+async fn poll_sign_outs(sign_outs: Arc<SignOuts>, db: Recipient<SignOutsSince>) {
+    let mut since = chrono::Utc::now();
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let started = chrono::Utc::now();
+        let margin = chrono::Duration::from_std(POLL_MARGIN).unwrap_or_default();
+        match db_result(db.send(SignOutsSince(since - margin)).await) {
+            Ok(rows) => {
+                sign_outs.merge(rows);
+                since = started;
+            }
+            Err(e) => log::debug!("reading recent sign-outs failed: {e}"),
+        }
     }
 }

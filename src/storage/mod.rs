@@ -18,6 +18,7 @@ pub mod push;
 pub mod refusal;
 pub mod retention;
 pub mod settings;
+pub mod sign_outs;
 pub mod tokens;
 
 pub use alerts::*;
@@ -26,4 +27,5 @@ pub use pool::*;
 pub use push::*;
 pub use retention::*;
 pub use settings::*;
+pub use sign_outs::*;
 pub use tokens::*;

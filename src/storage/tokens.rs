@@ -27,6 +27,15 @@ pub fn token_key(conn: &mut AnyConnection) -> Result<TokenKey, StorageError> {
 
 /// Creates an opaque API token for a user and returns it; only its hash is kept.
 pub fn create_token(conn: &mut AnyConnection, user: &str) -> Result<String, StorageError> {
+    create_labelled_token(conn, user, None)
+}
+
+/// `create_token` with an optional label (`POST /api/v1/tokens`).
+pub fn create_labelled_token(
+    conn: &mut AnyConnection,
+    user: &str,
+    label: Option<&str>,
+) -> Result<String, StorageError> {
     let token = token_key(conn)?.mint();
     let now = Utc::now().naive_utc();
     on_backend!(conn, |c| diesel::insert_into(api_tokens::table)
@@ -34,20 +43,62 @@ pub fn create_token(conn: &mut AnyConnection, user: &str) -> Result<String, Stor
             api_tokens::token_hash.eq(opaque::hash_hex(&token)),
             api_tokens::user_id.eq(user),
             api_tokens::created_at.eq(now),
+            api_tokens::label.eq(label),
         ))
         .execute(c))?;
     Ok(token)
 }
 
+/// A token's public id: the first 16 hex digits of its SHA-256. It names
+/// the token (in answers, in logs) without revealing it.
+pub fn token_id(token: &str) -> String {
+    opaque::hash_hex(token)[..16].to_owned()
+}
+
+/// What revoking a token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The token's user, if the token is known (revoked now or before).
+    pub user: Option<String>,
+    /// Whether this call revoked it (false: unknown or already revoked).
+    pub revoked_now: bool,
+}
+
 /// Revokes a token; returns false when no live token matched.
 pub fn revoke_token(conn: &mut AnyConnection, token: &str) -> Result<bool, StorageError> {
+    Ok(revoke(conn, token)?.revoked_now)
+}
+
+/// Revokes a token and says whose it was, so that its sessions can be
+/// closed even when it was already revoked (by the CLI, say).
+pub fn revoke(conn: &mut AnyConnection, token: &str) -> Result<Revocation, StorageError> {
     let now = Utc::now().naive_utc();
+    let hash = opaque::hash_hex(token);
     let n = on_backend!(conn, |c| diesel::update(api_tokens::table)
-        .filter(api_tokens::token_hash.eq(opaque::hash_hex(token)))
+        .filter(api_tokens::token_hash.eq(&hash))
         .filter(api_tokens::revoked_at.is_null())
         .set(api_tokens::revoked_at.eq(now))
         .execute(c))?;
-    Ok(n > 0)
+    let user = on_backend!(conn, |c| api_tokens::table
+        .find(&hash)
+        .select(api_tokens::user_id)
+        .first::<String>(c)
+        .optional())?;
+    Ok(Revocation {
+        user,
+        revoked_now: n > 0,
+    })
+}
+
+/// Revokes every live token of a user; returns how many.
+pub fn revoke_user_tokens(conn: &mut AnyConnection, user: &str) -> Result<usize, StorageError> {
+    let now = Utc::now().naive_utc();
+    let n = on_backend!(conn, |c| diesel::update(api_tokens::table)
+        .filter(api_tokens::user_id.eq(user))
+        .filter(api_tokens::revoked_at.is_null())
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(c))?;
+    Ok(n)
 }
 
 /// The user an opaque token belongs to, unless it is unknown or revoked.

@@ -64,16 +64,25 @@ pub enum CloseWhy {
     RateLimited,
     /// The server is shutting down (1001).
     Shutdown,
+    /// The session's JWT reached its `exp` (4001).
+    Expired,
+    /// The session's opaque token was revoked (4003 `token revoked`).
+    Revoked,
+    /// The user was signed out everywhere (4003 `signed out`).
+    SignedOut,
 }
 
 impl CloseWhy {
-    pub const ALL: [CloseWhy; 6] = [
+    pub const ALL: [CloseWhy; 9] = [
         Self::Client,
         Self::Heartbeat,
         Self::SlowConsumer,
         Self::Protocol,
         Self::RateLimited,
         Self::Shutdown,
+        Self::Expired,
+        Self::Revoked,
+        Self::SignedOut,
     ];
 
     fn label(self) -> &'static str {
@@ -84,6 +93,9 @@ impl CloseWhy {
             Self::Protocol => "protocol",
             Self::RateLimited => "rate_limited",
             Self::Shutdown => "shutdown",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::SignedOut => "signed_out",
         }
     }
 }

@@ -439,3 +439,42 @@ async fn flags_override_environment_variables() {
     .await;
     assert!(ok, "{err}");
 }
+
+#[actix_web::test]
+async fn token_revoke_closes_the_open_sessions_of_the_token_at_once() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("ALERTHUB_SERVICE_KEYS", SERVICE_KEY),
+    ];
+    let (ok, out, err) = run(alerthub(dir.path())
+        .args(["token", "create", "31"])
+        .envs(env))
+    .await;
+    assert!(ok, "{err}");
+    let token = out.trim().to_owned();
+    let url = app.ws_url(&format!("/ws/breach-alerts/31/?token={token}"));
+    let mut ws = WsClient::open(&url).await.unwrap();
+    ws.expect("connection_established").await;
+    let mut other = app.connect("31").await;
+
+    let (ok, _, err) = run(alerthub(dir.path())
+        .args(["token", "revoke", &token, "--url", &app.address])
+        .envs(env))
+    .await;
+    assert!(ok && err.contains("sessions were closed"), "{err}");
+    // The server was told before the command returned: the close is on its way.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(1), ws.expect_close())
+        .await
+        .expect("closed within 1 s");
+    assert_eq!(
+        closed,
+        Closed {
+            code: 4003,
+            reason: "token revoked".into()
+        }
+    );
+    other.assert_alive().await;
+    assert!(!err.contains(&token), "the token is never echoed: {err}");
+}

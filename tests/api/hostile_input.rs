@@ -231,6 +231,11 @@ impl actix::Handler<alerthub::actors::messages::Deliver> for NoSessions {
     fn handle(&mut self, _: alerthub::actors::messages::Deliver, _: &mut Self::Context) {}
 }
 
+impl actix::Handler<alerthub::actors::messages::Control> for NoSessions {
+    type Result = ();
+    fn handle(&mut self, _: alerthub::actors::messages::Control, _: &mut Self::Context) {}
+}
+
 /// The alert writer on the test's database, as the server builds it.
 fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWriter> {
     use actix::prelude::*;
@@ -243,7 +248,9 @@ fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWrite
     };
     let pool = storage::connect(&url, &options).unwrap();
     let metrics = std::sync::Arc::new(alerthub::telemetry::metrics::Metrics::new());
-    let delivery = alerthub::delivery::Delivery::new(NoSessions.start().recipient(), None);
+    let none = NoSessions.start();
+    let delivery =
+        alerthub::delivery::Delivery::new(none.clone().recipient(), none.recipient(), None);
     let db = {
         let delivery = delivery.clone();
         SyncArbiter::start(2, move || DbActor::new(pool.clone(), delivery.clone()))

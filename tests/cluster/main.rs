@@ -16,4 +16,5 @@ mod nginx;
 mod nodes;
 mod push;
 mod redis_outage;
+mod sessions;
 mod sharded;

@@ -1,9 +1,9 @@
 // Issue 11, acceptance 5 (the browser side of contract §5): a short-lived token refreshed in band
 // by getToken() without a reconnect, and a 4001 close followed by a reconnect with a new token and
-// `since` that loses no alert. These need the server's §5 support; until `connection_established`
-// carries `expires_at`, each check prints SKIPPED and the suite still checks that support below.
+// `since` that loses no alert. The server must carry `expires_at` in `connection_established`:
+// a server without it fails the first check rather than skipping it.
 
-import { env, assert, check, skip, log, mintJwt, trigger, waitFor, sleep } from './harness.mjs';
+import { env, assert, check, log, mintJwt, trigger, waitFor, sleep } from './harness.mjs';
 
 /** A blank page on alerthub's origin with the plain client loaded unbundled from /web/. */
 async function clientPage(context) {
@@ -34,19 +34,19 @@ async function firstFrame(page, userId, token) {
 export async function run(browser) {
   const context = await browser.newContext();
   const page = await clientPage(context);
-  const hello = await firstFrame(page, '51', mintJwt('51'));
-  const supported = hello.type === 'connection_established' && 'expires_at' in hello;
   const names = [
+    '(r0) connection_established carries session_id and expires_at',
     '(r1) a short-lived token is refreshed in band by getToken(), without a reconnect',
     '(r2) after close 4001 the client reconnects with a new token and since, losing no alert',
   ];
-  if (!supported) {
-    for (const n of names) skip(n, 'server does not support refresh_token yet (connection_established has no expires_at)');
-    await context.close();
-    return;
-  }
-
   await check(names[0], async () => {
+    const hello = await firstFrame(page, '51', mintJwt('51'));
+    assert(hello.type === 'connection_established', JSON.stringify(hello));
+    assert(typeof hello.session_id === 'string' && hello.session_id, JSON.stringify(hello));
+    assert(typeof hello.expires_at === 'string' && Date.parse(hello.expires_at) > Date.now(), JSON.stringify(hello));
+  });
+
+  await check(names[1], async () => {
     let minted = 0;
     await page.exposeFunction('mintToken', () => {
       minted++;
@@ -79,7 +79,7 @@ export async function run(browser) {
     assert(minted === 1, `getToken called ${minted} times`);
   });
 
-  await check(names[1], async () => {
+  await check(names[2], async () => {
     let release;
     const gate = new Promise((r) => (release = r));
     await page.exposeFunction('nextToken', async () => {

@@ -19,19 +19,15 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Dict, Iterator, List, Optional
 
 import httpx
 import pytest
-
-from alerthub_client import NotFound
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SERVICE_KEY = "test-service-key-5f1c0b"
 JWT_SECRET = "test-jwt-secret-0c9d7e"
 STARTUP_PATIENCE = 30.0
-
-T = TypeVar("T")
 
 
 def binary() -> Path:
@@ -138,15 +134,6 @@ def jwt(user_id: str, ttl: int = 3600, issued_ago: int = 0) -> str:
 def unique(prefix: str = "u") -> str:
     """A fresh user or breach id, so tests sharing a server never collide."""
     return f"{prefix}{uuid.uuid4().hex[:16]}"
-
-
-def skip_unless_endpoint(what: str, call: Callable[[], T]) -> T:
-    """Runs the first call of a test on a contract §5 endpoint; if the server
-    answers 404 (it does not have the endpoint yet), the test skips."""
-    try:
-        return call()
-    except NotFound as exc:
-        pytest.skip(f"server has no {what} yet (contract §5), it answered 404: {exc.message}")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """Sign-out and opaque tokens over REST (contract §5), against the real
-server. A server without those endpoints answers 404: the tests then skip,
-saying so, and start running once the server has them."""
+server."""
 
 from __future__ import annotations
 
@@ -22,12 +21,9 @@ from alerthub_client import (
     ValidationFailed,
 )
 
-from .conftest import SERVICE_KEY, Server, jwt, skip_unless_endpoint, unique
+from .conftest import SERVICE_KEY, Server, jwt, unique
 from .test_retries import QUICK, LockedDatabase, retries_logged, start_later
 
-TOKENS = "POST /api/v1/tokens"
-REVOKE = "POST /api/v1/tokens/revoke"
-SIGN_OUT = "POST /api/v1/users/{user_id}/sign-out"
 
 
 def token_works(server: Server, token: str) -> bool:
@@ -39,13 +35,13 @@ def token_works(server: Server, token: str) -> bool:
 def test_create_use_and_revoke_a_token(server: Server) -> None:
     user = unique()
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        token = skip_unless_endpoint(TOKENS, lambda: hub.create_token(user, label="scanner test"))
+        token = hub.create_token(user, label="scanner test")
         assert isinstance(token, Token)
         assert token.user_id == user and token.token_id and token.token
         assert token.token not in repr(token) + str(token)
         assert token_works(server, token.token)
 
-        assert skip_unless_endpoint(REVOKE, lambda: hub.revoke_token(token.token)) is True
+        assert hub.revoke_token(token.token) is True
         assert not token_works(server, token.token)
         assert hub.revoke_token(token.token) is False  # already revoked
         assert hub.revoke_token("ahk_never_issued") is False
@@ -53,7 +49,7 @@ def test_create_use_and_revoke_a_token(server: Server) -> None:
 
 def test_create_token_label_too_long(server: Server) -> None:
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
+        hub.create_token(unique())
         with pytest.raises(ValidationFailed) as caught:
             hub.create_token(unique(), label="x" * 65)
     assert "label" in caught.value.details
@@ -61,7 +57,7 @@ def test_create_token_label_too_long(server: Server) -> None:
 
 def test_token_calls_need_a_service_key(server: Server) -> None:
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
+        hub.create_token(unique())
     with AlertHub(server.url, "not-a-key") as hub, pytest.raises(Unauthorized):
         hub.create_token(unique())
     with AlertHub(server.url, jwt(unique())) as hub, pytest.raises(Forbidden):
@@ -72,11 +68,11 @@ def test_sign_out_revokes_the_users_tokens(server: Server) -> None:
     user, bystander = unique(), unique()
     old_jwt = "Bearer " + jwt(user, issued_ago=10)
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        mine = skip_unless_endpoint(TOKENS, lambda: hub.create_token(user))
+        mine = hub.create_token(user)
         theirs = hub.create_token(bystander)
         assert server.user_get("/api/v1/alerts/unread-count", old_jwt).status_code == 200
         before = datetime.now(timezone.utc) - timedelta(seconds=5)
-        result = skip_unless_endpoint(SIGN_OUT, lambda: hub.sign_out(user))
+        result = hub.sign_out(user)
     assert result.user_id == user
     assert before <= result.signed_out_at <= datetime.now(timezone.utc) + timedelta(seconds=5)
     assert not token_works(server, mine.token)
@@ -88,8 +84,8 @@ def test_sign_out_revokes_the_users_tokens(server: Server) -> None:
 def test_sign_out_can_keep_tokens(server: Server) -> None:
     user = unique()
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        token = skip_unless_endpoint(TOKENS, lambda: hub.create_token(user))
-        skip_unless_endpoint(SIGN_OUT, lambda: hub.sign_out(user, revoke_tokens=False, except_session="nope"))
+        token = hub.create_token(user)
+        hub.sign_out(user, revoke_tokens=False, except_session="nope")
         assert token_works(server, token.token)
         # Signing out twice is harmless (which is why it is retried).
         hub.sign_out(user, revoke_tokens=False)
@@ -99,7 +95,7 @@ def test_sign_out_can_keep_tokens(server: Server) -> None:
 
 def test_sign_out_of_an_invalid_user_id_is_not_found(server: Server) -> None:
     with AlertHub(server.url, SERVICE_KEY) as hub:
-        skip_unless_endpoint(SIGN_OUT, lambda: hub.sign_out(unique()))
+        hub.sign_out(unique())
         with pytest.raises(NotFound):
             hub.sign_out("not a valid id!")
 
@@ -108,15 +104,9 @@ def test_sign_out_of_an_invalid_user_id_is_not_found(server: Server) -> None:
 async def test_async_tokens_and_sign_out(server: Server) -> None:
     user = unique()
     async with AsyncAlertHub(server.url, SERVICE_KEY) as hub:
-        try:
-            token = await hub.create_token(user)
-        except NotFound as exc:
-            pytest.skip(f"server has no {TOKENS} yet (contract §5), it answered 404: {exc.message}")
+        token = await hub.create_token(user)
         assert token_works(server, token.token)
-        try:
-            result = await hub.sign_out(user)
-        except NotFound as exc:
-            pytest.skip(f"server has no {SIGN_OUT} yet (contract §5), it answered 404: {exc.message}")
+        result = await hub.sign_out(user)
         assert result.user_id == user
         assert not token_works(server, token.token)
         assert await hub.revoke_token(token.token) is False
@@ -130,7 +120,7 @@ def test_create_token_is_retried_while_nothing_was_sent(
     caplog.set_level(logging.WARNING, logger="alerthub_client")
     starter = start_later(own_server, 0.6)
     with AlertHub(own_server.url, SERVICE_KEY, retries=QUICK) as hub:
-        token = skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
+        token = hub.create_token(unique())
     starter.join()
     assert token.token
     assert len(retries_logged(caplog)) >= 2
@@ -142,7 +132,7 @@ def test_create_token_is_not_retried_once_sent(own_server: Server, caplog: pytes
     caplog.set_level(logging.WARNING, logger="alerthub_client")
     own_server.start()
     with AlertHub(own_server.url, SERVICE_KEY, timeout=0.5, retries=QUICK) as hub:
-        skip_unless_endpoint(TOKENS, lambda: hub.create_token(unique()))
+        hub.create_token(unique())
         lock = LockedDatabase(str(own_server.db_path))
         releaser = lock.release_after(1.0)
         started = time.monotonic()

@@ -37,6 +37,7 @@ impl Plan {
                     processes: 2,
                     concurrency: 64,
                     hold: s(3),
+                    token_ttl: crate::fleet::TOKEN_TTL,
                 },
                 handshakes: HandshakeOpts {
                     rates: vec![5_000],
@@ -81,6 +82,7 @@ impl Plan {
                     concurrency: 64,
                     // Three rounds of the server's 15 s pings, for idle CPU.
                     hold: s(45),
+                    token_ttl: crate::fleet::TOKEN_TTL,
                 },
                 handshakes: HandshakeOpts {
                     rates: vec![2_500, 5_000, 7_500, 10_000, 12_500, 15_000],

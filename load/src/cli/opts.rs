@@ -22,6 +22,11 @@ pub struct IdleOpts {
     /// How long to hold them all open once established.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub hold: Duration,
+    /// Lifetime of each socket's JWT (its `exp`); the server closes a
+    /// socket with 4001 at its `exp`. Default 1h: no socket expires during
+    /// a run, but every one has an expiry the server watches.
+    #[arg(long, default_value = "3600s", value_parser = parse_duration)]
+    pub token_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +152,9 @@ pub struct IdleChildArgs {
     /// Hard stop, whatever the parent does.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub max_life: Duration,
+    /// Lifetime of each socket's JWT.
+    #[arg(long, default_value = "3600s", value_parser = parse_duration)]
+    pub token_ttl: Duration,
 }
 
 /// Issue 16's multi-node load: the tool starts every process itself.

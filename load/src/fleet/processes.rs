@@ -22,7 +22,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{CONNECT_TIMEOUT, Failures, TOKEN_TTL};
+use super::{CONNECT_TIMEOUT, Failures};
 use crate::cli::IdleChildArgs;
 use crate::jwt::Minter;
 use crate::procstat;
@@ -69,6 +69,8 @@ pub struct Layout {
     /// Child `i` connects from 127.0.1.(10 + first_source + i), so that
     /// several fleets use distinct source addresses.
     pub first_source: usize,
+    /// Lifetime of each socket's JWT.
+    pub token_ttl: Duration,
 }
 
 /// `count` sockets shared out over `processes`: the first ones take the
@@ -121,6 +123,8 @@ impl ProcessFleet {
                 .arg(&ctx.user_claim)
                 .arg("--max-life")
                 .arg(format!("{}s", layout.max_life.as_secs()))
+                .arg("--token-ttl")
+                .arg(format!("{}s", layout.token_ttl.as_secs().max(1)))
                 .env("ALERTHUB_JWT_SECRET", &ctx.jwt_secret)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -204,7 +208,7 @@ pub async fn child(a: IdleChildArgs) -> i32 {
     let mut tasks = Vec::with_capacity(a.count);
     for i in 0..a.count {
         let user = format!("{}{i}", a.prefix);
-        let token = minter.mint(&user, TOKEN_TTL);
+        let token = minter.mint(&user, a.token_ttl);
         let (sem, open, attempted, failures, mut stop) = (
             sem.clone(),
             open.clone(),

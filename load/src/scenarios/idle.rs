@@ -63,6 +63,7 @@ async fn run(ctx: &Ctx, o: &IdleOpts) -> Vec<Row> {
         max_life: Duration::from_secs(120) + o.hold,
         prefix: format!("i{}_", ctx.run),
         first_source: 0,
+        token_ttl: o.token_ttl,
     };
     let mut children = match ProcessFleet::spawn(ctx, &layout) {
         Ok(c) => c,

@@ -17,44 +17,39 @@
 //! stuck peer never outlives its session.
 
 mod inbound;
+mod lifetime;
 mod outgoing;
 mod requests;
+mod services;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
 use actix_http::ws::{Frame, ProtocolError};
 
 use self::inbound::{Inbound, Inbox};
-use self::outgoing::{Flush, Outgoing, Replay, ReplayRows, Sender};
+use self::lifetime::{Binding, Verdict};
+use self::outgoing::{Flush, Outgoing, Replay, Sender};
 use self::requests::Request;
+pub use self::services::SessionServices;
 use super::messages::{
-    Admit, Beat, Depart, HeartbeatHandle, Outbound, Outbox, RegistryHandle, ReplaySince,
-    SessionClock, SessionControl, SessionLink, SessionStorage, Unwatch, Watch, db_result,
+    Beat, Depart, Outbound, Outbox, SessionClock, SessionControl, SessionLink, Unwatch, Watch,
 };
-use crate::config::Limits;
+use crate::auth::Identity;
 use crate::models::UserId;
-use crate::protocol::{ClientMessage, Close, ErrorCode, frames};
-use crate::rate_limit::connect::ConnectLimiter;
-use crate::telemetry::metrics::{CloseWhy, Metrics, Rejection};
+use crate::protocol::{ClientMessage, Close, frames};
+use crate::telemetry::metrics::CloseWhy;
 use crate::transport::{FrameReader, ReadGate, Socket};
-
-/// What every session shares: one allocation for all of them.
-pub struct SessionServices {
-    pub registry: RegistryHandle,
-    pub heartbeat: HeartbeatHandle,
-    pub storage: SessionStorage,
-    pub connect_limiter: ConnectLimiter,
-    pub metrics: Arc<Metrics>,
-    pub limits: Limits,
-}
-
-static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct WsSession {
     id: u64,
+    /// The `session_id` of `connection_established`: 128 random bits in
+    /// hex, unique in the cluster with no coordination.
+    session_id: Arc<str>,
     user: UserId,
+    /// The credential the session lives by (contract §5).
+    binding: Binding,
     services: Arc<SessionServices>,
     since: Option<i64>,
     out: Outgoing,
@@ -76,15 +71,17 @@ impl WsSession {
     pub fn start(
         io: Socket,
         leftover: &[u8],
-        user: UserId,
+        identity: Identity,
         since: Option<i64>,
         services: Arc<SessionServices>,
     ) -> Addr<Self> {
         let limits = &services.limits;
         let reader = FrameReader::new(io.clone(), limits.max_frame_bytes, leftover);
         let session = Self {
-            id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
-            user,
+            id: services::next_id(),
+            session_id: hex::encode(rand::random::<[u8; 16]>()).into(),
+            binding: Binding::new(&identity),
+            user: identity.user,
             since,
             out: Outgoing::new(io, limits, services.metrics.clone()),
             reading: reader.gate(),
@@ -99,6 +96,11 @@ impl WsSession {
             ctx.add_stream(reader);
             session
         })
+    }
+
+    fn send(&mut self, text: &str, ctx: &mut Context<Self>) {
+        self.out.text(text);
+        self.wrote(ctx);
     }
 
     /// Call after writing: stops a session whose peer went away, closes one
@@ -175,12 +177,17 @@ impl WsSession {
     /// Admitted: greet, then replay or go live.
     fn admitted(&mut self, ctx: &mut Context<Self>) {
         self.registered = true;
+        self.binding.arm(&self.clock);
         self.services.heartbeat.watch.do_send(Watch {
             id: self.id,
             clock: self.clock.clone(),
             session: ctx.address().recipient(),
         });
-        let greeting = frames::greeting(self.user.as_str());
+        let greeting = frames::greeting(
+            self.user.as_str(),
+            &self.session_id,
+            self.binding.expires_at_text().as_deref(),
+        );
         self.out.text(&greeting);
         if let Some(since) = self.since {
             self.start_replay(since, ctx);
@@ -193,26 +200,12 @@ impl WsSession {
     fn start_replay(&mut self, since: i64, ctx: &mut Context<Self>) {
         self.out.begin_replay();
         self.reading.pause();
-        let query = ReplaySince {
-            user: self.user.clone(),
-            since,
-            max: self.services.limits.replay_max,
-        };
-        self.services
-            .storage
-            .replay
-            .send(query)
+        let max = self.services.limits.replay_max;
+        requests::replay(&self.services.storage, &self.user, since, max)
             .into_actor(self)
-            .map(|result, act, ctx| match db_result(result) {
-                Ok((rows, truncated)) => {
-                    ctx.spawn(Replay(ReplayRows::new(rows, truncated)));
-                }
-                Err(e) => {
-                    log::warn!("replay for user {} failed: {e}", act.user);
-                    let error = frames::error(
-                        ErrorCode::Unavailable,
-                        "storage is unavailable: the replay was not sent",
-                    );
+            .map(|result, act, ctx| match result {
+                Ok(rows) => drop(ctx.spawn(Replay(rows))),
+                Err(error) => {
                     act.out.text(&error);
                     act.go_live(ctx);
                 }
@@ -228,17 +221,16 @@ impl WsSession {
     }
 
     fn on_client_message(&mut self, message: ClientMessage, ctx: &mut Context<Self>) {
+        if let ClientMessage::RefreshToken { token } = message {
+            let auth = self.services.auth.clone();
+            return self.end_for(lifetime::refresh(auth, token, self.user.clone()), ctx);
+        }
         match requests::handle(message, &self.user, &self.services.storage) {
             Request::Reply(text) => self.out.text(&text),
             Request::Later(answer) => {
                 answer
                     .into_actor(self)
-                    .map(|reply, act, ctx| {
-                        if let Some(text) = reply {
-                            act.out.text(&text);
-                            act.wrote(ctx);
-                        }
-                    })
+                    .map(|reply, act, ctx| drop(reply.inspect(|text| act.send(text, ctx))))
                     .spawn(ctx);
             }
         }
@@ -253,6 +245,7 @@ impl Actor for WsSession {
         let user = self.user.clone();
         let link = SessionLink {
             id: self.id,
+            session_id: self.session_id.clone(),
             frames: ctx.address().recipient(),
             control: ctx.address().recipient(),
             outbox: self.outbox.clone(),
@@ -260,25 +253,16 @@ impl Actor for WsSession {
         // Count the attempt, then ask to join; nothing else is handled (and
         // nothing read) until both answered, so no frame can precede
         // `connection_established` or a 4029 close.
-        async move {
-            if !services.connect_limiter.allow(&user).await {
-                return Err((Rejection::RateLimited, Close::RateLimited));
-            }
-            match services.registry.admit.send(Admit { user, link }).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(_)) => Err((Rejection::TooManySessions, Close::TooManySessions)),
-                Err(_) => Err((Rejection::Unavailable, Close::Unavailable)),
-            }
-        }
-        .into_actor(self)
-        .map(|result, act, ctx| match result {
-            Ok(()) => act.admitted(ctx),
-            Err((why, close)) => {
-                act.services.metrics.rejected(why);
-                act.close(ctx, close, CloseWhy::RateLimited);
-            }
-        })
-        .wait(ctx);
+        services::admit(services, user, link)
+            .into_actor(self)
+            .map(|result, act, ctx| match result {
+                Ok(()) => act.admitted(ctx),
+                Err((why, close)) => {
+                    act.services.metrics.rejected(why);
+                    act.close(ctx, close, CloseWhy::RateLimited);
+                }
+            })
+            .wait(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -299,17 +283,39 @@ impl Handler<Outbound> for WsSession {
     }
 }
 
+impl WsSession {
+    fn end_for(&mut self, verdict: Verdict, ctx: &mut Context<Self>) {
+        match verdict {
+            Verdict::Stay => {}
+            Verdict::Ping => {
+                self.out.ping();
+                self.wrote(ctx);
+            }
+            Verdict::SlowConsumer => self.slow_consumer(ctx),
+            Verdict::Rearm => self.clock.expire_at(self.binding.expires_at_ms()),
+            Verdict::Close(close, why) => self.close(ctx, close, why),
+            Verdict::Rebind(identity) => {
+                let answer = self.binding.refreshed(&identity, &self.clock);
+                self.end_for(Verdict::Answer(answer), ctx);
+            }
+            Verdict::Answer(text) => self.send(&text, ctx),
+            Verdict::Later(next) => {
+                let next = next.into_actor(self).map(|verdict, act, ctx| {
+                    if act.ended.is_none() {
+                        act.end_for(verdict, ctx);
+                    }
+                });
+                ctx.spawn(next);
+            }
+        }
+    }
+}
+
 impl Handler<SessionControl> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: SessionControl, ctx: &mut Self::Context) {
-        match msg {
-            SessionControl::SlowConsumer => self.slow_consumer(ctx),
-            SessionControl::Close(Close::ShuttingDown) => {
-                self.close(ctx, Close::ShuttingDown, CloseWhy::Shutdown)
-            }
-            SessionControl::Close(close) => self.close(ctx, close, CloseWhy::Client),
-        }
+        self.end_for(lifetime::on_control(msg, &self.binding), ctx);
     }
 }
 
@@ -317,17 +323,10 @@ impl Handler<Beat> for WsSession {
     type Result = ();
 
     fn handle(&mut self, beat: Beat, ctx: &mut Self::Context) {
-        match beat {
-            Beat::Ping if self.ended.is_none() => {
-                self.out.ping();
-                self.wrote(ctx);
-            }
-            Beat::Ping => {}
-            Beat::TimedOut => {
-                log::debug!("session {} of user {} timed out", self.id, self.user);
-                self.close(ctx, Close::HeartbeatTimeout, CloseWhy::Heartbeat);
-            }
-        }
+        let live = self.ended.is_none();
+        let auth = &self.services.auth;
+        let verdict = lifetime::on_beat(beat, live, &self.binding, auth, &self.user);
+        self.end_for(verdict, ctx);
     }
 }
 

@@ -6,7 +6,10 @@
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 
-use super::super::messages::{MarkAllRead, MarkRead, SessionStorage, UnreadCount, db_result};
+use super::super::messages::{
+    MarkAllRead, MarkRead, ReplaySince, SessionStorage, UnreadCount, db_result,
+};
+use super::outgoing::ReplayRows;
 use crate::models::UserId;
 use crate::protocol::{ClientMessage, ErrorCode, frames};
 
@@ -49,6 +52,10 @@ pub fn handle(message: ClientMessage, user: &UserId, storage: &SessionStorage) -
                 .boxed_local(),
             )
         }
+        // The session rebinds itself (`lifetime`); it never gets here.
+        ClientMessage::RefreshToken { .. } => {
+            Request::Reply(frames::error(ErrorCode::InvalidMessage, "unexpected"))
+        }
         ClientMessage::MarkAllRead => {
             let sent = storage.mark_all_read.send(MarkAllRead(user));
             Request::Later(
@@ -57,4 +64,31 @@ pub fn handle(message: ClientMessage, user: &UserId, storage: &SessionStorage) -
             )
         }
     }
+}
+
+/// What the client missed since `since`, or the `error` frame to send
+/// instead when storage cannot say (the session then goes live).
+pub fn replay(
+    storage: &SessionStorage,
+    user: &UserId,
+    since: i64,
+    max: i64,
+) -> LocalBoxFuture<'static, Result<ReplayRows, String>> {
+    let user = user.clone();
+    let sent = storage.replay.send(ReplaySince {
+        user: user.clone(),
+        since,
+        max,
+    });
+    sent.map(move |result| match db_result(result) {
+        Ok((rows, truncated)) => Ok(ReplayRows::new(rows, truncated)),
+        Err(e) => {
+            log::warn!("replay for user {user} failed: {e}");
+            Err(frames::error(
+                ErrorCode::Unavailable,
+                "storage is unavailable: the replay was not sent",
+            ))
+        }
+    })
+    .boxed_local()
 }

@@ -135,6 +135,7 @@ async fn load(
             max_life: deadline.saturating_duration_since(Instant::now()),
             prefix: format!("c{}_{i}_", ctx.run),
             first_source: i * o.processes_per_node.clamp(1, 200),
+            token_ttl: crate::fleet::TOKEN_TTL,
         };
         match ProcessFleet::spawn(ctx, &layout) {
             Ok(f) => fleets.push(f),

@@ -2,10 +2,13 @@
 //! an actor is given at start to reach the others. No actor file names
 //! another actor's type: each declares only its own state and handlers, and
 //! `startup` wires the handles. Storage messages (answered by the
-//! `DbActor`) are declared here too, with their result types; those of
-//! Web Push are in `messages::push`.
+//! `DbActor`) are declared in `storage`, with their result types; those of
+//! Web Push are in `push`.
 
 pub mod push;
+mod storage;
+
+pub use self::storage::*;
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -13,11 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use actix::prelude::*;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::models::{AlertRow, NewAlert, NewAlertRow, UserId};
-use crate::protocol::{Close, Frame, UserEvent};
-use crate::storage::{AlertFilter, PurgeStep, StorageError};
+use crate::models::{NewAlert, UserId};
+use crate::protocol::{Close, ControlEvent, Frame, UserEvent};
+use crate::storage::StorageError;
 
 // ---------------------------------------------------------------- sessions
 
@@ -32,8 +35,11 @@ pub struct Outbound(pub Arc<Frame>);
 pub enum SessionControl {
     /// The hub could not queue more frames for it (close 1013).
     SlowConsumer,
-    /// Close with this code and reason (shutdown, sign-out, revocation).
+    /// Close with this code and reason (shutdown, sign-out).
     Close(Close),
+    /// The opaque token with this SHA-256 was revoked: a session opened or
+    /// refreshed with it closes with 4003 `token revoked`.
+    TokenRevoked([u8; 32]),
 }
 
 /// Frames handed to a session and not yet handled by it. The hub refuses
@@ -49,6 +55,8 @@ pub struct Outbox {
 #[derive(Clone)]
 pub struct SessionLink {
     pub id: u64,
+    /// The `session_id` clients see: unique in the cluster.
+    pub session_id: Arc<str>,
     pub frames: Recipient<Outbound>,
     pub control: Recipient<SessionControl>,
     pub outbox: Arc<Outbox>,
@@ -68,13 +76,50 @@ pub fn clock_ms() -> u64 {
 #[derive(Debug)]
 pub struct SessionClock {
     last_heard_ms: AtomicU64,
+    /// When the session's credential expires, Unix ms; 0: never. Written
+    /// by the session (at start and on a refresh), read by the heartbeat
+    /// each tick: expiry costs no timer of its own.
+    expires_at_ms: AtomicU64,
+    /// The session's token must be checked again periodically
+    /// (introspection): the heartbeat says when.
+    recheck: AtomicBool,
 }
 
 impl SessionClock {
     pub fn new() -> Self {
         Self {
             last_heard_ms: AtomicU64::new(clock_ms()),
+            expires_at_ms: AtomicU64::new(0),
+            recheck: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_recheck(&self, on: bool) {
+        self.recheck.store(on, Ordering::Release);
+    }
+
+    pub fn rechecks(&self) -> bool {
+        self.recheck.load(Ordering::Acquire)
+    }
+
+    /// Arms (or, with `None`, disarms) the expiry.
+    pub fn expire_at(&self, unix_ms: Option<u64>) {
+        // 0 means "never", so an expiry at the epoch is stored as 1 ms.
+        let at = unix_ms.map_or(0, |t| t.max(1));
+        self.expires_at_ms.store(at, Ordering::Release);
+    }
+
+    /// Whether the credential expired by `now_unix_ms`; disarms the expiry
+    /// when it says so, so a session is told once (it re-arms it if a
+    /// refresh moved it meanwhile).
+    pub fn take_expired(&self, now_unix_ms: u64) -> bool {
+        let at = self.expires_at_ms.load(Ordering::Acquire);
+        at != 0
+            && now_unix_ms >= at
+            && self
+                .expires_at_ms
+                .compare_exchange(at, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// A frame arrived.
@@ -101,6 +146,11 @@ pub enum Beat {
     Ping,
     /// Nothing arrived for the client timeout: close with 1001.
     TimedOut,
+    /// The credential's expiry passed: close with 4001 unless a refresh
+    /// moved it.
+    Expired,
+    /// Check the introspected token again.
+    Recheck,
 }
 
 /// Start watching a session.
@@ -169,6 +219,12 @@ pub struct HubExited {
     pub generation: u64,
     pub panicked: bool,
 }
+
+/// A credential ended (contract §5), here or on another node: the registry
+/// closes the sessions it bound and tells this node's authentication caches.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Control(pub ControlEvent);
 
 /// Close every session with 1001 (server shutdown); answers how many.
 #[derive(Message)]
@@ -262,9 +318,6 @@ pub struct SubscriberHandle {
 
 // ---------------------------------------------------------------- writer
 
-/// One stored alert and whether this request created it.
-pub type Stored = (AlertRow, bool);
-
 /// Store these alerts (all or nothing) and deliver the new ones.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<Stored>, StorageError>")]
@@ -279,105 +332,4 @@ pub struct StoreAlerts {
 }
 
 // ---------------------------------------------------------------- storage
-
-/// Flattens the answer of a `send` to the `DbActor`: a DbActor that cannot
-/// take messages any more is storage being unavailable, like a failed query.
-pub fn db_result<T>(
-    sent: Result<Result<T, StorageError>, MailboxError>,
-) -> Result<T, StorageError> {
-    sent.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())))
-}
-
-/// Stores alerts in one transaction; each result says whether it was new.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<Stored>, StorageError>")]
-pub struct InsertAlerts(pub Vec<NewAlertRow>);
-
-/// A page of a user's alerts, newest first (one extra row tells if more
-/// exist), and the user's unread count.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(Vec<AlertRow>, i64), StorageError>")]
-pub struct ListAlerts {
-    pub user: UserId,
-    pub filter: AlertFilter,
-    pub limit: i64,
-}
-
-#[derive(Debug, Message)]
-#[rtype(result = "Result<i64, StorageError>")]
-pub struct UnreadCount(pub UserId);
-
-/// Marks one alert read and tells every session of the user (`alert_update`
-/// then `unread_count`); `None` if the user has no such alert.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Option<AlertRow>, StorageError>")]
-pub struct MarkRead {
-    pub user: UserId,
-    pub alert_id: i64,
-}
-
-/// Marks all of a user's alerts read and tells every session; returns how
-/// many changed.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<usize, StorageError>")]
-pub struct MarkAllRead(pub UserId);
-
-/// Alerts after `since`, oldest first, at most `max`, and whether more were skipped.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(Vec<AlertRow>, bool), StorageError>")]
-pub struct ReplaySince {
-    pub user: UserId,
-    pub since: i64,
-    pub max: i64,
-}
-
-/// A user's alerts stored at or after a time, oldest first (multi-node catch-up).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<AlertRow>, StorageError>")]
-pub struct AlertsCreatedSince {
-    pub user: UserId,
-    pub since: NaiveDateTime,
-    pub max: i64,
-}
-
-/// The user an opaque token belongs to, if it is live.
-#[derive(Message)]
-#[rtype(result = "Result<Option<String>, StorageError>")]
-pub struct TokenUser(pub String);
-
-impl std::fmt::Debug for TokenUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenUser(***)")
-    }
-}
-
-/// One step of the retention purge: examine at most `window` alerts above
-/// id `after`, delete the read ones created before `cutoff`.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<PurgeStep, StorageError>")]
-pub struct PurgeRead {
-    pub cutoff: NaiveDateTime,
-    pub after: i64,
-    pub window: i64,
-}
-
-/// A round trip to the database, for `/ready`.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), StorageError>")]
-pub struct Ping;
-
-/// What a session asks of storage.
-#[derive(Clone)]
-pub struct SessionStorage {
-    pub replay: Recipient<ReplaySince>,
-    pub unread: Recipient<UnreadCount>,
-    pub mark_read: Recipient<MarkRead>,
-    pub mark_all_read: Recipient<MarkAllRead>,
-}
-
-/// What a hub asks of storage (the catch-up after a Redis outage).
-#[derive(Clone)]
-pub struct HubStorage {
-    pub since: Recipient<AlertsCreatedSince>,
-    pub unread: Recipient<UnreadCount>,
-}
+// The `DbActor`'s messages are in `storage`.

@@ -1,0 +1,49 @@
+//! `SessionServices`: what every session shares, one allocation for all
+//! of them — and the admission every session asks for before it greets.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::super::messages::{Admit, HeartbeatHandle, RegistryHandle, SessionLink, SessionStorage};
+use crate::auth::Authenticator;
+use crate::config::Limits;
+use crate::models::UserId;
+use crate::protocol::Close;
+use crate::rate_limit::connect::ConnectLimiter;
+use crate::telemetry::metrics::{Metrics, Rejection};
+
+/// What every session shares: one allocation for all of them.
+pub struct SessionServices {
+    pub registry: RegistryHandle,
+    pub heartbeat: HeartbeatHandle,
+    pub storage: SessionStorage,
+    pub connect_limiter: ConnectLimiter,
+    /// Checks the token of a `refresh_token`.
+    pub auth: Authenticator,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+/// Counts the connect attempt, then asks the registry to admit the
+/// session; the refusal says why and how to close.
+pub async fn admit(
+    services: Arc<SessionServices>,
+    user: UserId,
+    link: SessionLink,
+) -> Result<(), (Rejection, Close)> {
+    if !services.connect_limiter.allow(&user).await {
+        return Err((Rejection::RateLimited, Close::RateLimited));
+    }
+    match services.registry.admit.send(Admit { user, link }).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err((Rejection::TooManySessions, Close::TooManySessions)),
+        Err(_) => Err((Rejection::Unavailable, Close::Unavailable)),
+    }
+}
+
+/// A session's id on this node (the registry's key); clients see the
+/// random `session_id` instead.
+pub fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
