@@ -13,12 +13,15 @@ use crate::actors::writer::AlertWriter;
 use crate::auth::Authenticator;
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::RedisContext;
+use crate::storage::DbHealth;
 use crate::telemetry::metrics::Metrics;
 
 pub struct AppState {
     pub auth: Authenticator,
     pub writer: Addr<AlertWriter>,
     pub db: Addr<DbActor>,
+    /// What the storage calls last said about the database (`/metrics`).
+    pub db_health: Arc<DbHealth>,
     pub registry: Addr<Registry>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionServices>,

@@ -110,6 +110,7 @@ impl Application {
             ),
             writer: actors.writer,
             db: actors.db,
+            db_health: actors.db_health,
             registry: actors.registry.clone(),
             metrics,
             sessions: actors.sessions,

@@ -25,12 +25,14 @@ use crate::rate_limit::connect::ConnectLimiter;
 use crate::redis::RedisContext;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
-use crate::storage::DbPool;
+use crate::storage::{DbHealth, DbPool};
 use crate::telemetry::metrics::Metrics;
 
 /// The running actors that the HTTP layer talks to.
 pub struct Actors {
     pub db: Addr<DbActor>,
+    /// What the storage calls last said about the database.
+    pub db_health: Arc<DbHealth>,
     pub registry: Addr<Registry>,
     pub writer: Addr<AlertWriter>,
     pub sessions: Arc<SessionServices>,
@@ -48,10 +50,11 @@ pub fn start(
 
     let publisher = redis.map(|r| Publisher::start(r.clone(), node.clone()));
     let delivery = Delivery::new(registry.clone().recipient(), publisher.clone());
+    let db_health = Arc::new(DbHealth::default());
     let db = {
-        let delivery = delivery.clone();
+        let (delivery, health) = (delivery.clone(), db_health.clone());
         SyncArbiter::start(settings.pool.max_size as usize, move || {
-            DbActor::new(pool.clone(), delivery.clone())
+            DbActor::new(pool.clone(), delivery.clone(), health.clone())
         })
     };
     let subscriber = redis.map(|r| {
@@ -143,6 +146,7 @@ pub fn start(
     });
     Actors {
         db,
+        db_health,
         registry,
         writer,
         sessions,

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod connection;
+pub mod health;
 pub mod pool;
 pub mod refusal;
 pub mod retention;
@@ -21,6 +22,7 @@ pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
+pub use health::DbHealth;
 pub use pool::*;
 pub use retention::*;
 pub use settings::*;

@@ -4,8 +4,8 @@
 //! Every labelled series is created at 0 when the registry is built, so
 //! dashboards and alert rules (`deploy/`) see it before its first event.
 //! The process metrics (`process_open_fds`, `process_max_fds`,
-//! `process_resident_memory_bytes`, `process_cpu_seconds_total`, …) come from
-//! the `prometheus` crate's process collector, read from `/proc` at scrape.
+//! `process_resident_memory_bytes`, `process_cpu_seconds_total`, …) are read
+//! from `/proc/self` at scrape (`process`).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -13,6 +13,7 @@ use prometheus::{
 };
 
 use super::node_gauges::NodeGauges;
+use super::process::ProcessMetrics;
 
 /// Why a handshake was turned away, as the `reason` label.
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +136,7 @@ pub struct Metrics {
     pub retention_deleted: IntCounter,
     /// Build, database and Redis gauges, set at scrape.
     pub node: NodeGauges,
+    process: ProcessMetrics,
 }
 
 impl Metrics {
@@ -266,12 +268,12 @@ impl Metrics {
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
             Box::new(retention_deleted.clone()),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             // Names are unique constants in this function, so registering cannot clash.
             registry.register(c).expect("metric names are unique");
         }
         let node = NodeGauges::register(&registry, with_redis);
+        let process = ProcessMetrics::register(&registry);
         Self {
             registry,
             connections,
@@ -291,6 +293,7 @@ impl Metrics {
             rest_rate_limited,
             retention_deleted,
             node,
+            process,
         }
     }
 
@@ -312,6 +315,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.process.refresh();
         let mut buf = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metric families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);

@@ -246,7 +246,9 @@ fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWrite
     let delivery = alerthub::delivery::Delivery::new(NoSessions.start().recipient(), None);
     let db = {
         let delivery = delivery.clone();
-        SyncArbiter::start(2, move || DbActor::new(pool.clone(), delivery.clone()))
+        SyncArbiter::start(2, move || {
+            DbActor::new(pool.clone(), delivery.clone(), Default::default())
+        })
     };
     AlertWriter::new(db.recipient(), delivery, metrics).start()
 }
