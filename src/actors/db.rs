@@ -10,6 +10,8 @@
 //! tells every session of the user (`alert_update`, then `unread_count`),
 //! from here, so the WebSocket and the REST paths update every tab alike.
 
+use std::sync::Arc;
+
 use actix::{Actor, Handler, SyncContext};
 
 use super::messages::push::{
@@ -25,26 +27,41 @@ use crate::models::AlertRow;
 use crate::models::push::SubscriptionRow;
 use crate::models::time::now_timestamp;
 use crate::protocol::{UpdateType, UserEvent};
-use crate::storage::{self, AnyConnection, DbPool, PurgeStep, PushJob, StorageError};
+use crate::storage::{self, AnyConnection, DbHealth, DbPool, PurgeStep, PushJob, StorageError};
 
 pub struct DbActor {
     pool: DbPool,
     delivery: Delivery,
+    health: Arc<DbHealth>,
 }
 
 impl DbActor {
-    pub fn new(pool: DbPool, delivery: Delivery) -> Self {
-        Self { pool, delivery }
+    pub fn new(pool: DbPool, delivery: Delivery, health: Arc<DbHealth>) -> Self {
+        Self {
+            pool,
+            delivery,
+            health,
+        }
     }
 
     /// Runs `work` on a pooled connection: every handler fails the same way
-    /// when the pool is empty.
+    /// when the pool is empty. The outcome is recorded in `health` (a row
+    /// the database refused still means the database answered).
     fn with_conn<T>(
         &self,
         work: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut conn = self.pool.get()?;
-        work(&mut conn)
+        let result = self
+            .pool
+            .get()
+            .map_err(StorageError::from)
+            .and_then(|mut conn| work(&mut conn));
+        self.health.record(
+            result
+                .as_ref()
+                .map_or_else(StorageError::is_refusal, |_| true),
+        );
+        result
     }
 }
 

@@ -16,6 +16,7 @@ use crate::delivery::Delivery;
 use crate::push::VapidKey;
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::RedisContext;
+use crate::storage::DbHealth;
 use crate::telemetry::metrics::Metrics;
 
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub delivery: Delivery,
     pub writer: Addr<AlertWriter>,
     pub db: Addr<DbActor>,
+    /// What the storage calls last said about the database (`/metrics`).
+    pub db_health: Arc<DbHealth>,
     pub registry: Addr<Registry>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionServices>,

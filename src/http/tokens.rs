@@ -25,7 +25,10 @@ use crate::storage::token_id;
 /// handler reads the JSON itself, naming every bad field).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "a schema for the document; the handler reads the JSON")]
+#[allow(
+    dead_code,
+    reason = "a schema for the document; the handler reads the JSON"
+)]
 pub struct CreateTokenRequest {
     /// `^\w{1,64}$` (ASCII).
     #[schema(pattern = r"^[A-Za-z0-9_]{1,64}$")]
@@ -46,7 +49,10 @@ pub struct CreatedToken {
 /// `POST /api/v1/tokens/revoke`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "a schema for the document; the handler reads the JSON")]
+#[allow(
+    dead_code,
+    reason = "a schema for the document; the handler reads the JSON"
+)]
 pub struct RevokeTokenRequest {
     /// The token, bare or as in an `Authorization` header (`Token …`, `Bearer …`).
     pub token: String,
@@ -61,7 +67,10 @@ pub struct Revoked {
 /// `POST /api/v1/users/{user_id}/sign-out`; the body may be omitted.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "a schema for the document; the handler reads the JSON")]
+#[allow(
+    dead_code,
+    reason = "a schema for the document; the handler reads the JSON"
+)]
 pub struct SignOutRequest {
     /// A `session_id` from `connection_established` that stays open.
     #[schema(max_length = 128)]

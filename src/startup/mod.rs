@@ -147,6 +147,7 @@ impl Application {
             delivery: actors.delivery,
             writer: actors.writer,
             db: actors.db,
+            db_health: actors.db_health,
             registry: actors.registry.clone(),
             metrics,
             sessions: actors.sessions,

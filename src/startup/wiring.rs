@@ -33,13 +33,15 @@ use crate::rate_limit::connect::ConnectLimiter;
 use crate::redis::RedisContext;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
-use crate::storage::DbPool;
+use crate::storage::{DbHealth, DbPool};
 use crate::telemetry::metrics::Metrics;
 
 /// The running actors that the HTTP layer talks to.
 pub struct Actors {
     pub db: Addr<DbActor>,
     pub push_health: Arc<PushHealth>,
+    /// What the storage calls last said about the database.
+    pub db_health: Arc<DbHealth>,
     pub registry: Addr<Registry>,
     pub writer: Addr<AlertWriter>,
     pub sessions: Arc<SessionServices>,
@@ -74,14 +76,15 @@ pub fn start(
         registry.clone().recipient(),
         publisher.clone(),
     );
+    let db_health = Arc::new(DbHealth::default());
     // Two arbiters over one pool: the trigger's inserts have a thread (and a
     // connection, see `PoolOptions::connections`) of their own, so they never
     // queue behind the reads of a reconnect storm (thousands of replays at
     // once). The `AlertWriter` keeps at most one insert in flight: one thread.
     let start_db = |threads: usize| {
-        let (pool, delivery) = (pool.clone(), delivery.clone());
+        let (pool, delivery, health) = (pool.clone(), delivery.clone(), db_health.clone());
         SyncArbiter::start(threads, move || {
-            DbActor::new(pool.clone(), delivery.clone())
+            DbActor::new(pool.clone(), delivery.clone(), health.clone())
         })
     };
     let db = start_db(settings.pool.max_size as usize);
@@ -225,6 +228,7 @@ pub fn start(
     Actors {
         db,
         push_health,
+        db_health,
         registry,
         writer,
         sessions,

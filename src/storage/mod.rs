@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod connection;
+pub mod health;
 pub mod pool;
 pub mod push;
 pub mod refusal;
@@ -23,6 +24,7 @@ pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
+pub use health::DbHealth;
 pub use pool::*;
 pub use push::*;
 pub use retention::*;

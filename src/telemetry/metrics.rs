@@ -4,8 +4,8 @@
 //! Every labelled series is created at 0 when the registry is built, so
 //! dashboards and alert rules (`deploy/`) see it before its first event.
 //! The process metrics (`process_open_fds`, `process_max_fds`,
-//! `process_resident_memory_bytes`, `process_cpu_seconds_total`, …) come from
-//! the `prometheus` crate's process collector, read from `/proc` at scrape.
+//! `process_resident_memory_bytes`, `process_cpu_seconds_total`, …) are read
+//! from `/proc/self` at scrape (`process`).
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -13,6 +13,7 @@ use prometheus::{
 };
 
 use super::node_gauges::NodeGauges;
+use super::process::ProcessMetrics;
 
 /// Why a handshake was turned away, as the `reason` label.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +151,7 @@ pub struct Metrics {
     pub push_sent: IntCounter,
     pub push_failed: IntCounter,
     pub push_expired_subscriptions: IntCounter,
+    process: ProcessMetrics,
 }
 
 impl Metrics {
@@ -296,7 +298,6 @@ impl Metrics {
             Box::new(token_checks.clone()),
             Box::new(rest_rate_limited.clone()),
             Box::new(retention_deleted.clone()),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
             Box::new(push_sent.clone()),
             Box::new(push_failed.clone()),
             Box::new(push_expired_subscriptions.clone()),
@@ -305,6 +306,7 @@ impl Metrics {
             registry.register(c).expect("metric names are unique");
         }
         let node = NodeGauges::register(&registry, with_redis);
+        let process = ProcessMetrics::register(&registry);
         Self {
             registry,
             connections,
@@ -327,6 +329,7 @@ impl Metrics {
             push_sent,
             push_failed,
             push_expired_subscriptions,
+            process,
         }
     }
 
@@ -348,6 +351,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.process.refresh();
         let mut buf = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metric families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);

@@ -1,8 +1,10 @@
 //! Gauges about the node and what it depends on: the build it runs, whether
 //! its database and Redis answer, and the backlog of the Redis ingest
-//! stream. They are set when `/metrics` is scraped (the HTTP layer runs the
-//! same checks as `/health`), not by a timer of their own, so a scrape always
-//! shows the state at that moment and an idle node does no work for them.
+//! stream. They are set when `/metrics` is scraped, not by a timer of their
+//! own, so a scrape shows the state at that moment and an idle node does no
+//! work for them. The database's state comes from the node's own storage
+//! calls of the last 10 s (`storage::DbHealth`), else from a query (the
+//! check `/health` runs); Redis is asked at each scrape.
 //!
 //! The Redis series exist only on a node with `REDIS_URL`: a single node
 //! has no Redis to be down, and an alert rule on `alerthub_redis_up == 0`

@@ -253,7 +253,9 @@ fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWrite
         alerthub::delivery::Delivery::new(none.clone().recipient(), none.recipient(), None);
     let db = {
         let delivery = delivery.clone();
-        SyncArbiter::start(2, move || DbActor::new(pool.clone(), delivery.clone()))
+        SyncArbiter::start(2, move || {
+            DbActor::new(pool.clone(), delivery.clone(), Default::default())
+        })
     };
     AlertWriter::new(db.recipient(), delivery, metrics).start()
 }

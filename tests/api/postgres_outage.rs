@@ -177,6 +177,12 @@ async fn the_server_rides_out_a_postgres_outage_and_recovers_by_itself() {
         (200, Some("down")),
         "{health}"
     );
+    // And `/metrics`, for the alert rule on `alerthub_database_up == 0`.
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.lines().any(|l| l == "alerthub_database_up 0"),
+        "{metrics}"
+    );
     ws.send_json(serde_json::json!({"type": "get_unread_count"}))
         .await;
     assert_eq!(ws.expect("error").await["code"], "unavailable");
@@ -193,6 +199,11 @@ async fn the_server_rides_out_a_postgres_outage_and_recovers_by_itself() {
     }
     assert!(ready, "/ready did not recover");
     let after = app.create_alert("1", "after").await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.lines().any(|l| l == "alerthub_database_up 1"),
+        "{metrics}"
+    );
     assert_eq!(
         ws.expect("breach_alert").await["message"]["alert_id"],
         after
