@@ -72,7 +72,12 @@ const USED: &[(&[&str], &[&str])] = &[
     ),
     (&["token"], &[]),
     (&["token", "create"], &["database_url", "db_timeout_secs"]),
-    (&["token", "revoke"], &["database_url", "db_timeout_secs"]),
+    // Revoke also asks the running server (at --url, else ALERTHUB_BIND)
+    // to close the token's sessions, with a service key.
+    (
+        &["token", "revoke"],
+        &["bind", "database_url", "db_timeout_secs", "service_keys"],
+    ),
     (
         &["token", "jwt"],
         &[

@@ -75,7 +75,13 @@ async fn each_command_help_lists_only_the_options_it_uses() {
         ),
         (
             &["token", "revoke"],
-            &["--database-url", "--db-timeout-secs"],
+            &[
+                "--bind",
+                "--url",
+                "--database-url",
+                "--service-keys",
+                "--db-timeout-secs",
+            ],
         ),
         (
             &["token", "jwt"],
