@@ -30,9 +30,9 @@ use crate::storage::token_id;
     reason = "a schema for the document; the handler reads the JSON"
 )]
 pub struct CreateTokenRequest {
-    /// `^\w{1,64}$` (ASCII).
-    #[schema(pattern = r"^[A-Za-z0-9_]{1,64}$")]
-    pub user_id: String,
+    /// `^\w{1,64}$` (ASCII), or a non-negative integer, as in a trigger.
+    #[schema(schema_with = crate::models::wire_schema::user_id_schema)]
+    pub user_id: Value,
     #[schema(max_length = 64)]
     pub label: Option<String>,
 }
@@ -272,10 +272,11 @@ pub async fn sign_out(
         UserId::parse(&path.into_inner()).map_err(|_| ApiError::NotFound("no such user".into()))?;
     require_service(&req, &state).await?;
     let deadline = state.sessions.limits.body_read_timeout;
-    let body = fields(
-        read_optional_json(&req, payload, BODY_LIMIT, deadline).await?,
-        &["except_session", "revoke_tokens"],
-    )?;
+    // The body is optional: none, `{}` and `null` all mean the defaults.
+    let body = match read_optional_json(&req, payload, BODY_LIMIT, deadline).await? {
+        Value::Null => Map::new(),
+        given => fields(given, &["except_session", "revoke_tokens"])?,
+    };
     let except_session = match body.get("except_session") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.len() <= 128 => Some(s.clone()),

@@ -52,7 +52,7 @@ pub struct TriggerBatch {
 }
 
 /// `user_id` in a trigger: the contract's pattern, or a JWT-style number.
-fn user_id_schema() -> utoipa::openapi::Schema {
+pub fn user_id_schema() -> utoipa::openapi::Schema {
     let text: Object = ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some("^[A-Za-z0-9_]{1,64}$"))
