@@ -60,12 +60,7 @@ impl Hostile {
     }
 }
 
-/// A counter (or one labelled series) from the Prometheus text.
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
-}
+use alerthub_test_support::metric_count as metric;
 
 const DB_QUERIES: &str = "alerthub_db_queries_total";
 const QUERIED: &str = r#"alerthub_opaque_token_checks_total{outcome="queried"}"#;

@@ -4,17 +4,7 @@
 
 use alerthub_test_support::*;
 
-/// The value of one sample line (`name` or `name{labels}`) of the metrics text.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (name, value) = l.rsplit_once(' ')?;
-        (name == series).then(|| value.parse().unwrap())
-    })
-}
-
-fn value(text: &str, series: &str) -> f64 {
-    sample(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
-}
+use alerthub_test_support::metric_value as value;
 
 #[actix_web::test]
 async fn process_metrics_describe_this_process() {

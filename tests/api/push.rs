@@ -66,11 +66,7 @@ async fn trigger(app: &TestApp, user: &str, breach: &str, severity: &str) -> i64
     body["alert"]["alert_id"].as_i64().unwrap()
 }
 
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
-}
+use alerthub_test_support::metric_count as metric;
 
 #[actix_web::test]
 async fn the_vapid_key_and_a_users_own_subscriptions() {

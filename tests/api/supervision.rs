@@ -10,12 +10,7 @@ use serde_json::{Value, json};
 
 use alerthub_test_support::*;
 
-/// The value of an unlabelled metric, if it is exposed.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
+use alerthub_test_support::metric_sample as metric;
 
 /// Polls `/metrics` until the metric is `want`; fails if it does not get
 /// there within PATIENCE.

@@ -543,3 +543,22 @@ impl TestApp {
         }
     }
 }
+
+/// The value of one sample (`name` or `name{labels}`) of the Prometheus
+/// text of `/metrics`, if the series is exposed.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (name, value) = l.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().expect("a sample's value is a number"))
+    })
+}
+
+/// `metric_sample` for a series that must be exposed.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    metric_sample(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+/// A counter (or one labelled series) as a whole number; 0 if not exposed.
+pub fn metric_count(text: &str, series: &str) -> u64 {
+    metric_sample(text, series).map_or(0, |v| v as u64)
+}
