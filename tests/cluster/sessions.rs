@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::nodes::{Node, shared};
+use crate::nodes::{Node, Shared, shared};
 use alerthub_test_support::{Closed, JWT_SECRET, WsClient, close_of, now_secs, sign_jwt};
 
 fn jwt_issued(user: &str, iat: u64) -> String {
@@ -51,11 +51,18 @@ async fn a_revocation_on_one_node_closes_the_sessions_on_another() {
     };
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
-    let (status, created) = a.post("/api/v1/tokens", json!({"user_id": "c1"})).await;
+    revocation_closes_the_sessions_on_another(&a, &b, "c1").await;
+}
+
+/// `user`'s opaque token, minted on `a`, is revoked on `a`: its session on
+/// `b` closes with 4003 within the bound, the user's other session lives,
+/// and `b` refuses the token at once.
+pub async fn revocation_closes_the_sessions_on_another(a: &Node, b: &Node, user: &str) {
+    let (status, created) = a.post("/api/v1/tokens", json!({"user_id": user})).await;
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().unwrap().to_owned();
-    let (mut on_b, _) = open(&b, "c1", &token).await;
-    let (mut other_on_b, _) = open(&b, "c1", &jwt_issued("c1", now_secs())).await;
+    let (mut on_b, _) = open(b, user, &token).await;
+    let (mut other_on_b, _) = open(b, user, &jwt_issued(user, now_secs())).await;
 
     let started = Instant::now();
     let (status, body) = a
@@ -66,7 +73,7 @@ async fn a_revocation_on_one_node_closes_the_sessions_on_another() {
     other_on_b.assert_alive().await;
     // B refuses the token at once, not after its cache's lifetime.
     let url = format!(
-        "ws://127.0.0.1:{}/ws/breach-alerts/c1/?token={token}",
+        "ws://127.0.0.1:{}/ws/breach-alerts/{user}/?token={token}",
         b.port
     );
     assert_eq!(close_of(&url).await.code, 4003);
@@ -80,16 +87,31 @@ async fn a_sign_out_on_one_node_holds_on_every_node_and_on_later_ones() {
     };
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
-    let old = jwt_issued("c2", now_secs() - 30);
-    let (mut on_b, _) = open(&b, "c2", &old).await;
-    let (mut kept_on_b, hello) = open(&b, "c2", &old).await;
-    let (mut on_a, _) = open(&a, "c2", &old).await;
-    let (mut neighbour, _) = open(&b, "c3", &jwt_issued("c3", now_secs() - 30)).await;
+    sign_out_holds_on_every_node_and_on_later_ones(&shared, &shared.redis_url, [&a, &b], "c2", "c3")
+        .await;
+}
+
+/// `user` signs out through `a` (keeping one session on `b`): the others
+/// close on both nodes, `neighbour` is untouched, and the JWT issued
+/// before is refused by `b` and by a node started afterwards on
+/// `redis_url`.
+pub async fn sign_out_holds_on_every_node_and_on_later_ones(
+    shared: &Shared,
+    redis_url: &str,
+    [a, b]: [&Node; 2],
+    user: &str,
+    neighbour: &str,
+) {
+    let old = jwt_issued(user, now_secs() - 30);
+    let (mut on_b, _) = open(b, user, &old).await;
+    let (mut kept_on_b, hello) = open(b, user, &old).await;
+    let (mut on_a, _) = open(a, user, &old).await;
+    let (mut neighbour, _) = open(b, neighbour, &jwt_issued(neighbour, now_secs() - 30)).await;
 
     let started = Instant::now();
     let (status, body) = a
         .post(
-            "/api/v1/users/c2/sign-out",
+            &format!("/api/v1/users/{user}/sign-out"),
             json!({"except_session": hello["session_id"]}),
         )
         .await;
@@ -102,13 +124,13 @@ async fn a_sign_out_on_one_node_holds_on_every_node_and_on_later_ones() {
     // B had admitted the old JWT before: it refuses it now.
     let url = |node: &Node| {
         format!(
-            "ws://127.0.0.1:{}/ws/breach-alerts/c2/?token={old}",
+            "ws://127.0.0.1:{}/ws/breach-alerts/{user}/?token={old}",
             node.port
         )
     };
-    assert_eq!(close_of(&url(&b)).await.code, 4003);
+    assert_eq!(close_of(&url(b)).await.code, 4003);
     // A node started after the sign-out refuses it too; a new JWT works.
-    let c = Node::start(&shared, "node-c", &[]).await;
+    let c = Node::start_with_redis(shared, "node-c", redis_url, &[]).await;
     assert_eq!(close_of(&url(&c)).await.code, 4003);
-    open(&c, "c2", &jwt_issued("c2", now_secs())).await;
+    open(&c, user, &jwt_issued(user, now_secs())).await;
 }

@@ -6,12 +6,11 @@
 //!   channel and connect window live on that user's shard only;
 //! - ingest with a node SIGKILLed, entries spread over every shard's stream;
 //! - one shard restarted mid-traffic: its users get what they missed by
-//!   catch-up, the other shard's users are not affected at all.
-//!
-//! Sign-out on the sharded setup (issue 11): add it here the same way —
-//! `let (_shards, nodes) = sharded_nodes(&shared, 2, &["node-a", "node-b"])`,
-//! pick users on different shards with `user_on`, and call the single-Redis
-//! test's body (taking `&Node`s and user ids) with them.
+//!   catch-up, the other shard's users are not affected at all;
+//! - a token revocation and a sign-out (contract §5) close the sessions on
+//!   other nodes for users on a shard other than the control channel's
+//!   (shard 0), and a node started later on the same shards refuses the
+//!   voided JWT.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +20,9 @@ use serde_json::{Value, json};
 
 use crate::fanout::events_reach_every_node_once;
 use crate::ingest::ingest_with_a_killed_node;
+use crate::sessions::{
+    revocation_closes_the_sessions_on_another, sign_out_holds_on_every_node_and_on_later_ones,
+};
 use crate::nodes::{Node, OwnShards, Shared, shared};
 use alerthub::models::UserId;
 use alerthub::redis::shard::shard_of;
@@ -286,4 +288,27 @@ async fn a_shard_restart_loses_nothing_and_spares_the_other_shard() {
         assert!(log.contains("redis subscriber (shard 1): connection lost"));
         assert!(!log.contains("redis subscriber (shard 0): connection lost"));
     }
+}
+
+#[actix_web::test]
+async fn revocation_and_sign_out_cross_nodes_on_three_shards() {
+    let Some(shared) = shared("revocation_and_sign_out_cross_nodes_on_three_shards") else {
+        return;
+    };
+    let (shards, nodes) = sharded_nodes(&shared, 3, &["node-a", "node-b"]).await;
+    let [a, b] = &nodes[..] else { unreachable!() };
+    // Users away from shard 0, which carries the control channel (the
+    // sessions to close and the user's own channel are on another shard).
+    for shard in [1, 2] {
+        revocation_closes_the_sessions_on_another(a, b, &user_on(shard, 3, "r")).await;
+    }
+    let (user, neighbour) = (user_on(2, 3, "so"), user_on(1, 3, "nb"));
+    sign_out_holds_on_every_node_and_on_later_ones(
+        &shared,
+        &shards.redis_url(),
+        [a, b],
+        &user,
+        &neighbour,
+    )
+    .await;
 }
