@@ -9,6 +9,7 @@ pub mod error;
 pub mod openapi;
 mod operators;
 mod push;
+mod session_threads;
 mod state;
 mod tokens;
 mod trigger;
@@ -20,6 +21,7 @@ use actix_web::dev::Service;
 use actix_web::http::header;
 use actix_web::web;
 
+pub use self::session_threads::SessionThreads;
 pub use self::state::{AppState, PushState};
 use error::ApiError;
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 
+use super::session_threads::SessionThreads;
 use crate::actors::db::DbActor;
 use crate::actors::messages::push::PushHealth;
 use crate::actors::registry::Registry;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub registry: Addr<Registry>,
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<SessionServices>,
+    /// Where an upgraded WebSocket's session runs (not on the HTTP worker).
+    pub session_threads: SessionThreads,
     /// The per-user limit of the endpoints that take a user token.
     pub rest_limit: RestLimiter,
     pub allowed_origins: Option<Vec<String>>,

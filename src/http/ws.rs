@@ -11,7 +11,6 @@
 //! only.
 
 use std::convert::Infallible;
-use std::rc::Rc;
 use std::time::Duration;
 
 use actix_codec::Framed;
@@ -27,8 +26,8 @@ use tokio::net::TcpStream;
 use super::access_log;
 use super::credentials::authorization;
 use super::error::ApiError;
+use super::session_threads::Handover;
 use super::state::AppState;
-use crate::actors::session::WsSession;
 use crate::auth::refusal::{Door, Refusal, log_refusal};
 use crate::auth::{AuthError, Credential};
 use crate::models::UserId;
@@ -208,13 +207,18 @@ async fn handshake(
     let parts = framed.into_parts();
     match (refusal, outcome) {
         (None, Ok(identity)) => {
-            WsSession::start(
-                Rc::new(parts.io),
-                &parts.read_buf,
+            // The session runs on a thread of its own, not on this worker
+            // (`SessionThreads` says why).
+            let Ok(io) = parts.io.into_std() else {
+                return (101, user);
+            };
+            state.session_threads.start(Handover {
+                io,
+                leftover: parts.read_buf.to_vec(),
                 identity,
-                handshake.since,
-                state.sessions.clone(),
-            );
+                since: handshake.since,
+                services: state.sessions.clone(),
+            });
         }
         (refusal, _) => {
             let (why, close) =

@@ -21,7 +21,7 @@ use crate::auth::{JwtVerifier, SignOuts};
 use crate::config::Settings;
 use crate::config::push::{VapidConfigError, resolve_vapid};
 use crate::config::secrets::{Secrets, SecretsError};
-use crate::http::{AppState, PushState};
+use crate::http::{AppState, PushState, SessionThreads};
 use crate::rate_limit::rest::RestLimiter;
 use crate::redis::{RedisConfigError, RedisContext};
 use crate::storage::{self, StorageError};
@@ -151,6 +151,12 @@ impl Application {
             registry: actors.registry.clone(),
             metrics,
             sessions: actors.sessions,
+            session_threads: SessionThreads::new(
+                settings
+                    .workers
+                    .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                    .unwrap_or(2),
+            ),
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
             access_log: settings.access_log,

@@ -153,9 +153,12 @@ pub fn start(
 
     // Without a VAPID key nothing is scheduled, so nothing waits for a push.
     let schedule = vapid.as_ref().map(|_| settings.push.schedule);
+    // The trigger's hot path on an arbiter of its own: it never waits for
+    // the registry, the hubs or the heartbeat, which a reconnect storm
+    // keeps busy on this one.
     let writer = AlertWriter::new(db_writes.recipient(), delivery.clone(), metrics.clone())
-        .with_push_schedule(schedule)
-        .start();
+        .with_push_schedule(schedule);
+    let writer = AlertWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| writer);
     let push_health = Arc::new(PushHealth::new(crate::models::time::now_ms()));
     if let Some(vapid) = vapid {
         let storage = PushStorage {

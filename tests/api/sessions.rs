@@ -169,6 +169,32 @@ async fn a_refresh_moves_the_expiry_and_the_session_outlives_the_old_exp() {
     );
 }
 
+/// A refresh may also bring the expiry closer (a shorter-lived token):
+/// the session then closes at the new expiry, not at the old one.
+#[actix_web::test]
+async fn a_refresh_to_an_earlier_expiry_closes_at_the_new_one() {
+    let app = spawn_app().await;
+    let (mut ws, _) = open(&app, "r2", &jwt_at("r2", now_secs() + 600, None)).await;
+    let new_exp = now_secs() + 2;
+    ws.send_json(json!({"type": "refresh_token", "token": jwt_at("r2", new_exp, None)}))
+        .await;
+    ws.expect("token_refreshed").await;
+    let closed_frame = ws.expect_close().await;
+    let at = now_ms();
+    assert_eq!(closed_frame, closed(4001, "token expired"));
+    assert!(
+        at >= new_exp * 1000,
+        "closed {} ms before exp",
+        new_exp * 1000 - at
+    );
+    // The contract's bound is 1 s; the margin is for a loaded machine.
+    assert!(
+        at <= new_exp * 1000 + 1500,
+        "closed {} ms after exp",
+        at - new_exp * 1000
+    );
+}
+
 #[actix_web::test]
 async fn bad_refreshes_are_invalid_token_and_change_nothing() {
     let app = spawn_app().await;

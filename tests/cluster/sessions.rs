@@ -87,8 +87,14 @@ async fn a_sign_out_on_one_node_holds_on_every_node_and_on_later_ones() {
     };
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
-    sign_out_holds_on_every_node_and_on_later_ones(&shared, &shared.redis_url, [&a, &b], "c2", "c3")
-        .await;
+    sign_out_holds_on_every_node_and_on_later_ones(
+        &shared,
+        &shared.redis_url,
+        [&a, &b],
+        "c2",
+        "c3",
+    )
+    .await;
 }
 
 /// `user` signs out through `a` (keeping one session on `b`): the others

@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 
 use crate::fanout::events_reach_every_node_once;
 use crate::ingest::ingest_with_a_killed_node;
+use crate::nodes::{Node, OwnShards, Shared, shared};
 use crate::sessions::{
     revocation_closes_the_sessions_on_another, sign_out_holds_on_every_node_and_on_later_ones,
 };
-use crate::nodes::{Node, OwnShards, Shared, shared};
 use alerthub::models::UserId;
 use alerthub::redis::shard::shard_of;
 use alerthub_test_support::{Closed, WsClient, close_of};

@@ -72,13 +72,15 @@ pub fn clock_ms() -> u64 {
 }
 
 /// When a session last heard from its peer: written by the session (one
-/// atomic store per frame), read by the heartbeat once a tick.
+/// atomic store per frame), read by the heartbeat when a check of this
+/// session falls due.
 #[derive(Debug)]
 pub struct SessionClock {
     last_heard_ms: AtomicU64,
     /// When the session's credential expires, Unix ms; 0: never. Written
-    /// by the session (at start and on a refresh), read by the heartbeat
-    /// each tick: expiry costs no timer of its own.
+    /// by the session (at start and on a refresh, which then asks to be
+    /// watched again), read by the heartbeat when it falls due: expiry
+    /// costs no timer of its own.
     expires_at_ms: AtomicU64,
     /// The session's token must be checked again periodically
     /// (introspection): the heartbeat says when.
@@ -107,6 +109,14 @@ impl SessionClock {
         // 0 means "never", so an expiry at the epoch is stored as 1 ms.
         let at = unix_ms.map_or(0, |t| t.max(1));
         self.expires_at_ms.store(at, Ordering::Release);
+    }
+
+    /// When the armed expiry is, Unix ms (`None`: never, or already told).
+    pub fn expiry_ms(&self) -> Option<u64> {
+        match self.expires_at_ms.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(at),
+        }
     }
 
     /// Whether the credential expired by `now_unix_ms`; disarms the expiry
@@ -153,7 +163,8 @@ pub enum Beat {
     Recheck,
 }
 
-/// Start watching a session.
+/// Start watching a session, or (sent again after a refresh moved its
+/// expiry) reschedule its checks.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Watch {

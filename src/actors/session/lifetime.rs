@@ -4,7 +4,8 @@
 //! credential of the same user and moves its expiry.
 //!
 //! `Binding` is the session's side of the credential: its expiry (also
-//! armed in the `SessionClock`, which the one heartbeat timer scans) and
+//! armed in the `SessionClock`, which the one heartbeat timer reads when
+//! it falls due) and
 //! the hashes of the opaque tokens that opened or refreshed it, which a
 //! revocation is matched against. The tokens themselves are never kept.
 

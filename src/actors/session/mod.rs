@@ -33,9 +33,7 @@ use self::lifetime::{Binding, Verdict};
 use self::outgoing::{Flush, Outgoing, Replay, Sender};
 use self::requests::Request;
 pub use self::services::SessionServices;
-use super::messages::{
-    Beat, Depart, Outbound, Outbox, SessionClock, SessionControl, SessionLink, Unwatch, Watch,
-};
+use super::messages::{Beat, Outbound, Outbox, SessionClock, SessionControl, SessionLink};
 use crate::auth::Identity;
 use crate::models::UserId;
 use crate::protocol::{ClientMessage, Close, frames};
@@ -140,16 +138,9 @@ impl WsSession {
     /// Tells the registry and the heartbeat that the session is gone, so
     /// its place under the per-user cap is free at once.
     fn leave(&mut self) {
-        if !self.registered {
-            return;
+        if std::mem::take(&mut self.registered) {
+            self.services.depart(&self.user, self.id);
         }
-        self.registered = false;
-        let services = &self.services;
-        services.heartbeat.unwatch.do_send(Unwatch(self.id));
-        services.registry.depart.do_send(Depart {
-            user: self.user.clone(),
-            session_id: self.id,
-        });
     }
 
     /// Closes the session: the close frame (and the peer's answer) get
@@ -174,15 +165,20 @@ impl WsSession {
         });
     }
 
+    /// Asks the heartbeat to watch the admitted session, or, after its
+    /// expiry moved, to reschedule its checks.
+    fn watch(&self, ctx: &mut Context<Self>) {
+        if self.registered {
+            let me = ctx.address().recipient();
+            self.services.watch(self.id, &self.clock, me);
+        }
+    }
+
     /// Admitted: greet, then replay or go live.
     fn admitted(&mut self, ctx: &mut Context<Self>) {
         self.registered = true;
         self.binding.arm(&self.clock);
-        self.services.heartbeat.watch.do_send(Watch {
-            id: self.id,
-            clock: self.clock.clone(),
-            session: ctx.address().recipient(),
-        });
+        self.watch(ctx);
         let greeting = frames::greeting(
             self.user.as_str(),
             &self.session_id,
@@ -284,6 +280,7 @@ impl Handler<Outbound> for WsSession {
 }
 
 impl WsSession {
+    /// Carries out a verdict.
     fn end_for(&mut self, verdict: Verdict, ctx: &mut Context<Self>) {
         match verdict {
             Verdict::Stay => {}
@@ -292,10 +289,14 @@ impl WsSession {
                 self.wrote(ctx);
             }
             Verdict::SlowConsumer => self.slow_consumer(ctx),
-            Verdict::Rearm => self.clock.expire_at(self.binding.expires_at_ms()),
+            Verdict::Rearm => {
+                self.clock.expire_at(self.binding.expires_at_ms());
+                self.watch(ctx);
+            }
             Verdict::Close(close, why) => self.close(ctx, close, why),
             Verdict::Rebind(identity) => {
                 let answer = self.binding.refreshed(&identity, &self.clock);
+                self.watch(ctx);
                 self.end_for(Verdict::Answer(answer), ctx);
             }
             Verdict::Answer(text) => self.send(&text, ctx),

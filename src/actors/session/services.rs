@@ -4,7 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::super::messages::{Admit, HeartbeatHandle, RegistryHandle, SessionLink, SessionStorage};
+use actix::Recipient;
+
+use super::super::messages::{
+    Admit, Beat, Depart, HeartbeatHandle, RegistryHandle, SessionClock, SessionLink,
+    SessionStorage, Unwatch, Watch,
+};
 use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::models::UserId;
@@ -22,6 +27,21 @@ pub struct SessionServices {
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+}
+
+impl SessionServices {
+    /// Asks the heartbeat to watch a session, or to reschedule its checks.
+    pub fn watch(&self, id: u64, clock: &Arc<SessionClock>, session: Recipient<Beat>) {
+        let clock = clock.clone();
+        self.heartbeat.watch.do_send(Watch { id, clock, session });
+    }
+
+    /// Tells the heartbeat and the registry that a session is gone.
+    pub fn depart(&self, user: &UserId, session_id: u64) {
+        self.heartbeat.unwatch.do_send(Unwatch(session_id));
+        let user = user.clone();
+        self.registry.depart.do_send(Depart { user, session_id });
+    }
 }
 
 /// Counts the connect attempt, then asks the registry to admit the
