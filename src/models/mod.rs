@@ -13,5 +13,5 @@ pub mod wire_schema;
 pub use batch::{BATCH_MAX, parse_batch};
 pub use domain::{Severity, UserId};
 pub use new_alert::{FieldErrors, NewAlert};
-pub use row::{AlertRow, NewAlertRow};
+pub use row::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
 pub use view::AlertView;

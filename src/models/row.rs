@@ -26,9 +26,15 @@ pub struct AlertRow {
     pub created_at: NaiveDateTime,
 }
 
+/// Columns a `NewAlertRow` binds, one SQL variable each per row: what
+/// bounds how many rows one multi-row INSERT may carry (`storage::alerts`).
+/// A unit test there counts the variables diesel really binds.
+pub const NEW_ALERT_COLUMNS: usize = 11;
+
 /// The insertable form of a `NewAlert`. `None` is stored as NULL rather
 /// than as the column's DEFAULT: every column is given, which lets SQLite
-/// store a whole group in multi-row INSERTs.
+/// store a whole group in multi-row INSERTs. A new field here is one more
+/// variable per row: update `NEW_ALERT_COLUMNS`.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = alerts, treat_none_as_default_value = false)]
 pub struct NewAlertRow {

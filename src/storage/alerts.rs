@@ -7,7 +7,15 @@ use diesel::prelude::*;
 use super::connection::{AnyConnection, StorageError, on_backend};
 use super::refusal::classify_insert_error;
 use crate::models::schema::alerts;
-use crate::models::{AlertRow, NewAlertRow};
+use crate::models::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
+
+/// Rows per multi-row INSERT: as many as fit in one statement's variables
+/// (SQLite's `SQLITE_MAX_VARIABLE_NUMBER`, 32,766; PostgreSQL's 65,535 bind
+/// parameters). A statement over the limit fails, and the writer would take
+/// that for a refused group and store its requests one by one: one commit
+/// per request instead of one per group.
+const SQLITE_CHUNK: usize = 32_766 / NEW_ALERT_COLUMNS;
+const POSTGRES_CHUNK: usize = 65_535 / NEW_ALERT_COLUMNS;
 
 /// The stored alert of a (user, breach) pair that was already there (a
 /// macro rather than a function: it runs on either concrete connection).
@@ -64,14 +72,12 @@ pub fn insert_alerts(
     let result = match conn {
         // IMMEDIATE takes the write lock up front: a deferred transaction
         // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
-        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            // 3,000 rows of 10 columns stay under SQLite's 32,766 variables.
-            insert_grouped!(c, rows, 3000)
-        }),
+        AnyConnection::Sqlite(c) => {
+            c.immediate_transaction(|c| insert_grouped!(c, rows, SQLITE_CHUNK))
+        }
         AnyConnection::Postgresql(c) => c.transaction(|c| {
             lock_users(c, rows)?;
-            // 5,000 rows of 10 columns stay under PostgreSQL's 65,535 bind parameters.
-            insert_grouped!(c, rows, 5000)
+            insert_grouped!(c, rows, POSTGRES_CHUNK)
         }),
     };
     result.map_err(|e| classify_insert_error(conn, e))
@@ -230,134 +236,4 @@ pub fn alerts_created_since(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::pool::SQLITE_MIGRATIONS;
-    use diesel::connection::SimpleConnection;
-    use diesel_migrations::MigrationHarness;
-
-    #[test]
-    fn sqlite_stores_a_group_in_one_multi_row_statement() {
-        use std::sync::{Arc, Mutex};
-        // With a DEFAULT among the values diesel would silently fall back to
-        // one INSERT per row; count the INSERTs SQLite actually runs.
-        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
-        c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
-        let inserts = Arc::new(Mutex::new(0));
-        let seen = inserts.clone();
-        c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-            if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
-                && query.to_string().starts_with("INSERT")
-            {
-                *seen.lock().unwrap() += 1;
-            }
-        });
-        let now = chrono::Utc::now().naive_utc();
-        let row = |b: &str| NewAlertRow {
-            user_id: "1".into(),
-            breach_id: b.into(),
-            title: "t".into(),
-            severity: "LOW".into(),
-            confidence: 0.5,
-            detected_at: now,
-            description: None,
-            source: None,
-            read: false,
-            created_at: now,
-            push_due_at: None,
-        };
-        let mut conn = AnyConnection::Sqlite(c);
-        let stored = insert_alerts(&mut conn, &[row("a"), row("b"), row("a")]).unwrap();
-        assert_eq!(*inserts.lock().unwrap(), 1);
-        let created: Vec<bool> = stored.iter().map(|(_, created)| *created).collect();
-        assert_eq!(created, [true, true, false]);
-        assert_eq!(stored[0].0.id, stored[2].0.id);
-        assert!(stored[0].0.id < stored[1].0.id);
-        assert_eq!(stored[0].0.description, None);
-    }
-
-    #[test]
-    fn a_filtered_page_walks_the_user_index_without_sorting() {
-        // The list's SQL shape (severity filter, unread, cursor, newest
-        // first): SQLite must walk (user_id, id) backwards, not scan or sort.
-        #[derive(QueryableByName)]
-        struct Plan {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            detail: String,
-        }
-        let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
-            unreachable!()
-        };
-        let plan: Vec<Plan> = diesel::sql_query(
-            "EXPLAIN QUERY PLAN SELECT id FROM alerts WHERE user_id = '1' AND read = 0 \
-             AND severity IN ('HIGH', 'CRITICAL') AND id < 100 ORDER BY id DESC LIMIT 51",
-        )
-        .load(&mut c)
-        .unwrap();
-        let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
-        assert!(
-            details
-                .iter()
-                .any(|d| d.contains("USING INDEX alerts_user")),
-            "{details:?}"
-        );
-        assert!(
-            !details.iter().any(|d| d.contains("TEMP B-TREE")),
-            "{details:?}"
-        );
-    }
-
-    fn sqlite_with(sql: &str) -> AnyConnection {
-        let mut conn = crate::storage::pool::in_memory_sqlite();
-        conn.batch_execute(sql).unwrap();
-        conn
-    }
-
-    fn plain_row(breach: &str) -> NewAlertRow {
-        let now = chrono::Utc::now().naive_utc();
-        NewAlertRow {
-            user_id: "1".into(),
-            breach_id: breach.into(),
-            title: "t".into(),
-            severity: "LOW".into(),
-            confidence: 0.5,
-            detected_at: now,
-            description: None,
-            source: None,
-            read: false,
-            created_at: now,
-            push_due_at: None,
-        }
-    }
-
-    #[test]
-    fn a_row_the_database_refuses_is_a_refusal_and_its_group_stores_nothing() {
-        // A trigger's RAISE is an error diesel does not classify, like
-        // PostgreSQL's data exceptions: the probe settles it.
-        let mut conn = sqlite_with(
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts \
-             WHEN NEW.breach_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END;",
-        );
-        let e = insert_alerts(&mut conn, &[plain_row("a"), plain_row("POISON")]).unwrap_err();
-        assert!(e.is_refusal(), "{e}");
-        assert!(e.duplicate().is_refusal());
-        assert_eq!(unread_count(&mut conn, "1").unwrap(), 0);
-        // The probe left nothing behind, and good rows still go in.
-        assert_eq!(
-            insert_alerts(&mut conn, &[plain_row("a")]).unwrap().len(),
-            1
-        );
-        assert_eq!(unread_count(&mut conn, "_alerthub_probe").unwrap(), 0);
-    }
-
-    #[test]
-    fn a_database_that_takes_no_row_at_all_is_unavailable_not_a_refusal() {
-        let mut conn = sqlite_with(
-            "CREATE TRIGGER refuse_all BEFORE INSERT ON alerts \
-             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
-        );
-        let e = insert_alerts(&mut conn, &[plain_row("a")]).unwrap_err();
-        assert!(!e.is_refusal(), "{e}");
-        assert!(!e.duplicate().is_refusal());
-    }
-}
+mod tests;

@@ -108,10 +108,16 @@ impl Manager {
                 // memory. The WAL is checkpointed by a thread of its own (see
                 // `connect`); the automatic checkpoint, which runs inside a
                 // commit and so on the trigger's path, is only a backstop.
+                // temp_store = MEMORY keeps the statement journal (the
+                // undo of one statement inside a transaction, which SQLite
+                // spills to a new temporary file past 64 KiB: every grouped
+                // INSERT did) and RETURNING's rows in memory. Neither is part
+                // of what a commit makes durable; the WAL is.
                 c.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;",
+                     PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000; \
+                     PRAGMA temp_store = MEMORY;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }

@@ -1,0 +1,167 @@
+//! The grouped insert, the list's query plan and the refusal of `storage::alerts`, on SQLite.
+
+use super::*;
+use crate::storage::pool::SQLITE_MIGRATIONS;
+use diesel::connection::SimpleConnection;
+use diesel_migrations::MigrationHarness;
+
+#[test]
+fn sqlite_stores_a_group_in_one_multi_row_statement() {
+    use std::sync::{Arc, Mutex};
+    // With a DEFAULT among the values diesel would silently fall back to
+    // one INSERT per row; count the INSERTs SQLite actually runs.
+    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+    let inserts = Arc::new(Mutex::new(0));
+    let seen = inserts.clone();
+    c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
+            && query.to_string().starts_with("INSERT")
+        {
+            *seen.lock().unwrap() += 1;
+        }
+    });
+    let now = chrono::Utc::now().naive_utc();
+    let row = |b: &str| NewAlertRow {
+        user_id: "1".into(),
+        breach_id: b.into(),
+        title: "t".into(),
+        severity: "LOW".into(),
+        confidence: 0.5,
+        detected_at: now,
+        description: None,
+        source: None,
+        read: false,
+        created_at: now,
+        push_due_at: None,
+    };
+    let mut conn = AnyConnection::Sqlite(c);
+    let stored = insert_alerts(&mut conn, &[row("a"), row("b"), row("a")]).unwrap();
+    assert_eq!(*inserts.lock().unwrap(), 1);
+    let created: Vec<bool> = stored.iter().map(|(_, created)| *created).collect();
+    assert_eq!(created, [true, true, false]);
+    assert_eq!(stored[0].0.id, stored[2].0.id);
+    assert!(stored[0].0.id < stored[1].0.id);
+    assert_eq!(stored[0].0.description, None);
+}
+
+#[test]
+fn a_filtered_page_walks_the_user_index_without_sorting() {
+    // The list's SQL shape (severity filter, unread, cursor, newest
+    // first): SQLite must walk (user_id, id) backwards, not scan or sort.
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
+        unreachable!()
+    };
+    let plan: Vec<Plan> = diesel::sql_query(
+        "EXPLAIN QUERY PLAN SELECT id FROM alerts WHERE user_id = '1' AND read = 0 \
+         AND severity IN ('HIGH', 'CRITICAL') AND id < 100 ORDER BY id DESC LIMIT 51",
+    )
+    .load(&mut c)
+    .unwrap();
+    let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("USING INDEX alerts_user")),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().any(|d| d.contains("TEMP B-TREE")),
+        "{details:?}"
+    );
+}
+
+fn sqlite_with(sql: &str) -> AnyConnection {
+    let mut conn = crate::storage::pool::in_memory_sqlite();
+    conn.batch_execute(sql).unwrap();
+    conn
+}
+
+fn plain_row(breach: &str) -> NewAlertRow {
+    let now = chrono::Utc::now().naive_utc();
+    NewAlertRow {
+        user_id: "1".into(),
+        breach_id: breach.into(),
+        title: "t".into(),
+        severity: "LOW".into(),
+        confidence: 0.5,
+        detected_at: now,
+        description: None,
+        source: None,
+        read: false,
+        created_at: now,
+        push_due_at: None,
+    }
+}
+
+#[test]
+fn a_row_the_database_refuses_is_a_refusal_and_its_group_stores_nothing() {
+    // A trigger's RAISE is an error diesel does not classify, like
+    // PostgreSQL's data exceptions: the probe settles it.
+    let mut conn = sqlite_with(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON alerts \
+         WHEN NEW.breach_id = 'POISON' BEGIN SELECT RAISE(ABORT, 'poison'); END;",
+    );
+    let e = insert_alerts(&mut conn, &[plain_row("a"), plain_row("POISON")]).unwrap_err();
+    assert!(e.is_refusal(), "{e}");
+    assert!(e.duplicate().is_refusal());
+    assert_eq!(unread_count(&mut conn, "1").unwrap(), 0);
+    // The probe left nothing behind, and good rows still go in.
+    assert_eq!(
+        insert_alerts(&mut conn, &[plain_row("a")]).unwrap().len(),
+        1
+    );
+    assert_eq!(unread_count(&mut conn, "_alerthub_probe").unwrap(), 0);
+}
+
+#[test]
+fn a_database_that_takes_no_row_at_all_is_unavailable_not_a_refusal() {
+    let mut conn = sqlite_with(
+        "CREATE TRIGGER refuse_all BEFORE INSERT ON alerts \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    );
+    let e = insert_alerts(&mut conn, &[plain_row("a")]).unwrap_err();
+    assert!(!e.is_refusal(), "{e}");
+    assert!(!e.duplicate().is_refusal());
+}
+
+#[test]
+fn a_row_binds_one_variable_per_column() {
+    // `NEW_ALERT_COLUMNS` sizes the INSERT chunks: it must be what diesel
+    // really binds per row, or a large group exceeds SQLite's variables.
+    let query = diesel::insert_into(alerts::table).values(vec![plain_row("a")]);
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    let sql = sql.split(" -- binds").next().unwrap_or_default();
+    assert_eq!(sql.matches('?').count(), NEW_ALERT_COLUMNS, "{sql}");
+}
+
+#[test]
+fn sqlite_stores_the_writers_largest_group_in_full_statements() {
+    use std::sync::{Arc, Mutex};
+    // The writer groups up to 5,000 alerts (`actors::writer::MAX_GROUP`).
+    // A chunk over SQLite's 32,766 variables fails as a refusal, and the
+    // writer then stores the group's requests one commit each.
+    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+    let inserts = Arc::new(Mutex::new(0));
+    let seen = inserts.clone();
+    c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
+            && query.to_string().starts_with("INSERT")
+        {
+            *seen.lock().unwrap() += 1;
+        }
+    });
+    let mut conn = AnyConnection::Sqlite(c);
+    let rows: Vec<NewAlertRow> = (0..5_000).map(|i| plain_row(&i.to_string())).collect();
+    let stored = insert_alerts(&mut conn, &rows).unwrap();
+    assert_eq!(stored.len(), 5_000);
+    assert!(stored.iter().all(|(_, created)| *created));
+    assert_eq!(*inserts.lock().unwrap(), 5_000_usize.div_ceil(SQLITE_CHUNK));
+    assert_eq!(unread_count(&mut conn, "1").unwrap(), 5_000);
+}
