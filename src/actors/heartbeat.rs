@@ -2,8 +2,9 @@
 //! session.
 //!
 //! A session that is admitted asks to be watched, handing over its
-//! `SessionClock` (the time its last frame arrived, which the session
-//! updates with one atomic store per frame) and a `Recipient<Beat>`. Each
+//! `SessionLink`: its `SessionClock` (the time its last frame arrived,
+//! which the session updates with one atomic store per frame) and its
+//! address, shared with the registry and the hub. Each
 //! tick the heartbeat reads every clock — an atomic load per session, no
 //! wake-up — and tells a session only when it must act: `Beat::Ping` once
 //! per ping interval (sessions are spread over the interval's ticks, so
@@ -17,17 +18,16 @@
 //! 250 ms at most, so an expiry is acted on well within the contract's 1 s.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::messages::{Beat, SessionClock, Unwatch, Watch, clock_ms};
+use super::messages::{Beat, SessionLink, Unwatch, Watch, clock_ms};
 use crate::models::time::now_ms;
 
 struct Watched {
-    clock: Arc<SessionClock>,
-    session: Recipient<Beat>,
+    /// The session's clock and address.
+    link: SessionLink,
     /// The tick, modulo the ping interval, at which this session is pinged.
     slot: u64,
 }
@@ -74,18 +74,19 @@ impl Heartbeat {
             self.ticks_per_recheck != 0 && self.ticks.is_multiple_of(self.ticks_per_recheck);
         let timeout = self.timeout_ms;
         self.sessions.retain(|_, s| {
-            if s.clock.silent_for_ms(now) >= timeout {
-                s.session.do_send(Beat::TimedOut);
+            let (clock, session) = (&s.link.clock, &s.link.port);
+            if clock.silent_for_ms(now) >= timeout {
+                session.beat(Beat::TimedOut);
                 return false;
             }
-            if s.clock.take_expired(unix_now) {
-                s.session.do_send(Beat::Expired);
+            if clock.take_expired(unix_now) {
+                session.beat(Beat::Expired);
             }
-            if recheck && s.clock.rechecks() {
-                s.session.do_send(Beat::Recheck);
+            if recheck && clock.rechecks() {
+                session.beat(Beat::Recheck);
             }
             if s.slot == slot {
-                s.session.do_send(Beat::Ping);
+                session.beat(Beat::Ping);
             }
             true
         });
@@ -103,16 +104,10 @@ impl Actor for Heartbeat {
 impl Handler<Watch> for Heartbeat {
     type Result = ();
 
-    fn handle(&mut self, msg: Watch, _: &mut Self::Context) {
-        let slot = msg.id % self.ticks_per_ping;
-        self.sessions.insert(
-            msg.id,
-            Watched {
-                clock: msg.clock,
-                session: msg.session,
-                slot,
-            },
-        );
+    fn handle(&mut self, Watch(link): Watch, _: &mut Self::Context) {
+        let id = link.id;
+        let slot = id % self.ticks_per_ping;
+        self.sessions.insert(id, Watched { link, slot });
     }
 }
 

@@ -34,7 +34,8 @@ use self::outgoing::{Flush, Outgoing, Replay, Sender};
 use self::requests::Request;
 pub use self::services::SessionServices;
 use super::messages::{
-    Beat, Depart, Outbound, Outbox, SessionClock, SessionControl, SessionLink, Unwatch, Watch,
+    Beat, Depart, Link, Outbound, SessionClock, SessionControl, SessionId, SessionLink, Unwatch,
+    Watch,
 };
 use crate::auth::Identity;
 use crate::models::UserId;
@@ -43,10 +44,11 @@ use crate::telemetry::metrics::CloseWhy;
 use crate::transport::{FrameReader, ReadGate, Socket};
 
 pub struct WsSession {
-    id: u64,
-    /// The `session_id` of `connection_established`: 128 random bits in
-    /// hex, unique in the cluster with no coordination.
-    session_id: Arc<str>,
+    /// What the registry, the hub and the heartbeat hold of this session
+    /// (its ids, outbox count, clock and address), shared with them. It
+    /// holds the session's own address, which keeps nothing alive: every
+    /// end of a session stops it (`ctx.stop()`), and stopping drops it.
+    link: Arc<Link<Addr<Self>>>,
     user: UserId,
     /// The credential the session lives by (contract §5).
     binding: Binding,
@@ -61,8 +63,6 @@ pub struct WsSession {
     registered: bool,
     /// Why the session ended, once known (counted once in the metrics).
     ended: Option<CloseWhy>,
-    outbox: Arc<Outbox>,
-    clock: Arc<SessionClock>,
 }
 
 impl WsSession {
@@ -77,22 +77,28 @@ impl WsSession {
     ) -> Addr<Self> {
         let limits = &services.limits;
         let reader = FrameReader::new(io.clone(), limits.max_frame_bytes, leftover);
-        let session = Self {
-            id: services::next_id(),
-            session_id: hex::encode(rand::random::<[u8; 16]>()).into(),
-            binding: Binding::new(&identity),
-            user: identity.user,
-            since,
-            out: Outgoing::new(io, limits, services.metrics.clone()),
-            reading: reader.gate(),
-            inbox: Inbox::new(limits),
-            registered: false,
-            ended: None,
-            outbox: Arc::default(),
-            clock: Arc::default(),
-            services,
-        };
+        let out = Outgoing::new(io, limits, services.metrics.clone());
+        let inbox = Inbox::new(limits);
         Self::create(move |ctx| {
+            let link = Arc::new(Link {
+                id: services::next_id(),
+                session_id: SessionId::random(),
+                outbox: Default::default(),
+                clock: SessionClock::new(),
+                port: ctx.address(),
+            });
+            let session = Self {
+                link,
+                binding: Binding::new(&identity),
+                user: identity.user,
+                since,
+                out,
+                reading: reader.gate(),
+                inbox,
+                registered: false,
+                ended: None,
+                services,
+            };
             ctx.add_stream(reader);
             session
         })
@@ -122,7 +128,7 @@ impl WsSession {
     fn slow_consumer(&mut self, ctx: &mut Context<Self>) {
         log::info!(
             "session {} of user {} fell behind; closing with 1013",
-            self.id,
+            self.link.id,
             self.user
         );
         self.services.metrics.slow_consumers.inc();
@@ -145,10 +151,10 @@ impl WsSession {
         }
         self.registered = false;
         let services = &self.services;
-        services.heartbeat.unwatch.do_send(Unwatch(self.id));
+        services.heartbeat.unwatch.do_send(Unwatch(self.link.id));
         services.registry.depart.do_send(Depart {
             user: self.user.clone(),
-            session_id: self.id,
+            session_id: self.link.id,
         });
     }
 
@@ -177,15 +183,14 @@ impl WsSession {
     /// Admitted: greet, then replay or go live.
     fn admitted(&mut self, ctx: &mut Context<Self>) {
         self.registered = true;
-        self.binding.arm(&self.clock);
-        self.services.heartbeat.watch.do_send(Watch {
-            id: self.id,
-            clock: self.clock.clone(),
-            session: ctx.address().recipient(),
-        });
+        self.binding.arm(&self.link.clock);
+        self.services
+            .heartbeat
+            .watch
+            .do_send(Watch(self.link.clone()));
         let greeting = frames::greeting(
             self.user.as_str(),
-            &self.session_id,
+            self.link.session_id.as_str(),
             self.binding.expires_at_text().as_deref(),
         );
         self.out.text(&greeting);
@@ -243,13 +248,7 @@ impl Actor for WsSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         let services = self.services.clone();
         let user = self.user.clone();
-        let link = SessionLink {
-            id: self.id,
-            session_id: self.session_id.clone(),
-            frames: ctx.address().recipient(),
-            control: ctx.address().recipient(),
-            outbox: self.outbox.clone(),
-        };
+        let link: SessionLink = self.link.clone();
         // Count the attempt, then ask to join; nothing else is handled (and
         // nothing read) until both answered, so no frame can precede
         // `connection_established` or a 4029 close.
@@ -275,7 +274,7 @@ impl Handler<Outbound> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        self.outbox.queued.fetch_sub(1, Ordering::AcqRel);
+        self.link.outbox.queued.fetch_sub(1, Ordering::AcqRel);
         if self.ended.is_none() {
             self.out.live(msg.0);
             self.wrote(ctx);
@@ -292,10 +291,10 @@ impl WsSession {
                 self.wrote(ctx);
             }
             Verdict::SlowConsumer => self.slow_consumer(ctx),
-            Verdict::Rearm => self.clock.expire_at(self.binding.expires_at_ms()),
+            Verdict::Rearm => self.link.clock.expire_at(self.binding.expires_at_ms()),
             Verdict::Close(close, why) => self.close(ctx, close, why),
             Verdict::Rebind(identity) => {
-                let answer = self.binding.refreshed(&identity, &self.clock);
+                let answer = self.binding.refreshed(&identity, &self.link.clock);
                 self.end_for(Verdict::Answer(answer), ctx);
             }
             Verdict::Answer(text) => self.send(&text, ctx),
@@ -337,7 +336,7 @@ impl StreamHandler<Result<Frame, ProtocolError>> for WsSession {
             .inbox
             .read(item, || metrics.client_messages_dropped.inc());
         if !matches!(inbound, Inbound::Broken) {
-            self.clock.heard();
+            self.link.clock.heard();
         }
         if self.ended.is_some() {
             // Closing: only the peer's answer (or its going away) counts.
@@ -382,7 +381,7 @@ impl Sender for WsSession {
     }
 
     fn broken(&mut self, ctx: &mut Context<Self>) {
-        log::debug!("session {}: write failed", self.id);
+        log::debug!("session {}: write failed", self.link.id);
         self.leave();
         ctx.stop();
     }
