@@ -53,7 +53,6 @@ pub struct WsSession {
     /// The credential the session lives by (contract §5).
     binding: Binding,
     services: Arc<SessionServices>,
-    since: Option<i64>,
     out: Outgoing,
     /// Paused while a replay runs: client messages wait until it is done.
     reading: ReadGate,
@@ -91,7 +90,6 @@ impl WsSession {
                 link,
                 binding: Binding::new(&identity),
                 user: identity.user,
-                since,
                 out,
                 reading: reader.gate(),
                 inbox,
@@ -100,6 +98,7 @@ impl WsSession {
                 services,
             };
             ctx.add_stream(reader);
+            session.ask_admission(since, ctx);
             session
         })
     }
@@ -117,7 +116,7 @@ impl WsSession {
             ctx.stop();
             return;
         }
-        if self.ended.is_none() && self.out.over_bound() {
+        if self.ended.is_none() && self.out.over_bound(&self.services.limits) {
             return self.slow_consumer(ctx);
         }
         if self.out.start_flush() {
@@ -180,8 +179,27 @@ impl WsSession {
         });
     }
 
+    /// Counts the attempt, then asks to join; nothing else is handled (and
+    /// nothing read) until both answered, so no frame can precede
+    /// `connection_established` or a 4029 close. (Asked as the actor is
+    /// created rather than in `started`: `since` stays in the future
+    /// instead of in every idle session.)
+    fn ask_admission(&self, since: Option<i64>, ctx: &mut Context<Self>) {
+        let link: SessionLink = self.link.clone();
+        services::admit(self.services.clone(), self.user.clone(), link)
+            .into_actor(self)
+            .map(move |result, act, ctx| match result {
+                Ok(()) => act.admitted(since, ctx),
+                Err((why, close)) => {
+                    act.services.metrics.rejected(why);
+                    act.close(ctx, close, CloseWhy::RateLimited);
+                }
+            })
+            .wait(ctx);
+    }
+
     /// Admitted: greet, then replay or go live.
-    fn admitted(&mut self, ctx: &mut Context<Self>) {
+    fn admitted(&mut self, since: Option<i64>, ctx: &mut Context<Self>) {
         self.registered = true;
         self.binding.arm(&self.link.clock);
         self.services
@@ -194,7 +212,7 @@ impl WsSession {
             self.binding.expires_at_text().as_deref(),
         );
         self.out.text(&greeting);
-        if let Some(since) = self.since {
+        if let Some(since) = since {
             self.start_replay(since, ctx);
         }
         self.wrote(ctx);
@@ -244,25 +262,6 @@ impl WsSession {
 
 impl Actor for WsSession {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let services = self.services.clone();
-        let user = self.user.clone();
-        let link: SessionLink = self.link.clone();
-        // Count the attempt, then ask to join; nothing else is handled (and
-        // nothing read) until both answered, so no frame can precede
-        // `connection_established` or a 4029 close.
-        services::admit(services, user, link)
-            .into_actor(self)
-            .map(|result, act, ctx| match result {
-                Ok(()) => act.admitted(ctx),
-                Err((why, close)) => {
-                    act.services.metrics.rejected(why);
-                    act.close(ctx, close, CloseWhy::RateLimited);
-                }
-            })
-            .wait(ctx);
-    }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.ended(CloseWhy::Client);
