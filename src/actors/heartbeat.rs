@@ -29,12 +29,11 @@
 //! late at most, so an expiry is acted on well within the contract's 1 s.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::messages::{Beat, SessionClock, Unwatch, Watch, clock_ms};
+use super::messages::{Beat, SessionLink, Unwatch, Watch, clock_ms};
 use crate::models::time::now_ms;
 
 /// The kinds of check the wheel holds.
@@ -47,8 +46,8 @@ enum Check {
 }
 
 struct Watched {
-    clock: Arc<SessionClock>,
-    session: Recipient<Beat>,
+    /// The session's clock and address.
+    link: SessionLink,
     /// The tick each check is due at (`None`: not scheduled).
     ping: u64,
     silence: u64,
@@ -135,14 +134,14 @@ impl Heartbeat {
         let tick_in = |ms: u64| ticks + ms.div_ceil(tick_ms).max(1);
         let next = match check {
             Check::Ping => {
-                s.session.do_send(Beat::Ping);
+                s.link.port.beat(Beat::Ping);
                 s.ping = at + self.ticks_per_ping;
                 Some(s.ping)
             }
             Check::Silence => {
-                let silent = s.clock.silent_for_ms(now);
+                let silent = s.link.clock.silent_for_ms(now);
                 if silent >= self.timeout_ms {
-                    s.session.do_send(Beat::TimedOut);
+                    s.link.port.beat(Beat::TimedOut);
                     let gone = self.sessions.remove(&id);
                     for entry in gone.iter().flat_map(|s| s.entries(id)) {
                         self.wheel.remove(&entry);
@@ -153,20 +152,21 @@ impl Heartbeat {
                 Some(s.silence)
             }
             Check::Expiry => {
-                s.expiry = if s.clock.take_expired(unix_now) {
-                    s.session.do_send(Beat::Expired);
+                s.expiry = if s.link.clock.take_expired(unix_now) {
+                    s.link.port.beat(Beat::Expired);
                     None
                 } else {
                     // Not yet: the tick came early, or a refresh moved it.
-                    s.clock
+                    s.link
+                        .clock
                         .expiry_ms()
                         .map(|at| tick_in(at.saturating_sub(unix_now)))
                 };
                 s.expiry
             }
             Check::Recheck => {
-                s.recheck = s.clock.rechecks().then(|| {
-                    s.session.do_send(Beat::Recheck);
+                s.recheck = s.link.clock.rechecks().then(|| {
+                    s.link.port.beat(Beat::Recheck);
                     ticks + self.ticks_per_recheck
                 });
                 s.recheck
@@ -198,8 +198,8 @@ impl Actor for Heartbeat {
 impl Handler<Watch> for Heartbeat {
     type Result = ();
 
-    fn handle(&mut self, msg: Watch, _: &mut Self::Context) {
-        let id = msg.id;
+    fn handle(&mut self, Watch(link): Watch, _: &mut Self::Context) {
+        let id = link.id;
         self.forget(id);
         let now = clock_ms();
         let unix_now = u64::try_from(now_ms()).unwrap_or(0);
@@ -207,16 +207,18 @@ impl Handler<Watch> for Heartbeat {
         // when it is watched again after a refresh.
         let (first, per) = (self.ticks + 1, self.ticks_per_ping);
         let ping = first + (id % per + per - first % per) % per;
-        let silence = self.tick_in(self.timeout_ms.saturating_sub(msg.clock.silent_for_ms(now)));
-        let expiry = msg
+        let silence = self.tick_in(
+            self.timeout_ms
+                .saturating_sub(link.clock.silent_for_ms(now)),
+        );
+        let expiry = link
             .clock
             .expiry_ms()
             .map(|at| self.tick_in(at.saturating_sub(unix_now)));
-        let recheck = (self.ticks_per_recheck != 0 && msg.clock.rechecks())
+        let recheck = (self.ticks_per_recheck != 0 && link.clock.rechecks())
             .then(|| self.ticks + self.ticks_per_recheck);
         let watched = Watched {
-            clock: msg.clock,
-            session: msg.session,
+            link,
             ping,
             silence,
             expiry,

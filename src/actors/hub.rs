@@ -31,8 +31,8 @@ use crate::storage::StorageError;
 /// Alert ids remembered for de-duplicating a catch-up.
 const REMEMBERED: usize = 1024;
 
-/// What a hub needs besides its sessions.
-#[derive(Clone)]
+/// What a hub needs besides its sessions: one allocation that every hub
+/// shares (`Arc`), so a hub costs no copies of these handles.
 pub struct HubServices {
     pub registry: Recipient<HubExited>,
     pub db: HubStorage,
@@ -44,9 +44,9 @@ pub struct HubServices {
 pub struct AlertHub {
     user: UserId,
     sessions: Vec<SessionLink>,
-    services: HubServices,
-    /// The subscriber of this user's shard, in multi-node mode.
-    subscriber: Option<SubscriberHandle>,
+    services: Arc<HubServices>,
+    /// The index of this user's shard in `services.subscribers`.
+    shard: usize,
     /// Recently delivered alert ids, so a catch-up sends none twice.
     delivered: BTreeSet<i64>,
     _lifeline: Lifeline,
@@ -56,22 +56,21 @@ impl AlertHub {
     pub fn new(
         user: UserId,
         sessions: Vec<SessionLink>,
-        services: HubServices,
+        services: Arc<HubServices>,
         generation: u64,
     ) -> Self {
         let shard = shard_of(&user, services.subscribers.len());
-        let subscriber = services.subscribers.get(shard).cloned();
         let lifeline = Lifeline {
             user: user.clone(),
             generation,
-            registry: services.registry.clone(),
-            subscriber: subscriber.clone(),
+            services: services.clone(),
+            shard,
         };
         Self {
             user,
             sessions,
             services,
-            subscriber,
+            shard,
             delivered: BTreeSet::new(),
             _lifeline: lifeline,
         }
@@ -98,11 +97,11 @@ impl AlertHub {
             if queued >= limit {
                 session.outbox.queued.fetch_sub(1, Ordering::AcqRel);
                 if !session.outbox.overflowed.swap(true, Ordering::AcqRel) {
-                    session.control.do_send(SessionControl::SlowConsumer);
+                    session.port.control(SessionControl::SlowConsumer);
                 }
                 continue;
             }
-            session.frames.do_send(Outbound(frame.clone()));
+            session.port.frame(Outbound(frame.clone()));
         }
     }
 }
@@ -111,7 +110,7 @@ impl Actor for AlertHub {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Self::Context) {
-        if let Some(subscriber) = &self.subscriber {
+        if let Some(subscriber) = self.services.subscribers.get(self.shard) {
             subscriber.subscribe.do_send(Subscribe(self.user.clone()));
         }
         log::debug!(
@@ -128,18 +127,18 @@ impl Actor for AlertHub {
 struct Lifeline {
     user: UserId,
     generation: u64,
-    registry: Recipient<HubExited>,
-    subscriber: Option<SubscriberHandle>,
+    services: Arc<HubServices>,
+    shard: usize,
 }
 
 impl Drop for Lifeline {
     fn drop(&mut self) {
-        if let Some(subscriber) = &self.subscriber {
+        if let Some(subscriber) = self.services.subscribers.get(self.shard) {
             subscriber
                 .unsubscribe
                 .do_send(Unsubscribe(self.user.clone()));
         }
-        self.registry.do_send(HubExited {
+        self.services.registry.do_send(HubExited {
             user: self.user.clone(),
             generation: self.generation,
             panicked: std::thread::panicking(),

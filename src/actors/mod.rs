@@ -26,7 +26,8 @@
 //! `ALERTHUB_RETENTION_DAYS`) deletes old read alerts through the `DbActor`,
 //! in small steps. The `PushActor` claims alerts still unread after the Web
 //! Push delay and sends them to the user's browsers. No actor names another: each gets `Recipient`s at start
-//! (`startup` wires them).
+//! (`startup` wires them), or, for sessions and hubs, an address behind a
+//! trait (`messages::SessionLink`, `messages::HubPort`).
 
 pub mod db;
 pub mod heartbeat;

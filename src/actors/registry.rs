@@ -31,7 +31,9 @@ use crate::telemetry::metrics::Metrics;
 struct HubEntry {
     hub: HubHandle,
     generation: u64,
-    sessions: HashMap<u64, SessionLink>,
+    /// At most `max_sessions` (a few): a list costs less than a map for
+    /// every connected user.
+    sessions: Vec<SessionLink>,
 }
 
 /// What a node's authentication caches do when a credential ends.
@@ -97,12 +99,12 @@ impl Handler<Admit> for Registry {
         }
         match self.hubs.get_mut(&msg.user) {
             Some(entry) => {
-                entry.hub.join.do_send(Join(msg.link.clone()));
-                entry.sessions.insert(msg.link.id, msg.link);
+                entry.hub.join(Join(msg.link.clone()));
+                entry.sessions.push(msg.link);
             }
             None => {
                 let (hub, generation) = self.start_hub(&msg.user, vec![msg.link.clone()]);
-                let sessions = HashMap::from([(msg.link.id, msg.link)]);
+                let sessions = vec![msg.link];
                 self.hubs.insert(
                     msg.user,
                     HubEntry {
@@ -126,15 +128,16 @@ impl Handler<Depart> for Registry {
         let Some(entry) = self.hubs.get_mut(&msg.user) else {
             return;
         };
-        if entry.sessions.remove(&msg.session_id).is_none() {
+        let Some(at) = entry.sessions.iter().position(|s| s.id == msg.session_id) else {
             return;
-        }
+        };
+        entry.sessions.swap_remove(at);
         self.connections -= 1;
         if entry.sessions.is_empty() {
-            entry.hub.retire.do_send(Retire);
+            entry.hub.retire(Retire);
             self.hubs.remove(&msg.user);
         } else {
-            entry.hub.leave.do_send(Leave(msg.session_id));
+            entry.hub.leave(Leave(msg.session_id));
         }
         self.update_gauges();
     }
@@ -145,7 +148,7 @@ impl Handler<Deliver> for Registry {
 
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
         if let Some(entry) = self.hubs.get(&msg.user) {
-            entry.hub.fanout.do_send(Fanout(msg.event));
+            entry.hub.fanout(Fanout(msg.event));
         }
     }
 }
@@ -161,7 +164,7 @@ impl Handler<HubExited> for Registry {
         if entry.generation != msg.generation {
             return;
         }
-        let sessions: Vec<SessionLink> = entry.sessions.values().cloned().collect();
+        let sessions = entry.sessions.clone();
         log::error!(
             "hub of user {} stopped unexpectedly{}; restarting it for {} session(s)",
             msg.user,
@@ -182,10 +185,10 @@ impl Handler<CloseAll> for Registry {
 
     fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) -> usize {
         let mut n = 0;
-        for session in self.hubs.values().flat_map(|e| e.sessions.values()) {
+        for session in self.hubs.values().flat_map(|e| &e.sessions) {
             session
-                .control
-                .do_send(SessionControl::Close(Close::ShuttingDown));
+                .port
+                .control(SessionControl::Close(Close::ShuttingDown));
             n += 1;
         }
         n
@@ -221,9 +224,9 @@ impl Handler<Control> for Registry {
             return;
         };
         let (control, except) = order;
-        for session in entry.sessions.values() {
-            if except != Some(&*session.session_id) {
-                session.control.do_send(control);
+        for session in &entry.sessions {
+            if except != Some(session.session_id.as_str()) {
+                session.port.control(control);
             }
         }
     }
@@ -246,7 +249,7 @@ impl Handler<CatchUp> for Registry {
                 .shard
                 .is_none_or(|(shard, of)| shard_of(user, of) == shard)
             {
-                entry.hub.catch_up.do_send(msg);
+                entry.hub.catch_up(msg);
             }
         }
     }
@@ -259,7 +262,7 @@ impl Handler<super::messages::CrashHub> for Registry {
     fn handle(&mut self, msg: super::messages::CrashHub, _: &mut Context<Self>) -> bool {
         match self.hubs.get(&msg.0) {
             Some(entry) => {
-                entry.hub.crash.do_send(super::messages::Crash);
+                entry.hub.crash(super::messages::Crash);
                 true
             }
             None => false,

@@ -12,8 +12,7 @@ use crate::actors::heartbeat::Heartbeat;
 use crate::actors::hub::{AlertHub, HubServices};
 use crate::actors::messages::push::{PushHealth, PushStorage};
 use crate::actors::messages::{
-    HeartbeatHandle, HubFactory, HubHandle, HubStorage, RegistryHandle, SessionStorage,
-    SubscriberHandle,
+    HeartbeatHandle, HubFactory, HubStorage, RegistryHandle, SessionStorage, SubscriberHandle,
 };
 use crate::actors::messages::{SignOutsSince, db_result};
 use crate::actors::push::PushActor;
@@ -121,7 +120,7 @@ pub fn start(
             })
             .collect()
     });
-    let hubs = HubServices {
+    let hubs = Arc::new(HubServices {
         registry: registry.clone().recipient(),
         db: HubStorage {
             since: db.clone().recipient(),
@@ -129,18 +128,9 @@ pub fn start(
         },
         subscribers,
         outbound_limit: settings.limits.outbound_queue,
-    };
+    });
     let start_hub: HubFactory = Box::new(move |user, sessions, generation| {
-        let hub = AlertHub::new(user, sessions, hubs.clone(), generation).start();
-        HubHandle {
-            join: hub.clone().recipient(),
-            leave: hub.clone().recipient(),
-            fanout: hub.clone().recipient(),
-            retire: hub.clone().recipient(),
-            #[cfg(feature = "fault-injection")]
-            crash: hub.clone().recipient(),
-            catch_up: hub.recipient(),
-        }
+        Box::new(AlertHub::new(user, sessions, hubs.clone(), generation).start())
     });
     actix_web::rt::spawn(poll_sign_outs(auth_sign_outs, db.clone().recipient()));
     let caches = auth.clone();

@@ -1,177 +1,34 @@
 //! Every message one actor sends another, and the handles (`Recipient`s)
-//! an actor is given at start to reach the others. No actor file names
+//! an actor is given at start to reach the others. Sessions and hubs, of
+//! which there is one per socket and per user, are reached through their
+//! one address behind a trait instead (`SessionLink` in `link`, `HubPort`):
+//! a `Recipient` is a boxed copy of an address. No actor file names
 //! another actor's type: each declares only its own state and handlers, and
 //! `startup` wires the handles. Storage messages (answered by the
 //! `DbActor`) are declared in `storage`, with their result types; those of
 //! Web Push are in `push`.
 
+mod link;
 pub mod push;
 mod storage;
 
+pub use self::link::*;
 pub use self::storage::*;
-
-use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use crate::models::{NewAlert, UserId};
-use crate::protocol::{Close, ControlEvent, Frame, UserEvent};
+use crate::protocol::{ControlEvent, UserEvent};
 use crate::storage::StorageError;
-
-// ---------------------------------------------------------------- sessions
-
-/// A frame on its way to a session.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct Outbound(pub Arc<Frame>);
-
-/// What else a session is told by the actors that hold it.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub enum SessionControl {
-    /// The hub could not queue more frames for it (close 1013).
-    SlowConsumer,
-    /// Close with this code and reason (shutdown, sign-out).
-    Close(Close),
-    /// The opaque token with this SHA-256 was revoked: a session opened or
-    /// refreshed with it closes with 4003 `token revoked`.
-    TokenRevoked([u8; 32]),
-}
-
-/// Frames handed to a session and not yet handled by it. The hub refuses
-/// to queue more than the limit: that is the slow-consumer bound.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    pub queued: AtomicUsize,
-    /// Set once when the bound is hit, so the session is told only once.
-    pub overflowed: AtomicBool,
-}
-
-/// How the registry and a hub reach one session.
-#[derive(Clone)]
-pub struct SessionLink {
-    pub id: u64,
-    /// The `session_id` clients see: unique in the cluster.
-    pub session_id: Arc<str>,
-    pub frames: Recipient<Outbound>,
-    pub control: Recipient<SessionControl>,
-    pub outbox: Arc<Outbox>,
-}
 
 // ---------------------------------------------------------------- heartbeat
 
-/// Milliseconds since the first call in this process: the clock sessions
-/// and the heartbeat compare.
-pub fn clock_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
-/// When a session last heard from its peer: written by the session (one
-/// atomic store per frame), read by the heartbeat when a check of this
-/// session falls due.
-#[derive(Debug)]
-pub struct SessionClock {
-    last_heard_ms: AtomicU64,
-    /// When the session's credential expires, Unix ms; 0: never. Written
-    /// by the session (at start and on a refresh, which then asks to be
-    /// watched again), read by the heartbeat when it falls due: expiry
-    /// costs no timer of its own.
-    expires_at_ms: AtomicU64,
-    /// The session's token must be checked again periodically
-    /// (introspection): the heartbeat says when.
-    recheck: AtomicBool,
-}
-
-impl SessionClock {
-    pub fn new() -> Self {
-        Self {
-            last_heard_ms: AtomicU64::new(clock_ms()),
-            expires_at_ms: AtomicU64::new(0),
-            recheck: AtomicBool::new(false),
-        }
-    }
-
-    pub fn set_recheck(&self, on: bool) {
-        self.recheck.store(on, Ordering::Release);
-    }
-
-    pub fn rechecks(&self) -> bool {
-        self.recheck.load(Ordering::Acquire)
-    }
-
-    /// Arms (or, with `None`, disarms) the expiry.
-    pub fn expire_at(&self, unix_ms: Option<u64>) {
-        // 0 means "never", so an expiry at the epoch is stored as 1 ms.
-        let at = unix_ms.map_or(0, |t| t.max(1));
-        self.expires_at_ms.store(at, Ordering::Release);
-    }
-
-    /// When the armed expiry is, Unix ms (`None`: never, or already told).
-    pub fn expiry_ms(&self) -> Option<u64> {
-        match self.expires_at_ms.load(Ordering::Acquire) {
-            0 => None,
-            at => Some(at),
-        }
-    }
-
-    /// Whether the credential expired by `now_unix_ms`; disarms the expiry
-    /// when it says so, so a session is told once (it re-arms it if a
-    /// refresh moved it meanwhile).
-    pub fn take_expired(&self, now_unix_ms: u64) -> bool {
-        let at = self.expires_at_ms.load(Ordering::Acquire);
-        at != 0
-            && now_unix_ms >= at
-            && self
-                .expires_at_ms
-                .compare_exchange(at, 0, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    /// A frame arrived.
-    pub fn heard(&self) {
-        self.last_heard_ms.store(clock_ms(), Ordering::Relaxed);
-    }
-
-    pub fn silent_for_ms(&self, now: u64) -> u64 {
-        now.saturating_sub(self.last_heard_ms.load(Ordering::Relaxed))
-    }
-}
-
-impl Default for SessionClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// What the heartbeat tells a session.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub enum Beat {
-    /// Send a WebSocket Ping.
-    Ping,
-    /// Nothing arrived for the client timeout: close with 1001.
-    TimedOut,
-    /// The credential's expiry passed: close with 4001 unless a refresh
-    /// moved it.
-    Expired,
-    /// Check the introspected token again.
-    Recheck,
-}
-
-/// Start watching a session, or (sent again after a refresh moved its
-/// expiry) reschedule its checks.
+/// Start watching a session (its clock is in its link), or (sent again
+/// after a refresh moved its expiry) reschedule its checks.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Watch {
-    pub id: u64,
-    pub clock: Arc<SessionClock>,
-    pub session: Recipient<Beat>,
-}
+pub struct Watch(pub SessionLink);
 
 /// Stop watching a session (it is closing).
 #[derive(Message)]
@@ -292,17 +149,63 @@ pub struct Retire;
 #[rtype(result = "()")]
 pub struct Crash;
 
-/// How the registry reaches one hub.
-#[derive(Clone)]
-pub struct HubHandle {
-    pub join: Recipient<Join>,
-    pub leave: Recipient<Leave>,
-    pub fanout: Recipient<Fanout>,
-    pub retire: Recipient<Retire>,
-    pub catch_up: Recipient<CatchUp>,
+/// How the registry reaches one hub: the hub's one address behind a
+/// trait, so the registry names no hub type. (A `Recipient` per message
+/// would be a boxed clone of the address each — three allocations apiece,
+/// five per hub, so per connected user.)
+pub trait HubPort {
+    fn join(&self, msg: Join);
+    fn leave(&self, msg: Leave);
+    fn fanout(&self, msg: Fanout);
+    fn retire(&self, msg: Retire);
+    fn catch_up(&self, msg: CatchUp);
     #[cfg(feature = "fault-injection")]
-    pub crash: Recipient<Crash>,
+    fn crash(&self, msg: Crash);
 }
+
+impl<A> HubPort for Addr<A>
+where
+    A: Actor<Context = Context<A>>
+        + Handler<Join>
+        + Handler<Leave>
+        + Handler<Fanout>
+        + Handler<Retire>
+        + Handler<CatchUp>
+        + HubCrash,
+{
+    fn join(&self, msg: Join) {
+        self.do_send(msg);
+    }
+    fn leave(&self, msg: Leave) {
+        self.do_send(msg);
+    }
+    fn fanout(&self, msg: Fanout) {
+        self.do_send(msg);
+    }
+    fn retire(&self, msg: Retire) {
+        self.do_send(msg);
+    }
+    fn catch_up(&self, msg: CatchUp) {
+        self.do_send(msg);
+    }
+    #[cfg(feature = "fault-injection")]
+    fn crash(&self, msg: Crash) {
+        self.do_send(msg);
+    }
+}
+
+/// A hub handles `Crash` in builds with fault injection (and nothing is
+/// asked of it otherwise).
+#[cfg(feature = "fault-injection")]
+pub trait HubCrash: Actor<Context = Context<Self>> + Handler<Crash> {}
+#[cfg(feature = "fault-injection")]
+impl<A: Actor<Context = Context<A>> + Handler<Crash>> HubCrash for A {}
+#[cfg(not(feature = "fault-injection"))]
+pub trait HubCrash {}
+#[cfg(not(feature = "fault-injection"))]
+impl<A> HubCrash for A {}
+
+pub type HubHandle = Box<dyn HubPort>;
 
 /// Starts a hub for a user with its sessions; the registry calls it with
 /// the hub's generation (so a late exit of an old hub is told apart).

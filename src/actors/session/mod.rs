@@ -33,7 +33,7 @@ use self::lifetime::{Binding, Verdict};
 use self::outgoing::{Flush, Outgoing, Replay, Sender};
 use self::requests::Request;
 pub use self::services::SessionServices;
-use super::messages::{Beat, Outbound, Outbox, SessionClock, SessionControl, SessionLink};
+use super::messages::{Beat, Link, Outbound, SessionControl, SessionId, SessionLink};
 use crate::auth::Identity;
 use crate::models::UserId;
 use crate::protocol::{ClientMessage, Close, frames};
@@ -41,15 +41,15 @@ use crate::telemetry::metrics::CloseWhy;
 use crate::transport::{FrameReader, ReadGate, Socket};
 
 pub struct WsSession {
-    id: u64,
-    /// The `session_id` of `connection_established`: 128 random bits in
-    /// hex, unique in the cluster with no coordination.
-    session_id: Arc<str>,
+    /// What the registry, the hub and the heartbeat hold of this session
+    /// (its ids, outbox count, clock and address), shared with them. It
+    /// holds the session's own address, which keeps nothing alive: every
+    /// end of a session stops it (`ctx.stop()`), and stopping drops it.
+    link: Arc<Link<Addr<Self>>>,
     user: UserId,
     /// The credential the session lives by (contract §5).
     binding: Binding,
     services: Arc<SessionServices>,
-    since: Option<i64>,
     out: Outgoing,
     /// Paused while a replay runs: client messages wait until it is done.
     reading: ReadGate,
@@ -59,8 +59,6 @@ pub struct WsSession {
     registered: bool,
     /// Why the session ended, once known (counted once in the metrics).
     ended: Option<CloseWhy>,
-    outbox: Arc<Outbox>,
-    clock: Arc<SessionClock>,
 }
 
 impl WsSession {
@@ -75,23 +73,29 @@ impl WsSession {
     ) -> Addr<Self> {
         let limits = &services.limits;
         let reader = FrameReader::new(io.clone(), limits.max_frame_bytes, leftover);
-        let session = Self {
-            id: services::next_id(),
-            session_id: hex::encode(rand::random::<[u8; 16]>()).into(),
-            binding: Binding::new(&identity),
-            user: identity.user,
-            since,
-            out: Outgoing::new(io, limits, services.metrics.clone()),
-            reading: reader.gate(),
-            inbox: Inbox::new(limits),
-            registered: false,
-            ended: None,
-            outbox: Arc::default(),
-            clock: Arc::default(),
-            services,
-        };
+        let out = Outgoing::new(io, limits, services.metrics.clone());
+        let inbox = Inbox::new(limits);
         Self::create(move |ctx| {
+            let link = Arc::new(Link {
+                id: services::next_id(),
+                session_id: SessionId::random(),
+                outbox: Default::default(),
+                clock: Default::default(),
+                port: ctx.address(),
+            });
+            let session = Self {
+                link,
+                binding: Binding::new(&identity),
+                user: identity.user,
+                out,
+                reading: reader.gate(),
+                inbox,
+                registered: false,
+                ended: None,
+                services,
+            };
             ctx.add_stream(reader);
+            session.ask_admission(since, ctx);
             session
         })
     }
@@ -109,7 +113,7 @@ impl WsSession {
             ctx.stop();
             return;
         }
-        if self.ended.is_none() && self.out.over_bound() {
+        if self.ended.is_none() && self.out.over_bound(&self.services.limits) {
             return self.slow_consumer(ctx);
         }
         if self.out.start_flush() {
@@ -120,7 +124,7 @@ impl WsSession {
     fn slow_consumer(&mut self, ctx: &mut Context<Self>) {
         log::info!(
             "session {} of user {} fell behind; closing with 1013",
-            self.id,
+            self.link.id,
             self.user
         );
         self.services.metrics.slow_consumers.inc();
@@ -139,7 +143,7 @@ impl WsSession {
     /// its place under the per-user cap is free at once.
     fn leave(&mut self) {
         if std::mem::take(&mut self.registered) {
-            self.services.depart(&self.user, self.id);
+            self.services.depart(&self.user, self.link.id);
         }
     }
 
@@ -167,25 +171,44 @@ impl WsSession {
 
     /// Asks the heartbeat to watch the admitted session, or, after its
     /// expiry moved, to reschedule its checks.
-    fn watch(&self, ctx: &mut Context<Self>) {
+    fn watch(&self) {
         if self.registered {
-            let me = ctx.address().recipient();
-            self.services.watch(self.id, &self.clock, me);
+            let link: SessionLink = self.link.clone();
+            self.services.watch(link);
         }
     }
 
+    /// Counts the attempt, then asks to join; nothing else is handled (and
+    /// nothing read) until both answered, so no frame can precede
+    /// `connection_established` or a 4029 close. (Asked as the actor is
+    /// created rather than in `started`: `since` stays in the future
+    /// instead of in every idle session.)
+    fn ask_admission(&self, since: Option<i64>, ctx: &mut Context<Self>) {
+        let link: SessionLink = self.link.clone();
+        services::admit(self.services.clone(), self.user.clone(), link)
+            .into_actor(self)
+            .map(move |result, act, ctx| match result {
+                Ok(()) => act.admitted(since, ctx),
+                Err((why, close)) => {
+                    act.services.metrics.rejected(why);
+                    act.close(ctx, close, CloseWhy::RateLimited);
+                }
+            })
+            .wait(ctx);
+    }
+
     /// Admitted: greet, then replay or go live.
-    fn admitted(&mut self, ctx: &mut Context<Self>) {
+    fn admitted(&mut self, since: Option<i64>, ctx: &mut Context<Self>) {
         self.registered = true;
-        self.binding.arm(&self.clock);
-        self.watch(ctx);
+        self.binding.arm(&self.link.clock);
+        self.watch();
         let greeting = frames::greeting(
             self.user.as_str(),
-            &self.session_id,
+            self.link.session_id.as_str(),
             self.binding.expires_at_text().as_deref(),
         );
         self.out.text(&greeting);
-        if let Some(since) = self.since {
+        if let Some(since) = since {
             self.start_replay(since, ctx);
         }
         self.wrote(ctx);
@@ -236,31 +259,6 @@ impl WsSession {
 impl Actor for WsSession {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let services = self.services.clone();
-        let user = self.user.clone();
-        let link = SessionLink {
-            id: self.id,
-            session_id: self.session_id.clone(),
-            frames: ctx.address().recipient(),
-            control: ctx.address().recipient(),
-            outbox: self.outbox.clone(),
-        };
-        // Count the attempt, then ask to join; nothing else is handled (and
-        // nothing read) until both answered, so no frame can precede
-        // `connection_established` or a 4029 close.
-        services::admit(services, user, link)
-            .into_actor(self)
-            .map(|result, act, ctx| match result {
-                Ok(()) => act.admitted(ctx),
-                Err((why, close)) => {
-                    act.services.metrics.rejected(why);
-                    act.close(ctx, close, CloseWhy::RateLimited);
-                }
-            })
-            .wait(ctx);
-    }
-
     fn stopped(&mut self, _: &mut Self::Context) {
         self.ended(CloseWhy::Client);
         self.leave();
@@ -271,7 +269,7 @@ impl Handler<Outbound> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Outbound, ctx: &mut Self::Context) {
-        self.outbox.queued.fetch_sub(1, Ordering::AcqRel);
+        self.link.outbox.queued.fetch_sub(1, Ordering::AcqRel);
         if self.ended.is_none() {
             self.out.live(msg.0);
             self.wrote(ctx);
@@ -290,13 +288,13 @@ impl WsSession {
             }
             Verdict::SlowConsumer => self.slow_consumer(ctx),
             Verdict::Rearm => {
-                self.clock.expire_at(self.binding.expires_at_ms());
-                self.watch(ctx);
+                self.link.clock.expire_at(self.binding.expires_at_ms());
+                self.watch();
             }
             Verdict::Close(close, why) => self.close(ctx, close, why),
             Verdict::Rebind(identity) => {
-                let answer = self.binding.refreshed(&identity, &self.clock);
-                self.watch(ctx);
+                let answer = self.binding.refreshed(&identity, &self.link.clock);
+                self.watch();
                 self.end_for(Verdict::Answer(answer), ctx);
             }
             Verdict::Answer(text) => self.send(&text, ctx),
@@ -338,7 +336,7 @@ impl StreamHandler<Result<Frame, ProtocolError>> for WsSession {
             .inbox
             .read(item, || metrics.client_messages_dropped.inc());
         if !matches!(inbound, Inbound::Broken) {
-            self.clock.heard();
+            self.link.clock.heard();
         }
         if self.ended.is_some() {
             // Closing: only the peer's answer (or its going away) counts.
@@ -383,7 +381,7 @@ impl Sender for WsSession {
     }
 
     fn broken(&mut self, ctx: &mut Context<Self>) {
-        log::debug!("session {}: write failed", self.id);
+        log::debug!("session {}: write failed", self.link.id);
         self.leave();
         ctx.stop();
     }

@@ -31,7 +31,11 @@ pub struct Outgoing {
     /// Counts text frames sent, and times live alerts from their trigger.
     metrics: Arc<Metrics>,
     /// `Some` while a replay runs: the live frames that arrived meanwhile.
-    held: Option<VecDeque<Arc<Frame>>>,
+    #[expect(
+        clippy::box_collection,
+        reason = "a replay is short; boxed, the 32 bytes of the queue are not kept by every idle session"
+    )]
+    held: Option<Box<VecDeque<Arc<Frame>>>>,
     /// Live alerts with an id up to this were already sent by the replay:
     /// skip them. (Not `since` itself: a client whose `since` is ahead of
     /// the server's ids, e.g. after a database restore, must still get new
@@ -41,8 +45,6 @@ pub struct Outgoing {
     replay_waker: Option<Waker>,
     /// A `Flush` future is running.
     flushing: bool,
-    max_frames: usize,
-    max_bytes: usize,
 }
 
 /// The missed alerts of a replay, written as the socket takes them.
@@ -74,8 +76,6 @@ impl Outgoing {
             replayed_up_to: 0,
             replay_waker: None,
             flushing: false,
-            max_frames: limits.outbound_queue,
-            max_bytes: limits.outbound_bytes,
         }
     }
 
@@ -114,7 +114,7 @@ impl Outgoing {
 
     /// Starts holding live frames.
     pub fn begin_replay(&mut self) {
-        self.held = Some(VecDeque::new());
+        self.held = Some(Box::default());
     }
 
     pub fn replaying(&self) -> bool {
@@ -123,7 +123,7 @@ impl Outgoing {
 
     /// The replay is over: sends the held frames.
     pub fn end_replay(&mut self) {
-        for frame in self.held.take().unwrap_or_default() {
+        for frame in self.held.take().map(|held| *held).unwrap_or_default() {
             self.send_live(&frame);
         }
     }
@@ -180,11 +180,12 @@ impl Outgoing {
         self.writer.is_broken()
     }
 
-    /// Frames held or waiting for the kernel are over the bound.
-    pub fn over_bound(&self) -> bool {
-        let held = self.held.as_ref().map_or(0, VecDeque::len);
+    /// Frames held or waiting for the kernel are over the bound
+    /// (`outbound_queue` frames, `outbound_bytes` bytes).
+    pub fn over_bound(&self, limits: &Limits) -> bool {
+        let held = self.held.as_ref().map_or(0, |held| held.len());
         let backlog = self.writer.backlog();
-        held + backlog.frames > self.max_frames || backlog.bytes > self.max_bytes
+        held + backlog.frames > limits.outbound_queue || backlog.bytes > limits.outbound_bytes
     }
 
     /// Queues a close frame. A peer that is not reading (slow, silent)

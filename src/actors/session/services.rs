@@ -4,11 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix::Recipient;
-
 use super::super::messages::{
-    Admit, Beat, Depart, HeartbeatHandle, RegistryHandle, SessionClock, SessionLink,
-    SessionStorage, Unwatch, Watch,
+    Admit, Depart, HeartbeatHandle, RegistryHandle, SessionLink, SessionStorage, Unwatch, Watch,
 };
 use crate::auth::Authenticator;
 use crate::config::Limits;
@@ -31,9 +28,8 @@ pub struct SessionServices {
 
 impl SessionServices {
     /// Asks the heartbeat to watch a session, or to reschedule its checks.
-    pub fn watch(&self, id: u64, clock: &Arc<SessionClock>, session: Recipient<Beat>) {
-        let clock = clock.clone();
-        self.heartbeat.watch.do_send(Watch { id, clock, session });
+    pub fn watch(&self, link: SessionLink) {
+        self.heartbeat.watch.do_send(Watch(link));
     }
 
     /// Tells the heartbeat and the registry that a session is gone.
