@@ -1,42 +1,17 @@
 //! The grouped insert, the list's query plan and the refusal of `storage::alerts`, on SQLite.
 
+use std::sync::{Arc, Mutex};
+
 use super::*;
-use crate::storage::pool::SQLITE_MIGRATIONS;
 use diesel::connection::SimpleConnection;
-use diesel_migrations::MigrationHarness;
 
 #[test]
 fn sqlite_stores_a_group_in_one_multi_row_statement() {
-    use std::sync::{Arc, Mutex};
     // With a DEFAULT among the values diesel would silently fall back to
     // one INSERT per row; count the INSERTs SQLite actually runs.
-    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
-    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
-    let inserts = Arc::new(Mutex::new(0));
-    let seen = inserts.clone();
-    c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
-            && query.to_string().starts_with("INSERT")
-        {
-            *seen.lock().unwrap() += 1;
-        }
-    });
-    let now = chrono::Utc::now().naive_utc();
-    let row = |b: &str| NewAlertRow {
-        user_id: "1".into(),
-        breach_id: b.into(),
-        title: "t".into(),
-        severity: "LOW".into(),
-        confidence: 0.5,
-        detected_at: now,
-        description: None,
-        source: None,
-        read: false,
-        created_at: now,
-        push_due_at: None,
-    };
-    let mut conn = AnyConnection::Sqlite(c);
-    let stored = insert_alerts(&mut conn, &[row("a"), row("b"), row("a")]).unwrap();
+    let (mut conn, inserts) = counting_inserts();
+    let rows = [plain_row("a"), plain_row("b"), plain_row("a")];
+    let stored = insert_alerts(&mut conn, &rows).unwrap();
     assert_eq!(*inserts.lock().unwrap(), 1);
     let created: Vec<bool> = stored.iter().map(|(_, created)| *created).collect();
     assert_eq!(created, [true, true, false]);
@@ -74,6 +49,24 @@ fn a_filtered_page_walks_the_user_index_without_sorting() {
         !details.iter().any(|d| d.contains("TEMP B-TREE")),
         "{details:?}"
     );
+}
+
+/// A migrated in-memory SQLite database, and how many INSERT statements
+/// it has run so far.
+fn counting_inserts() -> (AnyConnection, Arc<Mutex<usize>>) {
+    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
+        unreachable!()
+    };
+    let inserts = Arc::new(Mutex::new(0));
+    let seen = inserts.clone();
+    c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
+            && query.to_string().starts_with("INSERT")
+        {
+            *seen.lock().unwrap() += 1;
+        }
+    });
+    (AnyConnection::Sqlite(c), inserts)
 }
 
 fn sqlite_with(sql: &str) -> AnyConnection {
@@ -142,22 +135,10 @@ fn a_row_binds_one_variable_per_column() {
 
 #[test]
 fn sqlite_stores_the_writers_largest_group_in_full_statements() {
-    use std::sync::{Arc, Mutex};
     // The writer groups up to 5,000 alerts (`actors::writer::MAX_GROUP`).
     // A chunk over SQLite's 32,766 variables fails as a refusal, and the
     // writer then stores the group's requests one commit each.
-    let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
-    c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
-    let inserts = Arc::new(Mutex::new(0));
-    let seen = inserts.clone();
-    c.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event
-            && query.to_string().starts_with("INSERT")
-        {
-            *seen.lock().unwrap() += 1;
-        }
-    });
-    let mut conn = AnyConnection::Sqlite(c);
+    let (mut conn, inserts) = counting_inserts();
     let rows: Vec<NewAlertRow> = (0..5_000).map(|i| plain_row(&i.to_string())).collect();
     let stored = insert_alerts(&mut conn, &rows).unwrap();
     assert_eq!(stored.len(), 5_000);
