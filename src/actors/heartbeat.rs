@@ -108,7 +108,7 @@ impl Heartbeat {
 
     /// The first tick at or after `ms` from now (at least the next one).
     fn tick_in(&self, ms: u64) -> u64 {
-        self.ticks + ms.div_ceil(self.tick_ms).max(1)
+        tick_after(self.ticks, self.tick_ms, ms)
     }
 
     fn on_tick(&mut self) {
@@ -130,8 +130,9 @@ impl Heartbeat {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        // `self.tick_in` would borrow all of `self` while `s` is held.
         let (ticks, tick_ms) = (self.ticks, self.tick_ms);
-        let tick_in = |ms: u64| ticks + ms.div_ceil(tick_ms).max(1);
+        let tick_in = |ms: u64| tick_after(ticks, tick_ms, ms);
         let next = match check {
             Check::Ping => {
                 s.link.port.beat(Beat::Ping);
@@ -185,6 +186,11 @@ impl Heartbeat {
             }
         }
     }
+}
+
+/// The first tick at or after `ms` past tick `ticks` (at least the next).
+fn tick_after(ticks: u64, tick_ms: u64, ms: u64) -> u64 {
+    ticks + ms.div_ceil(tick_ms).max(1)
 }
 
 impl Actor for Heartbeat {
