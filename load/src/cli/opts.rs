@@ -121,6 +121,12 @@ pub struct ReconnectOpts {
     /// Give up waiting for the sockets to come back after this long.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub give_up: Duration,
+    /// Users besides the storm's who stay connected through it: the
+    /// trigger → receive figure of users online while others reconnect.
+    /// They and the triggers run on a runtime of their own, so the tool's
+    /// reconnecting does not delay what it times.
+    #[arg(long, default_value_t = 2_000)]
+    pub observers: usize,
 }
 
 #[derive(Debug, Clone, Args)]

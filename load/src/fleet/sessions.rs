@@ -29,6 +29,8 @@ struct FleetShared {
     nodes: Vec<SocketAddr>,
     tracker: Arc<Tracker>,
     users: Vec<(String, String)>,
+    /// The users this fleet connects (indices into `users`, the tracker's).
+    members: Vec<usize>,
     connected: AtomicUsize,
     /// When each user last got `connection_established`, ns since the tracker's t0.
     back_ns: Vec<AtomicU64>,
@@ -85,10 +87,29 @@ impl Fleet {
         wait: Duration,
         deadline: Instant,
     ) -> Fleet {
-        let users: Vec<(String, String)> = names
-            .iter()
-            .map(|n| (n.clone(), ctx.minter.mint(n, TOKEN_TTL)))
-            .collect();
+        let all = (0..names.len()).collect();
+        Self::connect_some(ctx, nodes, tracker, names, all, concurrency, wait, deadline).await
+    }
+
+    /// As [`Self::connect_spread`], for the users `members` of `names` only
+    /// (the tracker's user numbers stay those of `names`): two fleets over
+    /// one tracker, e.g. on two runtimes.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn connect_some(
+        ctx: &Ctx,
+        nodes: &[SocketAddr],
+        tracker: Arc<Tracker>,
+        names: &[String],
+        members: Vec<usize>,
+        concurrency: usize,
+        wait: Duration,
+        deadline: Instant,
+    ) -> Fleet {
+        let mut users: Vec<(String, String)> =
+            names.iter().map(|n| (n.clone(), String::new())).collect();
+        for &i in &members {
+            users[i].1 = ctx.minter.mint(&names[i], TOKEN_TTL);
+        }
         let n = users.len();
         let shared = Arc::new(FleetShared {
             nodes: if nodes.is_empty() {
@@ -98,6 +119,7 @@ impl Fleet {
             },
             tracker,
             users,
+            members: members.clone(),
             connected: AtomicUsize::new(0),
             back_ns: (0..n).map(|_| AtomicU64::new(0)).collect(),
             generation: (0..n).map(|_| AtomicU64::new(u64::MAX)).collect(),
@@ -108,7 +130,8 @@ impl Fleet {
             deadline,
         });
         let (control, rx) = watch::channel(Control::Run(0));
-        let tasks = (0..n)
+        let tasks = members
+            .into_iter()
             .map(|i| tokio::spawn(user_task(shared.clone(), i, rx.clone())))
             .collect();
         let fleet = Fleet {
@@ -122,7 +145,7 @@ impl Fleet {
     }
 
     pub fn len(&self) -> usize {
-        self.shared.users.len()
+        self.shared.members.len()
     }
 
     pub fn connected(&self) -> usize {
@@ -143,10 +166,10 @@ impl Fleet {
     }
 
     pub fn connected_in(&self, generation: u64) -> usize {
-        self.shared
-            .generation
+        let sh = &self.shared;
+        sh.members
             .iter()
-            .filter(|g| g.load(Relaxed) == generation)
+            .filter(|&&i| sh.generation[i].load(Relaxed) == generation)
             .count()
     }
 
