@@ -25,12 +25,18 @@ pub struct ServerSpec {
     /// Parent of every server's directory.
     pub base_dir: PathBuf,
     pub keep: bool,
+    /// Give alerthub a second listener for the services
+    /// (`ALERTHUB_SERVICE_BIND`), which the tool's triggers then use.
+    pub service_listener: bool,
 }
 
 pub struct ServerProcess {
     child: Option<Child>,
     pub pid: u32,
     pub addr: SocketAddr,
+    /// The services' listener, when the server opened one (a build older
+    /// than `ALERTHUB_SERVICE_BIND` does not).
+    pub service_addr: Option<SocketAddr>,
     pub dir: PathBuf,
     pub log: PathBuf,
     keep: bool,
@@ -61,6 +67,12 @@ impl ServerProcess {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let service_addr = if spec.service_listener {
+            let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+            Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        } else {
+            None
+        };
         let database_url = spec
             .database_url
             .clone()
@@ -83,6 +95,8 @@ impl ServerProcess {
             .env_remove("ALERTHUB_JWT_USER_CLAIM")
             .env_remove("ALERTHUB_DEV")
             .env_remove("REDIS_URL")
+            .env_remove("ALERTHUB_SERVICE_BIND")
+            .envs(service_addr.map(|a| ("ALERTHUB_SERVICE_BIND", a.to_string())))
             .envs(spec.redis_url.iter().map(|u| ("REDIS_URL", u)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -93,6 +107,7 @@ impl ServerProcess {
             pid: child.id(),
             child: Some(child),
             addr,
+            service_addr: None,
             dir,
             log,
             keep: spec.keep,
@@ -114,6 +129,12 @@ impl ServerProcess {
                 .await
                 .is_ok_and(|r| r.status == 200)
             {
+                if let Some(service) = service_addr {
+                    let answers = http::get(service, "/health", Duration::from_secs(1))
+                        .await
+                        .is_ok_and(|r| r.status == 200);
+                    server.service_addr = answers.then_some(service);
+                }
                 return Ok(server);
             }
             if Instant::now() > deadline {

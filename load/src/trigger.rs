@@ -90,7 +90,7 @@ pub async fn open_loop(
         );
         let (auth, rate, deadline) = (ctx.service_auth.clone(), plan.rate, plan.deadline);
         let nodes = if plan.nodes.is_empty() {
-            vec![ctx.addr]
+            vec![ctx.service]
         } else {
             plan.nodes.clone()
         };
@@ -163,7 +163,7 @@ pub async fn batch_loop(
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
         let (tracker, names, next) = (tracker.clone(), names.clone(), next.clone());
-        let (addr, auth) = (ctx.addr, ctx.service_auth.clone());
+        let (addr, auth) = (ctx.service, ctx.service_auth.clone());
         workers.push(tokio::spawn(async move {
             let mut conn = HttpConn::new(addr);
             let mut used = 0;
@@ -241,7 +241,7 @@ pub async fn prefill(
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
         let next = next.clone();
-        let (addr, auth, run) = (ctx.addr, ctx.service_auth.clone(), ctx.run.clone());
+        let (addr, auth, run) = (ctx.service, ctx.service_auth.clone(), ctx.run.clone());
         let user = move |k: usize| format!("pf{run}_{}", k % users.max(1));
         workers.push(tokio::spawn(async move {
             let mut conn = HttpConn::new(addr);

@@ -24,6 +24,11 @@ pub struct Limits {
     /// come back) before the connection is dropped.
     pub close_deadline: Duration,
     pub replay_max: i64,
+    /// Sessions starting at once per node: from the credential check to the
+    /// replay read. More handshakes wait their turn (FIFO), so a reconnect
+    /// storm does not fill every thread's queue and delay the alerts of the
+    /// sessions already open.
+    pub starting_sessions: usize,
     pub connect_window: Duration,
     /// How long a request body may take to arrive, in all, once its
     /// headers have: a sender that stalls half-way gets 408.
@@ -69,6 +74,7 @@ impl Default for Limits {
             socket_send_buffer: 128 * 1024,
             close_deadline: Duration::from_secs(1),
             replay_max: 1000,
+            starting_sessions: 64,
             connect_window: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(10),
             token_cache_ttl: Duration::from_secs(1),

@@ -26,6 +26,8 @@ use crate::storage::{DatabaseUrl, PoolOptions, StorageError};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: String,
+    /// `ALERTHUB_SERVICE_BIND`: the services' own listener, if any.
+    pub service_bind: Option<String>,
     pub database: DatabaseUrl,
     pub pool: PoolOptions,
     /// One Redis URL per shard, in the order given (the order is part of
@@ -86,6 +88,8 @@ pub enum ConfigError {
     Database(#[from] StorageError),
     #[error("ALERTHUB_BIND {0:?} is not an address such as 127.0.0.1:8000")]
     Bind(String),
+    #[error("ALERTHUB_SERVICE_BIND {0:?} is not an address such as 127.0.0.1:8001")]
+    ServiceBind(String),
     #[error("{0} is 0; it must be at least 1 ({1})")]
     Zero(&'static str, &'static str),
     #[error(transparent)]
@@ -173,8 +177,14 @@ impl Settings {
                 Some(Duration::from_secs(u64::from(days).saturating_mul(unit)))
             }
         };
+        if let Some(service) = &o.service_bind {
+            service
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::ServiceBind(service.clone()))?;
+        }
         Ok(Self {
             bind: o.bind.clone(),
+            service_bind: o.service_bind.clone(),
             database: DatabaseUrl::parse(&o.database_url)?,
             pool: PoolOptions {
                 max_size: pool_size,
@@ -321,6 +331,20 @@ mod tests {
             Settings::from_options(&options(&["--bind", "0.0.0.0:8000", "--dev"]))
                 .unwrap()
                 .dev_secrets_allowed
+        );
+    }
+
+    #[test]
+    fn the_services_address_must_be_an_address_and_is_named() {
+        let err = Settings::from_options(&options(&["--service-bind", "localhost:8100"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ALERTHUB_SERVICE_BIND"), "{err}");
+        let ok = Settings::from_options(&options(&["--service-bind", "127.0.0.1:8100"])).unwrap();
+        assert_eq!(ok.service_bind.as_deref(), Some("127.0.0.1:8100"));
+        assert_eq!(
+            Settings::from_options(&options(&[])).unwrap().service_bind,
+            None
         );
     }
 }

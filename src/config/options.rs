@@ -19,6 +19,12 @@ pub struct Options {
         global = true
     )]
     pub bind: String,
+    /// A second listen address for the services (triggers, sign-outs,
+    /// tokens) and the operators' probes, with HTTP workers of its own: a
+    /// reconnect storm of browsers on `--bind` then never delays a trigger.
+    /// It serves the same API; unset: everything on `--bind`.
+    #[arg(long, env = "ALERTHUB_SERVICE_BIND", global = true)]
+    pub service_bind: Option<String>,
     /// sqlite://PATH (or a bare path) or postgres://…
     #[arg(
         long,

@@ -41,6 +41,10 @@ const PATH_PREFIX: &str = "/ws/breach-alerts/";
 /// refusal) — a client that stops reading its handshake answer is dropped.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
+/// How long a handshake may wait for its turn to start a session
+/// (`SessionThreads::admit`) before it is answered 503.
+const START_WAIT: Duration = Duration::from_secs(5);
+
 /// What the request head says, checked.
 struct Handshake {
     user: UserId,
@@ -169,6 +173,12 @@ async fn handshake(
         Ok(handshake) => handshake,
         Err(error) => return respond(&mut framed, &error).await,
     };
+    // Wait for a place among the sessions starting at once before any
+    // further work (`SessionThreads` says why).
+    let Some(starting) = state.session_threads.admit(START_WAIT).await else {
+        state.metrics.rejected(Rejection::Unavailable);
+        return respond(&mut framed, &ApiError::Unavailable).await;
+    };
     let outcome = match &handshake.credential {
         Some(credential) => state.auth.authenticate(credential).await,
         None => Err(AuthError::Invalid(Refusal::Missing)),
@@ -217,10 +227,14 @@ async fn handshake(
                 leftover: parts.read_buf.to_vec(),
                 identity,
                 since: handshake.since,
+                starting,
                 services: state.sessions.clone(),
             });
         }
         (refusal, _) => {
+            // A refused peer that does not read its close must not keep
+            // another from starting.
+            drop(starting);
             let (why, close) =
                 refusal.unwrap_or((Rejection::AuthenticationFailed, Close::AuthenticationFailed));
             state.metrics.rejected(why);

@@ -47,8 +47,26 @@ pub enum StartupError {
 
 pub struct Application {
     port: u16,
+    service_port: Option<u16>,
     server: actix_server::Server,
+    service_server: Option<actix_server::Server>,
     registry: Addr<Registry>,
+}
+
+/// Binds `addr` and builds an HTTP server on it with workers of its own.
+fn listen(
+    addr: &str,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> Result<(actix_server::Server, std::net::SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    let server = server::serve(listener, local, state, workers).map_err(bind_error)?;
+    Ok((server, local))
 }
 
 impl Application {
@@ -156,6 +174,7 @@ impl Application {
                     .workers
                     .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
                     .unwrap_or(2),
+                settings.limits.starting_sessions,
             ),
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
@@ -166,21 +185,12 @@ impl Application {
             push,
         });
 
-        let listener =
-            std::net::TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
-                addr: settings.bind.clone(),
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.bind.clone(),
-            source,
-        })?;
-        let server = server::serve(listener, local, state, settings.workers).map_err(|source| {
-            StartupError::Bind {
-                addr: settings.bind.clone(),
-                source,
-            }
-        })?;
+        let (server, local) = listen(&settings.bind, state.clone(), settings.workers)?;
+        // The services' listener has HTTP workers of its own.
+        let service = match &settings.service_bind {
+            Some(addr) => Some(listen(addr, state, settings.workers)?),
+            None => None,
+        };
 
         log::info!(
             "alerthub {} listening on http://{local} (node {}, database {})",
@@ -188,18 +198,28 @@ impl Application {
             settings.node_id,
             settings.database.redacted()
         );
+        if let Some((_, addr)) = &service {
+            log::info!("services and probes also on http://{addr}, with workers of their own");
+        }
         if !secrets.generated.is_empty() {
             log_try_it(local);
         }
         Ok(Self {
             port: local.port(),
+            service_port: service.as_ref().map(|(_, addr)| addr.port()),
             server,
+            service_server: service.map(|(server, _)| server),
             registry: actors.registry,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `ALERTHUB_SERVICE_BIND`, when set.
+    pub fn service_port(&self) -> Option<u16> {
+        self.service_port
     }
 
     /// The root actor, for tests that inject faults.
@@ -211,6 +231,7 @@ impl Application {
     /// and stops accepting connections.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let handle = self.server.handle();
+        let service = self.service_server.as_ref().map(|s| s.handle());
         let registry = self.registry.clone();
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
@@ -218,9 +239,18 @@ impl Application {
             log::info!("shutting down: closed {closed} session(s) with 1001");
             // Give the close frames a moment to reach the sockets.
             tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Some(service) = service {
+                service.stop(true).await;
+            }
             handle.stop(true).await;
         });
-        self.server.await
+        match self.service_server {
+            Some(service) => {
+                let (public, service) = futures_util::future::join(self.server, service).await;
+                public.and(service)
+            }
+            None => self.server.await,
+        }
     }
 }
 

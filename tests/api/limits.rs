@@ -278,3 +278,53 @@ async fn garbage_from_one_client_does_not_disturb_another_user() {
         id
     );
 }
+
+/// Sessions start one at a time here (`Limits::starting_sessions` = 1): a
+/// handshake that kept its place — on any way a handshake can end — would
+/// leave the next waiting 5 s for a 503 instead of its greeting.
+#[actix_web::test]
+async fn every_way_a_handshake_ends_gives_its_starting_place_back() {
+    let app = spawn_app_with(&[], |s| s.limits.starting_sessions = 1).await;
+    let prompt = Duration::from_secs(3);
+    let greeted = |user: String, extra: &'static str| {
+        let app = &app;
+        async move {
+            tokio::time::timeout(prompt, app.connect_query(&user, extra))
+                .await
+                .unwrap_or_else(|_| panic!("{user}{extra}: no greeting within {prompt:?}"))
+        }
+    };
+    let refused = |url: String| async move {
+        tokio::time::timeout(prompt, close_of(&url))
+            .await
+            .unwrap_or_else(|_| panic!("{url}: no close within {prompt:?}"))
+    };
+
+    // Refused: a bad token, another user's token.
+    let bad = refused(app.ws_url("/ws/breach-alerts/1/?token=nope")).await;
+    assert_eq!(bad.code, 4003);
+    let mismatch = refused(app.ws_url(&format!("/ws/breach-alerts/1/?token={}", jwt("2")))).await;
+    assert_eq!(mismatch.code, 4003);
+    // Admitted without a replay, then with one (something to replay and
+    // nothing to replay), then closed by the client.
+    let live = greeted("1".into(), "").await;
+    app.create_alert("1", "b1").await;
+    let mut replayed = greeted("1".into(), "&since=0").await;
+    assert_eq!(
+        replayed.expect("breach_alert").await["message"]["breach_id"],
+        "b1"
+    );
+    let empty = greeted("1".into(), "&since=1000000").await;
+    drop((live, replayed, empty));
+    // Refused by the registry: over the connect limit (10 a minute).
+    for _ in 0..10 {
+        drop(greeted("3".into(), "").await);
+    }
+    let limited = refused(app.ws_url(&format!("/ws/breach-alerts/3/?token={}", jwt("3")))).await;
+    assert_eq!(limited.code, 4029);
+
+    // Many at once: they start one after another, and all of them do.
+    let many =
+        futures_util::future::join_all((0..20).map(|i| greeted(format!("m{i}"), "&since=0"))).await;
+    assert_eq!(many.len(), 20);
+}

@@ -943,3 +943,38 @@ async fn concurrent_retries_create_one_alert_and_push_it_once() {
     app.assert_nothing_queued("1", &mut [&mut tab]).await;
     assert_eq!(stored(&app, "1").await.len(), 3);
 }
+
+/// `ALERTHUB_SERVICE_BIND`: a second listener with workers of its own,
+/// serving the same API; a trigger there reaches the browsers' sessions on
+/// the first, and a bad one gets the same contract errors.
+#[actix_web::test]
+async fn the_services_listener_serves_triggers_beside_the_browsers() {
+    let app = spawn_app_with(&["--service-bind", "127.0.0.1:0"], |_| {}).await;
+    let service = app.service_port.expect("a services port");
+    assert_ne!(service, app.port);
+    let base = format!("http://127.0.0.1:{service}");
+    let mut tab = app.connect("1").await;
+
+    let key = format!("Bearer {SERVICE_KEY}");
+    let (status, body) = app
+        .send(
+            app.http
+                .post(format!("{base}/api/v1/alerts"))
+                .insert_header(("Authorization", key.as_str())),
+            Some(alert_body("1", "via-service-port")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let alert = tab.expect("breach_alert").await;
+    assert_eq!(alert["message"]["breach_id"], "via-service-port");
+
+    let (status, body) = app
+        .send(
+            app.http.post(format!("{base}/api/v1/alerts")),
+            Some(alert_body("1", "x")),
+        )
+        .await;
+    assert_error(&(status, body), 401, "unauthorized");
+    let (status, _) = app.send(app.http.get(format!("{base}/health")), None).await;
+    assert_eq!(status, 200);
+}

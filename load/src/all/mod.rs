@@ -82,7 +82,9 @@ async fn run_on(spec: &ServerSpec, dir: &str, s: &dyn Scenario, cap: Duration) -
         "user_id",
         &spec.service_key,
         Some(server.pid),
-    ) {
+    )
+    .map(|ctx| ctx.with_service(server.service_addr))
+    {
         Ok(ctx) => match tokio::time::timeout(cap, s.run(&ctx)).await {
             Ok(rows) => rows,
             Err(_) => {
@@ -135,9 +137,11 @@ pub async fn run(a: AllArgs) -> Result<String, String> {
         service_key: format!("load-{}", random_hex(12)),
         base_dir: PathBuf::from(format!("/tmp/alerthub-load-{}", random_hex(3))),
         keep: a.keep,
+        service_listener: !a.one_listener,
     };
     let reference = reference_bin.clone().map(|bin| ServerSpec {
         bin,
+        service_listener: false,
         ..spec.clone()
     });
     let mut scenarios = plan.scenarios(a.postgres_url.as_deref());
@@ -169,7 +173,15 @@ pub async fn run(a: AllArgs) -> Result<String, String> {
     let facts = RunFacts {
         date,
         quick: a.quick,
-        server_bin: a.server_bin.display().to_string(),
+        server_bin: format!(
+            "{}{}",
+            a.server_bin.display(),
+            if a.one_listener {
+                ", one listener (--one-listener): triggers share the HTTP workers with the handshakes"
+            } else {
+                ", services on a listener of their own (ALERTHUB_SERVICE_BIND), where the triggers go"
+            }
+        ),
         reference_bin: reference_bin.map(|b| b.display().to_string()),
         load_before,
         load_after: procstat::load_average(),

@@ -112,6 +112,10 @@ pub struct Target {
 
 #[derive(Debug, Clone, Args)]
 pub struct AllArgs {
+    /// Start alerthub without its services listener (`ALERTHUB_SERVICE_BIND`):
+    /// triggers then share the HTTP workers with every WebSocket handshake.
+    #[arg(long)]
+    pub one_listener: bool,
     /// The alerthub binary to start (fresh, on a fresh database) for each
     /// scenario; an older build gives the "before" figures.
     #[arg(long, default_value = "target/release/alerthub")]

@@ -38,6 +38,9 @@ pub trait Scenario: Send + Sync {
 #[derive(Clone)]
 pub struct Ctx {
     pub addr: SocketAddr,
+    /// Where triggers go: the server's services listener if it has one,
+    /// else `addr`.
+    pub service: SocketAddr,
     pub minter: Minter,
     pub service_auth: String,
     pub server_pid: Option<u32>,
@@ -58,6 +61,7 @@ impl Ctx {
         let run = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
         Ok(Self {
             addr,
+            service: addr,
             minter: Minter::new(jwt_secret, user_claim)?,
             service_auth: format!("Bearer {service_key}"),
             server_pid,
@@ -78,6 +82,12 @@ impl Ctx {
             );
         }
         Self::new(t.url, &t.jwt_secret, &t.user_claim, &t.service_key, pid)
+    }
+
+    /// Triggers go to `service` (a listener with workers of its own).
+    pub fn with_service(mut self, service: Option<SocketAddr>) -> Self {
+        self.service = service.unwrap_or(self.addr);
+        self
     }
 
     /// A user id unique to this run: `<tag><run>_<i>`.

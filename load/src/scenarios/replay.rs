@@ -37,7 +37,7 @@ async fn run(ctx: &Ctx, alerts: usize, reps: usize) -> Vec<Row> {
     let figure = format!("replay of {} missed alerts", thousands(alerts as u64));
     let target = "complete within 50 ms of connection_established";
     println!("replay: {reps} users, {alerts} missed alerts each ...");
-    let mut http = HttpConn::new(ctx.addr);
+    let mut http = HttpConn::new(ctx.service);
     let mut connect = Samples::new();
     let mut replay = Samples::new();
     let mut problems = Vec::new();

@@ -27,12 +27,13 @@ use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
 use actix_http::ws::{Frame, ProtocolError};
+use futures_util::FutureExt;
 
 use self::inbound::{Inbound, Inbox};
 use self::lifetime::{Binding, Verdict};
 use self::outgoing::{Flush, Outgoing, Replay, Sender};
 use self::requests::Request;
-pub use self::services::SessionServices;
+pub use self::services::{SessionServices, Starting};
 use super::messages::{Beat, Link, Outbound, SessionControl, SessionId, SessionLink};
 use crate::auth::Identity;
 use crate::models::UserId;
@@ -63,12 +64,14 @@ pub struct WsSession {
 
 impl WsSession {
     /// Starts the session on an upgraded socket. `leftover` holds bytes the
-    /// client sent right behind its handshake.
+    /// client sent right behind its handshake; `starting` (its place among
+    /// the sessions starting at once) goes once admitted and replay read.
     pub fn start(
         io: Socket,
         leftover: &[u8],
         identity: Identity,
         since: Option<i64>,
+        starting: Starting,
         services: Arc<SessionServices>,
     ) -> Addr<Self> {
         let limits = &services.limits;
@@ -95,7 +98,7 @@ impl WsSession {
                 services,
             };
             ctx.add_stream(reader);
-            session.ask_admission(since, ctx);
+            session.ask_admission(since, starting, ctx);
             session
         })
     }
@@ -183,12 +186,12 @@ impl WsSession {
     /// `connection_established` or a 4029 close. (Asked as the actor is
     /// created rather than in `started`: `since` stays in the future
     /// instead of in every idle session.)
-    fn ask_admission(&self, since: Option<i64>, ctx: &mut Context<Self>) {
+    fn ask_admission(&self, since: Option<i64>, starting: Starting, ctx: &mut Context<Self>) {
         let link: SessionLink = self.link.clone();
         services::admit(self.services.clone(), self.user.clone(), link)
             .into_actor(self)
             .map(move |result, act, ctx| match result {
-                Ok(()) => act.admitted(since, ctx),
+                Ok(()) => act.admitted(since, starting, ctx),
                 Err((why, close)) => {
                     act.services.metrics.rejected(why);
                     act.close(ctx, close, CloseWhy::RateLimited);
@@ -198,7 +201,7 @@ impl WsSession {
     }
 
     /// Admitted: greet, then replay or go live.
-    fn admitted(&mut self, since: Option<i64>, ctx: &mut Context<Self>) {
+    fn admitted(&mut self, since: Option<i64>, starting: Starting, ctx: &mut Context<Self>) {
         self.registered = true;
         self.binding.arm(&self.link.clock);
         self.watch();
@@ -209,18 +212,19 @@ impl WsSession {
         );
         self.out.text(&greeting);
         if let Some(since) = since {
-            self.start_replay(since, ctx);
+            self.start_replay(since, starting, ctx);
         }
         self.wrote(ctx);
     }
 
     /// Fetches what the client missed; `Replay` writes it as the socket
     /// takes it, then the held live frames follow.
-    fn start_replay(&mut self, since: i64, ctx: &mut Context<Self>) {
+    fn start_replay(&mut self, since: i64, starting: Starting, ctx: &mut Context<Self>) {
         self.out.begin_replay();
         self.reading.pause();
         let max = self.services.limits.replay_max;
         requests::replay(&self.services.storage, &self.user, since, max)
+            .inspect(move |_| drop(starting)) // read: the next session may start
             .into_actor(self)
             .map(|result, act, ctx| match result {
                 Ok(rows) => drop(ctx.spawn(Replay(rows))),

@@ -28,6 +28,8 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub address: String,
     pub port: u16,
+    /// The services' listener (`--service-bind`), when the test asked for one.
+    pub service_port: Option<u16>,
     pub registry: Addr<Registry>,
     pub database_url: String,
     pub http: awc::Client,
@@ -150,11 +152,13 @@ pub async fn spawn_app_with(flags: &[&str], adjust: impl FnOnce(&mut Settings)) 
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("server starts");
     let port = app.port();
+    let service_port = app.service_port();
     let registry = app.registry();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        service_port,
         registry,
         database_url,
         http: awc::Client::builder()
