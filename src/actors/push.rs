@@ -37,9 +37,6 @@ pub struct PushActor {
     /// Created when the actor starts, on its own arbiter (not `Send`).
     client: Option<awc::Client>,
     polling: bool,
-    /// The arbiter that started this one: when it is gone (the server, or
-    /// a test's runtime, has ended) this actor and its arbiter stop too.
-    parent: Option<ArbiterHandle>,
 }
 
 impl PushActor {
@@ -62,14 +59,7 @@ impl PushActor {
             health,
             client: None,
             polling: false,
-            parent: None,
         }
-    }
-
-    /// Stops with `parent` (see the field).
-    pub fn stopping_with(mut self, parent: ArbiterHandle) -> Self {
-        self.parent = Some(parent);
-        self
     }
 
     /// Claims a batch, sends it, records it, and sleeps until the next
@@ -78,13 +68,6 @@ impl PushActor {
     /// (an alert stored from now on is due no sooner), never sooner than
     /// the poll interval. An idle node looks once per delay, not per second.
     fn poll(&mut self, ctx: &mut Context<Self>) {
-        if let Some(parent) = &self.parent
-            && !parent.spawn(std::future::ready(()))
-        {
-            ctx.stop();
-            Arbiter::current().stop();
-            return;
-        }
         let Some(client) = self.client.clone() else {
             return;
         };

@@ -148,7 +148,9 @@ pub fn start(
     // keeps busy on this one.
     let writer = AlertWriter::new(db_writes.recipient(), delivery.clone(), metrics.clone())
         .with_push_schedule(schedule);
-    let writer = AlertWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| writer);
+    let writer_thread = Arbiter::new().handle();
+    let writer = AlertWriter::start_in_arbiter(&writer_thread, move |_| writer);
+    let mut own_threads = vec![writer_thread];
     let push_health = Arc::new(PushHealth::new(crate::models::time::now_ms()));
     if let Some(vapid) = vapid {
         let storage = PushStorage {
@@ -159,12 +161,13 @@ pub fn start(
         let (metrics, health) = (metrics.clone(), push_health.clone());
         // An arbiter of its own: sending never shares a thread with the
         // trigger's writer or the sessions.
-        let parent = Arbiter::current();
-        PushActor::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        let push_thread = Arbiter::new().handle();
+        PushActor::start_in_arbiter(&push_thread, move |_| {
             PushActor::new(node, storage, vapid, push, limits, metrics, health)
-                .stopping_with(parent)
         });
+        own_threads.push(push_thread);
     }
+    stop_with_current(own_threads);
     if let (Some(redis), Some(publisher)) = (redis, publisher) {
         // Every shard's ingest stream, each read by every node.
         for shard in 0..redis.shards.len() {
@@ -246,4 +249,23 @@ async fn poll_sign_outs(sign_outs: Arc<SignOuts>, db: Recipient<SignOutsSince>) 
             Err(e) => log::debug!("reading recent sign-outs failed: {e}"),
         }
     }
+}
+
+/// Stops `arbiters` when the runtime of the thread that started them goes
+/// (a test's `System` ends; a server's main thread outlives them anyway),
+/// so their threads, and the storage they hold, do not outlive the server.
+fn stop_with_current(arbiters: Vec<ArbiterHandle>) {
+    struct StopOnDrop(Vec<ArbiterHandle>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            for arbiter in &self.0 {
+                arbiter.stop();
+            }
+        }
+    }
+    let guard = StopOnDrop(arbiters);
+    actix_web::rt::spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    });
 }
