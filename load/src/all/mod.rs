@@ -31,6 +31,15 @@ fn default_reference_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/release/alerthub-reference"))
 }
 
+/// Whether `bin` has the services listener (`--service-bind`, from
+/// a67a00d on): an older build is measured on its one port.
+fn has_service_listener(bin: &Path) -> bool {
+    std::process::Command::new(bin)
+        .args(["serve", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--service-bind"))
+}
+
 fn check_args(a: &AllArgs, reference: Option<&Path>) -> Result<(), String> {
     for bin in std::iter::once(a.server_bin.as_path()).chain(reference) {
         if !bin.is_file() {
@@ -137,7 +146,7 @@ pub async fn run(a: AllArgs) -> Result<String, String> {
         service_key: format!("load-{}", random_hex(12)),
         base_dir: PathBuf::from(format!("/tmp/alerthub-load-{}", random_hex(3))),
         keep: a.keep,
-        service_listener: !a.one_listener,
+        service_listener: !a.one_listener && has_service_listener(&a.server_bin),
     };
     let reference = reference_bin.clone().map(|bin| ServerSpec {
         bin,
@@ -176,10 +185,12 @@ pub async fn run(a: AllArgs) -> Result<String, String> {
         server_bin: format!(
             "{}{}",
             a.server_bin.display(),
-            if a.one_listener {
+            if spec.service_listener {
+                ", services on a listener of their own (ALERTHUB_SERVICE_BIND), where the triggers go"
+            } else if a.one_listener {
                 ", one listener (--one-listener): triggers share the HTTP workers with the handshakes"
             } else {
-                ", services on a listener of their own (ALERTHUB_SERVICE_BIND), where the triggers go"
+                ", one listener (this build has no ALERTHUB_SERVICE_BIND): triggers share the HTTP workers with the handshakes"
             }
         ),
         reference_bin: reference_bin.map(|b| b.display().to_string()),
