@@ -111,6 +111,16 @@ fn at_least_one<T: PartialEq + From<u8> + Copy>(
 }
 
 impl Settings {
+    /// The listener that makes this server more than a development one:
+    /// the services' when only it is off loopback, else the main one.
+    pub fn exposed_listener(&self) -> &str {
+        let loopback = |a: &str| a.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+        match &self.service_bind {
+            Some(service) if loopback(&self.bind) && !loopback(service) => service,
+            _ => &self.bind,
+        }
+    }
+
     pub fn from_options(o: &Options) -> Result<Self, ConfigError> {
         let bind_addr: SocketAddr = o
             .bind
@@ -177,11 +187,15 @@ impl Settings {
                 Some(Duration::from_secs(u64::from(days).saturating_mul(unit)))
             }
         };
-        if let Some(service) = &o.service_bind {
-            service
+        // Generated secrets only when no listener is reachable from outside.
+        let service_loopback = match &o.service_bind {
+            Some(service) => service
                 .parse::<SocketAddr>()
-                .map_err(|_| ConfigError::ServiceBind(service.clone()))?;
-        }
+                .map_err(|_| ConfigError::ServiceBind(service.clone()))?
+                .ip()
+                .is_loopback(),
+            None => true,
+        };
         Ok(Self {
             bind: o.bind.clone(),
             service_bind: o.service_bind.clone(),
@@ -209,7 +223,7 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(random_node_id),
             retention,
-            dev_secrets_allowed: o.dev || bind_addr.ip().is_loopback(),
+            dev_secrets_allowed: o.dev || (bind_addr.ip().is_loopback() && service_loopback),
             limits: Limits::default(),
             workers: None,
             push: PushSettings::from_options(o)?,
@@ -346,5 +360,12 @@ mod tests {
             Settings::from_options(&options(&[])).unwrap().service_bind,
             None
         );
+        // A services listener reachable from outside ends development mode.
+        assert!(
+            !Settings::from_options(&options(&["--service-bind", "0.0.0.0:8100"]))
+                .unwrap()
+                .dev_secrets_allowed
+        );
+        assert!(ok.dev_secrets_allowed);
     }
 }

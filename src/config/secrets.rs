@@ -65,7 +65,10 @@ impl Secrets {
         let mut generated = Vec::new();
         let mut dev_value = |name: &'static str, key: &str| -> Result<String, SecretsError> {
             if !settings.dev_secrets_allowed {
-                return Err(SecretsError::Missing(name, settings.bind.clone()));
+                return Err(SecretsError::Missing(
+                    name,
+                    settings.exposed_listener().to_owned(),
+                ));
             }
             generated.push(name);
             Ok(storage::setting_or_insert(conn, key, random_secret)?)
@@ -105,7 +108,7 @@ impl Secrets {
             return Err(SecretsError::TooShort(
                 name,
                 why.clone(),
-                settings.bind.clone(),
+                settings.exposed_listener().to_owned(),
             ));
         }
         Ok(Self {

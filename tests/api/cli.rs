@@ -314,6 +314,18 @@ async fn outside_dev_mode_missing_secrets_are_a_clear_start_up_error() {
     .await;
     assert!(!ok);
     assert!(err.contains("ALERTHUB_SERVICE_KEYS is not set"), "{err}");
+    // A services listener off loopback is as exposed as the main one, and
+    // the error names it.
+    let (ok, _, err) = run(alerthub(dir.path())
+        .arg("serve")
+        .env("ALERTHUB_BIND", "127.0.0.1:0")
+        .env("ALERTHUB_SERVICE_BIND", "0.0.0.0:0"))
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains("ALERTHUB_JWT_SECRET is not set") && err.contains("0.0.0.0:0"),
+        "{err}"
+    );
 }
 
 #[actix_web::test]

@@ -14,11 +14,11 @@ use crate::protocol::Close;
 use crate::rate_limit::connect::ConnectLimiter;
 use crate::telemetry::metrics::{Metrics, Rejection};
 
-/// What every session shares: one allocation for all of them.
 /// A session's place among the sessions starting at once (a permit of the
 /// bound in `http::session_threads`); dropping it lets the next one start.
 pub type Starting = tokio::sync::OwnedSemaphorePermit;
 
+/// What every session shares: one allocation for all of them.
 pub struct SessionServices {
     pub registry: RegistryHandle,
     pub heartbeat: HeartbeatHandle,
