@@ -90,7 +90,23 @@ pub fn check_accepted(alert: &NewAlert, sent: &Value) {
     );
     match &sent["user_id"] {
         Value::String(s) => assert_eq!(&row.user_id, s),
-        Value::Number(n) => assert_eq!(row.user_id, n.to_string()),
+        Value::Number(n) => {
+            // Contract §2 (Decided): an integral number however written
+            // (7, 7.0, 7e3; as JSON Schema, by its f64 value) is that
+            // integer's decimal string; anything else is refused.
+            let expected = match n.as_u64() {
+                Some(u) => u.to_string(),
+                None => {
+                    let f = n.as_f64().expect("a JSON number is an f64");
+                    assert!(
+                        f.fract() == 0.0 && f >= 0.0,
+                        "user_id {n} accepted but not a non-negative integer"
+                    );
+                    (f as u64).to_string()
+                }
+            };
+            assert_eq!(row.user_id, expected, "user_id {n}");
+        }
         other => panic!("user_id accepted from {other}"),
     }
     check_text("user_id", &row.user_id, 1, 64);
