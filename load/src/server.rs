@@ -26,7 +26,8 @@ pub struct ServerSpec {
     pub base_dir: PathBuf,
     pub keep: bool,
     /// Give alerthub a second listener for the services
-    /// (`ALERTHUB_SERVICE_BIND`), which the tool's triggers then use.
+    /// (`ALERTHUB_SERVICE_BIND`), which the tool's triggers then use. Only
+    /// for a build that has it (`all` asks the binary first).
     pub service_listener: bool,
 }
 
@@ -34,8 +35,7 @@ pub struct ServerProcess {
     child: Option<Child>,
     pub pid: u32,
     pub addr: SocketAddr,
-    /// The services' listener, when the server opened one (a build older
-    /// than `ALERTHUB_SERVICE_BIND` does not).
+    /// The services' listener, when the spec asked for one.
     pub service_addr: Option<SocketAddr>,
     pub dir: PathBuf,
     pub log: PathBuf,
@@ -107,7 +107,7 @@ impl ServerProcess {
             pid: child.id(),
             child: Some(child),
             addr,
-            service_addr: None,
+            service_addr,
             dir,
             log,
             keep: spec.keep,
@@ -129,12 +129,6 @@ impl ServerProcess {
                 .await
                 .is_ok_and(|r| r.status == 200)
             {
-                if let Some(service) = service_addr {
-                    let answers = http::get(service, "/health", Duration::from_secs(1))
-                        .await
-                        .is_ok_and(|r| r.status == 200);
-                    server.service_addr = answers.then_some(service);
-                }
                 return Ok(server);
             }
             if Instant::now() > deadline {
