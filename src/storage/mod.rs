@@ -12,6 +12,7 @@
 //! Everything here is blocking; the `DbActor` runs it on its own threads.
 
 pub mod alerts;
+pub mod checkpoint;
 pub mod connection;
 pub mod health;
 pub mod pool;

@@ -105,19 +105,21 @@ impl Manager {
                 // busy_timeout first: switching to WAL itself needs a lock
                 // that another process (the CLI, a second node) may hold.
                 // A 16 MiB page cache per connection keeps the hot indexes in
-                // memory. The WAL is checkpointed by a thread of its own (see
-                // `connect`); the automatic checkpoint, which runs inside a
+                // memory. The WAL is checkpointed by a thread of its own
+                // (`storage::checkpoint`); the automatic checkpoint, which runs inside a
                 // commit and so on the trigger's path, is only a backstop.
                 // temp_store = MEMORY keeps the statement journal (the
                 // undo of one statement inside a transaction, which SQLite
                 // spills to a new temporary file past 64 KiB: every grouped
                 // INSERT did) and RETURNING's rows in memory. Neither is part
                 // of what a commit makes durable; the WAL is.
+                // journal_size_limit: once the checkpointer has started the
+                // WAL over, the file is cut back to 64 MiB.
                 c.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000; \
-                     PRAGMA temp_store = MEMORY;",
+                     PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }
@@ -206,7 +208,7 @@ fn build_pool(
     let mut first = manager.open()?;
     migrate(&mut first)?;
     if url.is_sqlite() {
-        spawn_checkpointer(first, std::sync::Arc::downgrade(&manager.alive));
+        super::checkpoint::spawn(first, std::sync::Arc::downgrade(&manager.alive));
     }
     Ok(Pool::builder()
         .max_size(options.connections())
@@ -217,25 +219,6 @@ fn build_pool(
         // reconnects on its own. A SQLite file cannot go away like that.
         .test_on_check_out(!url.is_sqlite())
         .build_unchecked(manager))
-}
-
-/// Moves committed pages from the WAL into the database file every 250 ms,
-/// off the commit path (measured in docs/BENCHMARKS.md: it halves the
-/// trigger's tail latency). PASSIVE never blocks writers or readers.
-fn spawn_checkpointer(mut conn: AnyConnection, alive: std::sync::Weak<()>) {
-    let spawned = std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_millis(250));
-                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
-                    log::warn!("WAL checkpoint failed: {e}");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        log::warn!("no WAL checkpoint thread ({e}); SQLite checkpoints inside commits instead");
-    }
 }
 
 pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {
