@@ -8,14 +8,17 @@
 //! `PASSIVE` alone lets the WAL grow without bound under a steady write
 //! load: SQLite starts the WAL over only when a writer finds every frame
 //! already copied, and while the group commit writes continuously the copy
-//! never catches up. After a million inserts the WAL was 1.7 GB: every page
-//! read searched ~100 WAL index blocks, and every commit past
-//! `wal_autocheckpoint` ran a checkpoint attempt inside it (batch triggers
-//! ~21k/s instead of ~26k/s on the same table with the WAL emptied). So once
-//! the WAL passes [`RESTART_FRAMES`], right after a `PASSIVE` pass has
-//! copied nearly all of it, a `RESTART` checkpoint copies the rest and makes
-//! the next writer start the WAL over; it holds the writer back only for
-//! the frames written since the `PASSIVE` pass (≤ 250 ms of writes).
+//! never catches up. After a million inserts the WAL was 0.6–1.7 GB, every
+//! page read searched up to ~100 WAL index blocks and every commit past
+//! `wal_autocheckpoint` ran a checkpoint attempt inside it. So once the WAL
+//! passes [`RESTART_FRAMES`], right after a `PASSIVE` pass has copied
+//! nearly all of it, a `RESTART` checkpoint copies the rest and makes the
+//! next writer start the WAL over. It holds the writer back meanwhile (the
+//! frames written since the `PASSIVE` pass, the database file's fsync, the
+//! readers still on older frames), so it must be rare: at 64 MiB it came
+//! every 2–3 s of the fan-out's load and its p99 doubled; at 256 MiB the
+//! fan-out reads as before and batch triggers gain ~5% (docs/BENCHMARKS.md,
+//! "Fourth session").
 //! `journal_size_limit` (set on every connection) then truncates the file.
 
 use std::sync::Weak;
@@ -30,8 +33,8 @@ use super::connection::AnyConnection;
 const EVERY: Duration = Duration::from_millis(250);
 
 /// WAL frames (pages) past which the checkpointer starts the WAL over:
-/// 16,384 × 4 KiB = 64 MiB.
-pub const RESTART_FRAMES: i32 = 16_384;
+/// 65,536 × 4 KiB = 256 MiB.
+pub const RESTART_FRAMES: i32 = 65_536;
 
 /// The three numbers `PRAGMA wal_checkpoint` answers.
 #[derive(QueryableByName, Debug)]

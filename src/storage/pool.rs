@@ -114,12 +114,12 @@ impl Manager {
                 // INSERT did) and RETURNING's rows in memory. Neither is part
                 // of what a commit makes durable; the WAL is.
                 // journal_size_limit: once the checkpointer has started the
-                // WAL over, the file is cut back to 64 MiB.
+                // WAL over, the file is cut back to 256 MiB.
                 c.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000; \
-                     PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
+                     PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 268435456;",
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }
