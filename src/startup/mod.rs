@@ -1,10 +1,8 @@
 //! Builds the running service from `Settings`: storage and secrets here,
-//! the actors in `wiring`, the HTTP server in `server`, the allocator's
-//! one setting in `allocator`.
+//! the actors in `wiring`, the HTTP server in `server`.
 //! Tests call `Application::build` with a port-0 address and talk to the
 //! real server over TCP.
 
-pub mod allocator;
 mod server;
 mod wiring;
 
