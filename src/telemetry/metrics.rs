@@ -339,8 +339,15 @@ impl Metrics {
             .inc();
     }
 
+    /// A session ended, for its first reason: called once per session, so
+    /// `slow_consumers` counts each slow session once even when the hub's
+    /// mailbox bound reports it after its own outbox bound closed it (both
+    /// counted it before: 30 for 20 sessions).
     pub fn closed(&self, why: CloseWhy) {
         self.sessions_closed.with_label_values(&[why.label()]).inc();
+        if why == CloseWhy::SlowConsumer {
+            self.slow_consumers.inc();
+        }
     }
 
     pub fn token_check(&self, outcome: TokenCheck) {

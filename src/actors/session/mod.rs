@@ -130,7 +130,6 @@ impl WsSession {
             self.link.id,
             self.user
         );
-        self.services.metrics.slow_consumers.inc();
         self.close(ctx, Close::SlowConsumer, CloseWhy::SlowConsumer);
     }
 
@@ -285,12 +284,13 @@ impl WsSession {
     /// Carries out a verdict.
     fn end_for(&mut self, verdict: Verdict, ctx: &mut Context<Self>) {
         match verdict {
-            Verdict::Stay => {}
+            // The hub may report a session its own outbox bound closed.
+            Verdict::SlowConsumer if self.ended.is_none() => self.slow_consumer(ctx),
+            Verdict::Stay | Verdict::SlowConsumer => {}
             Verdict::Ping => {
                 self.out.ping();
                 self.wrote(ctx);
             }
-            Verdict::SlowConsumer => self.slow_consumer(ctx),
             Verdict::Rearm => {
                 self.link.clock.expire_at(self.binding.expires_at_ms());
                 self.watch();
