@@ -29,7 +29,7 @@ use clap::Parser;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 
 /// The allocator alerthub uses, so that memory figures compare the
 /// servers' own structures rather than two allocators.
@@ -116,7 +116,17 @@ fn main() -> ExitCode {
 /// Accepts connections until SIGTERM or SIGINT.
 async fn serve(bind: SocketAddr, app: Arc<http::App>) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let listener = TcpListener::bind(bind).await?;
+    // The same accept backlog as alerthub's (`src/startup/server.rs`):
+    // tokio's `bind` asks for 1,024, and a handshake step that found the
+    // queue full timed a dropped SYN's 1 s retransmit, not the server.
+    let socket = if bind.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    let listener = socket.listen(4096)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     loop {
