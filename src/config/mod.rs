@@ -110,21 +110,25 @@ fn at_least_one<T: PartialEq + From<u8> + Copy>(
     }
 }
 
+/// The first listener reachable from outside (off loopback), the main one
+/// before the services'; development secrets are allowed only with none.
+fn exposed<'a>(bind: &'a str, service_bind: Option<&'a str>) -> Option<&'a str> {
+    let loopback = |a: &str| a.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+    std::iter::once(bind)
+        .chain(service_bind)
+        .find(|a| !loopback(a))
+}
+
 impl Settings {
     /// The listener that makes this server more than a development one:
     /// the services' when only it is off loopback, else the main one.
     pub fn exposed_listener(&self) -> &str {
-        let loopback = |a: &str| a.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
-        match &self.service_bind {
-            Some(service) if loopback(&self.bind) && !loopback(service) => service,
-            _ => &self.bind,
-        }
+        exposed(&self.bind, self.service_bind.as_deref()).unwrap_or(&self.bind)
     }
 
     pub fn from_options(o: &Options) -> Result<Self, ConfigError> {
-        let bind_addr: SocketAddr = o
-            .bind
-            .parse()
+        o.bind
+            .parse::<SocketAddr>()
             .map_err(|_| ConfigError::Bind(o.bind.clone()))?;
         let list = |v: &Option<String>| -> Vec<String> {
             v.as_deref()
@@ -187,15 +191,11 @@ impl Settings {
                 Some(Duration::from_secs(u64::from(days).saturating_mul(unit)))
             }
         };
-        // Generated secrets only when no listener is reachable from outside.
-        let service_loopback = match &o.service_bind {
-            Some(service) => service
+        if let Some(service) = &o.service_bind {
+            service
                 .parse::<SocketAddr>()
-                .map_err(|_| ConfigError::ServiceBind(service.clone()))?
-                .ip()
-                .is_loopback(),
-            None => true,
-        };
+                .map_err(|_| ConfigError::ServiceBind(service.clone()))?;
+        }
         Ok(Self {
             bind: o.bind.clone(),
             service_bind: o.service_bind.clone(),
@@ -223,7 +223,8 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(random_node_id),
             retention,
-            dev_secrets_allowed: o.dev || (bind_addr.ip().is_loopback() && service_loopback),
+            // Generated secrets only when no listener is reachable from outside.
+            dev_secrets_allowed: o.dev || exposed(&o.bind, o.service_bind.as_deref()).is_none(),
             limits: Limits::default(),
             workers: None,
             push: PushSettings::from_options(o)?,
