@@ -1,8 +1,16 @@
 // Web Push (contract §6) in real Chromium: the dashboard's "Enable notifications" control
 // registers the service worker (/sw.js, scope /), and a push delivered through the DevTools
 // protocol (ServiceWorker.deliverPushMessage) shows a notification with the alert's title,
-// tagged with its id so a second delivery of the same alert does not show twice
-// (registration.getNotifications()). The click logic is unit-tested (test/push.test.mjs).
+// tagged with its id so a second delivery of the same alert replaces it instead of showing
+// twice. The click logic is unit-tested (test/push.test.mjs).
+//
+// What the worker shows is read in the worker itself: before the pushes, the test wraps the
+// real `registration.showNotification` (it still runs) to record each call and whether the
+// browser accepted it. Chromium's own list (`registration.getNotifications()`) is checked
+// too, but only for "never two of one alert": headless Chromium sometimes drops a notification
+// from that list right after `showNotification` resolved (seen here: resolved, then
+// `getNotifications()` empty in the same worker, about one push in ten; no display server),
+// so a missing entry there is reported, not failed.
 // Subscribing needs the browser vendor's push service, which a sandbox may not reach: then the
 // server-side registration is reported as skipped, not failed.
 
@@ -56,26 +64,65 @@ export async function run(browser) {
 
   await check('(p2) a pushed alert shows its notification once', async () => {
     assert(registrationId, 'no service worker registration from (p1)');
+    const worker = context.serviceWorkers().find((w) => w.url() === `${env.base}/sw.js`);
+    assert(worker, `no /sw.js among ${context.serviceWorkers().map((w) => w.url())}`);
+    await worker.evaluate(() => {
+      const reg = self.registration;
+      const real = reg.showNotification.bind(reg);
+      self.__shown = [];
+      reg.showNotification = (title, options) => {
+        const call = { title, tag: options?.tag, body: options?.body, done: null };
+        self.__shown.push(call);
+        return real(title, options).then(
+          () => { call.done = 'shown'; },
+          (e) => { call.done = `rejected: ${e}`; throw e; },
+        );
+      };
+    });
+    const shown = () => worker.evaluate(() => self.__shown);
+    // Chromium's list, per tag; polled while pushes arrive so a second entry is caught.
+    let mostPerTag = 0;
+    const listed = new Set();
+    const watch = async () => {
+      const perTag = {};
+      for (const n of await notifications(page)) {
+        perTag[n.tag] = (perTag[n.tag] ?? 0) + 1;
+        listed.add(n.tag);
+      }
+      mostPerTag = Math.max(mostPerTag, ...Object.values(perTag), 0);
+    };
+    const push = (data) => cdp.send('ServiceWorker.deliverPushMessage', { origin: env.base, registrationId, data });
+    const settled = (n, what) =>
+      waitFor(async () => {
+        await watch();
+        const calls = await shown();
+        return calls.length >= n && calls.every((c) => c.done) && calls;
+      }, what, { timeout: 5000 });
+
     const alert = await trigger(USER, { severity: 'CRITICAL', title: 'Pushed while away' });
     const data = JSON.stringify({ type: 'breach_alert', alert });
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: env.base, registrationId, data });
-    await waitFor(async () => (await notifications(page)).length === 1, 'one notification', { timeout: 5000 });
-    const [shown] = await notifications(page);
-    assert(shown.title === 'Pushed while away', `title ${shown.title}`);
-    assert(shown.tag === String(alert.alert_id), `tag ${shown.tag}`);
-    assert(/Critical severity · breach /.test(shown.body), `body ${shown.body}`);
-    // The same alert again (a retried push that did arrive): still one notification.
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: env.base, registrationId, data });
-    await page.waitForTimeout(500);
-    const after = await notifications(page);
-    assert(after.length === 1, `${after.length} notifications for one alert`);
+    await push(data);
+    const [first] = await settled(1, 'the notification for the pushed alert');
+    assert(first.done === 'shown', `showNotification ${first.done}`);
+    assert(first.title === 'Pushed while away', `title ${first.title}`);
+    assert(first.tag === String(alert.alert_id), `tag ${first.tag}`);
+    assert(/Critical severity · breach /.test(first.body), `body ${first.body}`);
+    // The same alert again (a retried push that did arrive): the same tag, so it replaces.
+    await push(data);
+    const again = await settled(2, 'the second delivery of the same alert');
+    assert(again.length === 2 && again[1].tag === first.tag, `tags ${again.map((c) => c.tag)}`);
     // A minimal payload shows no breach details.
     const minimal = JSON.stringify({ type: 'breach_alert', alert_id: alert.alert_id + 1000, severity: 'HIGH' });
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: env.base, registrationId, data: minimal });
-    await waitFor(async () => (await notifications(page)).length === 2, 'the minimal notification', { timeout: 5000 });
-    const titles = (await notifications(page)).map((n) => n.title).sort();
-    log(`       notifications: ${titles.join(' | ')}`);
-    assert(titles.includes('High security alert'), `titles ${titles}`);
+    await push(minimal);
+    const all = await settled(3, 'the minimal notification');
+    assert(all[2].done === 'shown' && all[2].title === 'High security alert', `minimal ${JSON.stringify(all[2])}`);
+    assert(!/breach/.test(all[2].body), `the minimal body names a breach: ${all[2].body}`);
+    for (let i = 0; i < 10; i++) {
+      await watch();
+      await page.waitForTimeout(50);
+    }
+    assert(mostPerTag <= 1, `Chromium listed ${mostPerTag} notifications for one alert`);
+    log(`       shown: ${all.map((c) => `${c.title} [${c.tag}]`).join(' | ')}; Chromium listed ${listed.size} of 2 tags`);
   });
 
   await context.close();
