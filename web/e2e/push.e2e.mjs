@@ -111,6 +111,7 @@ export async function run(browser) {
     await push(data);
     const again = await settled(2, 'the second delivery of the same alert');
     assert(again.length === 2 && again[1].tag === first.tag, `tags ${again.map((c) => c.tag)}`);
+    assert(again[1].done === 'shown', `the second showNotification ${again[1].done}`);
     // A minimal payload shows no breach details.
     const minimal = JSON.stringify({ type: 'breach_alert', alert_id: alert.alert_id + 1000, severity: 'HIGH' });
     await push(minimal);
