@@ -207,4 +207,24 @@ mod tests {
         assert_eq!(token.expose(), "s3cr3t.t0k.en");
         assert!(!format!("{m:?}").contains("s3cr3t"));
     }
+
+    /// Found by the fuzz target: a timestamp full of subnormal and long
+    /// floats came back in `pong` a unit in the last place off, because
+    /// serde_json parsed some of them inexactly (fixed by its
+    /// `float_roundtrip` feature). The echo must be the same numbers.
+    #[test]
+    fn pong_echoes_every_number_of_the_timestamp_exactly() {
+        let frame = r#"{"type":"ping","timestamp":{"a":["",1.516e-22,2,2227e-837,0E1,1222222771.5,2227e-837,0E1,1222222771.5,222226222227e-22,222261522.222772222227e-322,776222227e-22,22226116e-22,2,2227e-837,0E1,1222222771.5,2227e-837,0E1,1222222771.5,222226222227e-22,222261522.222772222227e-322,776222227e-22,222261522.222222772222227e-322,0E1,22771.5,2222277222226222227e-22,222261522.222772222227e-322,776222227e-22,222261522.222222772222227e-322,0E1,22771.5,22222772222227e-322,776222227e-22,222261522.22222,2227e-837,0E1,1222222771.5,2227e-837,0E1,1222222771.5,222226222227e-22,222261522.222772222227e-322,776222226e-22,222261522.22222277222226222227e-22,222261522.222772222227e-322,776222227e-22,222261522.222222722772222227e-322,0E1,22771.5,2222277222522.222222772222227e-322,0E1,22771.5,2222277222226222227e-22,222261522.222772222227e-322,776222227e-22,222261522.222222772222227e-322,0E1,22771.5,22222772222227e-322,776222227e-22,222261522.22222,2227e-837,0E1,1222222771.5,2227e-837,0E1,1222222771.5,222226222227e-22,222261522.222772222227e-322,776222226e-22,222261522.22222277222226222227e-22,222261522.222772222227e-322,776222227e-22,222261522.222222722772222227e-322,0E1,22771.5,2222277222226222227e-22,222266222227e-22,222261522.222772222227e-322,0E1,12,null]}}"#;
+        let sent: Value = serde_json::from_str(frame).unwrap();
+        let ClientMessage::Ping { timestamp } = ClientMessage::parse(frame).unwrap() else {
+            panic!("not a ping");
+        };
+        let pong = crate::protocol::ServerMessage::Pong {
+            timestamp: &timestamp,
+            server_time: "2025-11-25T12:00:00Z",
+        }
+        .to_json();
+        let pong: Value = serde_json::from_str(&pong).unwrap();
+        assert_eq!(pong["timestamp"], sent["timestamp"]);
+    }
 }
