@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! cli, config      the command line and the typed settings
-//! startup          builds storage, the actors and the HTTP server from them
+//! startup          builds storage, the actors and the HTTP server from them;
+//!                  has each of their threads hand freed memory back
 //! http             routes, handlers, the upgrade to WebSocket, the error JSON
 //! actors           sessions, hubs, the registry, the heartbeat, the writer,
 //!                  storage's actor, the Redis subscriber — and `messages`,

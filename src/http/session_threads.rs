@@ -64,6 +64,14 @@ impl SessionThreads {
         }
     }
 
+    /// Runs `task` once on each session thread, e.g. to start a periodic
+    /// job that belongs to the thread rather than to a session.
+    pub fn on_each_thread(&self, task: fn()) {
+        for arbiter in &self.arbiters {
+            arbiter.spawn_fn(task);
+        }
+    }
+
     /// A place to start a session, in arrival order; `None` when none came
     /// free within `wait`.
     pub async fn admit(&self, wait: Duration) -> Option<Starting> {

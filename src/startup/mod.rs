@@ -3,6 +3,7 @@
 //! Tests call `Application::build` with a port-0 address and talk to the
 //! real server over TCP.
 
+mod allocator;
 mod server;
 mod wiring;
 
@@ -78,6 +79,8 @@ impl Application {
             url: settings.database.redacted(),
             source,
         };
+        // This thread runs the registry and the hubs.
+        allocator::hand_back_on_this_thread();
         let metrics = Arc::new(Metrics::for_node(redis.is_some()));
         let pool = storage::connect_counted(
             &settings.database,
@@ -160,6 +163,14 @@ impl Application {
                     .max(Duration::from_secs(10))
             },
         };
+        let session_threads = SessionThreads::new(
+            settings
+                .workers
+                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                .unwrap_or(2),
+            settings.limits.starting_sessions,
+        );
+        session_threads.on_each_thread(allocator::hand_back_on_this_thread);
         let state = web::Data::new(AppState {
             auth: actors.auth,
             delivery: actors.delivery,
@@ -169,13 +180,7 @@ impl Application {
             registry: actors.registry.clone(),
             metrics,
             sessions: actors.sessions,
-            session_threads: SessionThreads::new(
-                settings
-                    .workers
-                    .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-                    .unwrap_or(2),
-                settings.limits.starting_sessions,
-            ),
+            session_threads,
             rest_limit: RestLimiter::new(settings.rest_rate_limit),
             allowed_origins: settings.allowed_origins.clone(),
             access_log: settings.access_log,

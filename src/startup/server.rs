@@ -31,6 +31,8 @@ pub fn serve(
     }
     Ok(server
         .listen("alerthub", listener, move || {
+            // Runs on each worker's thread, as it starts.
+            super::allocator::hand_back_on_this_thread();
             let app = App::new()
                 .app_data(state.clone())
                 .configure(|cfg| http::routes(cfg, &origins))

@@ -35,6 +35,8 @@ use crate::redis::publisher::Publisher;
 use crate::storage::{DbHealth, DbPool};
 use crate::telemetry::metrics::Metrics;
 
+use super::allocator;
+
 /// The running actors that the HTTP layer talks to.
 pub struct Actors {
     pub db: Addr<DbActor>,
@@ -149,6 +151,7 @@ pub fn start(
     let writer = AlertWriter::new(db_writes.recipient(), delivery.clone(), metrics.clone())
         .with_push_schedule(schedule);
     let writer_thread = Arbiter::new().handle();
+    writer_thread.spawn_fn(allocator::hand_back_on_this_thread);
     let writer = AlertWriter::start_in_arbiter(&writer_thread, move |_| writer);
     let mut own_threads = vec![writer_thread];
     let push_health = Arc::new(PushHealth::new(crate::models::time::now_ms()));
@@ -162,6 +165,7 @@ pub fn start(
         // An arbiter of its own: sending never shares a thread with the
         // trigger's writer or the sessions.
         let push_thread = Arbiter::new().handle();
+        push_thread.spawn_fn(allocator::hand_back_on_this_thread);
         PushActor::start_in_arbiter(&push_thread, move |_| {
             PushActor::new(node, storage, vapid, push, limits, metrics, health)
         });
