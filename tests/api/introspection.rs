@@ -185,3 +185,70 @@ async fn an_endpoint_that_is_down_or_slow_is_a_503_before_the_upgrade() {
         .unwrap();
     assert_eq!(refused_status(request).await, 503);
 }
+
+/// Sessions start one at a time here (`Limits::starting_sessions` = 1) and
+/// each handshake with a token of the slow endpoint holds that place for
+/// the introspection's 2 s timeout. A handshake queued behind three of
+/// them would get its turn only after 6 s: at 5 s of waiting it is answered
+/// the contract's 503 instead, before any upgrade. The queue then drains
+/// and the places come back.
+#[actix_web::test]
+async fn a_handshake_that_waits_five_seconds_for_its_turn_is_answered_503() {
+    let (endpoint, url) = start_endpoint();
+    let app = spawn_app_with(
+        &[
+            "--token-introspection-url",
+            &url,
+            "--token-introspection-auth",
+            ENDPOINT_AUTH,
+        ],
+        |s| s.limits.starting_sessions = 1,
+    )
+    .await;
+    endpoint.slow.store(true, Ordering::SeqCst);
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let request = app
+                .ws_url(&format!("/ws/breach-alerts/64/?token={}", drf_token()))
+                .into_client_request()
+                .unwrap();
+            actix_web::rt::spawn(refused_status(request))
+        })
+        .collect();
+    // The three are queued (the first holds the place) before this one.
+    let deadline = Instant::now() + PATIENCE;
+    while endpoint.calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the endpoint was never asked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let request = app
+        .ws_url(&format!("/ws/breach-alerts/65/?token={}", jwt("65")))
+        .into_client_request()
+        .unwrap();
+    let asked = Instant::now();
+    let refused = match WsClient::open_request(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                .unwrap_or(Value::Null),
+        ),
+        Err(e) => panic!("expected an HTTP refusal, got {e}"),
+        Ok(_) => panic!("upgraded although three handshakes held the way for 6 s"),
+    };
+    let waited = asked.elapsed();
+    assert_error(&refused, 503, "unavailable");
+    assert!(
+        waited >= Duration::from_millis(4_900),
+        "answered after {waited:?}: not for want of a turn"
+    );
+    // The slow ones end (503: the endpoint timed out), and their places
+    // come back: a handshake is greeted at once.
+    for handshake in slow {
+        assert_eq!(handshake.await.unwrap(), 503);
+    }
+    endpoint.slow.store(false, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(3), app.connect("65"))
+        .await
+        .expect("greeted at once once the queue drained");
+}
