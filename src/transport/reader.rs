@@ -10,6 +10,7 @@ use std::task::{Context, Poll, Waker, ready};
 use actix_http::ws::{Codec, Frame, ProtocolError};
 use bytes::BytesMut;
 use futures_util::Stream;
+use tokio::io::Interest;
 use tokio_util::codec::Decoder;
 
 use super::socket::Socket;
@@ -141,13 +142,39 @@ impl Stream for FrameReader {
             }
             // At most one chunk beyond what a frame within the limit needs.
             this.buf.reserve(READ_CHUNK);
-            match this.io.try_read_buf(&mut this.buf) {
+            match read_draining(&this.io, &mut this.buf) {
                 Ok(0) => this.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Some(Err(ProtocolError::Io(e)))),
             }
         }
+    }
+}
+
+/// One read into `buf`'s spare capacity. A read that did not fill it
+/// drained the socket, so its readiness is cleared at once, as tokio's own
+/// `poll_read` does on epoll: otherwise the next poll would ask the kernel
+/// again only to hear `EAGAIN`, one wasted syscall per client frame (half
+/// of an idle node's reads: every pong). `try_io` takes the readiness
+/// event before the read and clears only that one, so data that arrives
+/// meanwhile raises a new event and is not missed.
+fn read_draining(io: &tokio::net::TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let offered = buf.capacity() - buf.len();
+    let mut got = None;
+    let outcome = io.try_io(Interest::READABLE, || {
+        let n = io.try_read_buf(buf)?;
+        got = Some(n);
+        if 0 < n && n < offered {
+            // Drained: tell `try_io` to clear the readiness it saw.
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match (outcome, got) {
+        (Err(e), Some(n)) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+        (outcome, _) => outcome,
     }
 }
 
@@ -185,6 +212,49 @@ mod tests {
             Parser::write_message(&mut frame, vec![b'x'; len], OpCode::Text, true, true);
             assert_eq!(announced_len(&frame), Some(len as u64), "length {len}");
         }
+    }
+
+    /// Both ends of a real loopback connection.
+    async fn pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn a_drained_socket_waits_for_new_data_and_a_full_read_does_not() {
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server) = pair().await;
+        let soon = Duration::from_millis(100);
+
+        client.write_all(b"ping").await.unwrap();
+        server.readable().await.unwrap();
+        let mut buf = BytesMut::with_capacity(64);
+        assert_eq!(read_draining(&server, &mut buf).unwrap(), 4);
+        // Drained: no longer ready, without another read to find out ...
+        let ready = tokio::time::timeout(soon, server.readable()).await;
+        assert!(ready.is_err(), "still ready after a short read");
+        // ... and ready again when more arrives.
+        client.write_all(b"pong").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server.readable())
+            .await
+            .expect("new data wakes the reader")
+            .unwrap();
+        assert_eq!(read_draining(&server, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..], b"pingpong");
+
+        // A read that fills the buffer may have left data behind: still ready.
+        client.write_all(&[7u8; 100]).await.unwrap();
+        server.readable().await.unwrap();
+        let mut small = BytesMut::with_capacity(16);
+        let offered = small.capacity();
+        assert_eq!(read_draining(&server, &mut small).unwrap(), offered);
+        tokio::time::timeout(soon, server.readable())
+            .await
+            .expect("ready: the rest waits")
+            .unwrap();
     }
 
     #[test]
