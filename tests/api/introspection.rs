@@ -227,15 +227,7 @@ async fn a_handshake_that_waits_five_seconds_for_its_turn_is_answered_503() {
         .into_client_request()
         .unwrap();
     let asked = Instant::now();
-    let refused = match WsClient::open_request(request).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
-            response.status().as_u16(),
-            serde_json::from_slice(response.body().as_deref().unwrap_or_default())
-                .unwrap_or(Value::Null),
-        ),
-        Err(e) => panic!("expected an HTTP refusal, got {e}"),
-        Ok(_) => panic!("upgraded although three handshakes held the way for 6 s"),
-    };
+    let refused = refused_response(request).await;
     let waited = asked.elapsed();
     assert_error(&refused, 503, "unavailable");
     assert!(

@@ -491,8 +491,18 @@ pub async fn close_of(url: &str) -> Closed {
 
 /// The HTTP status of a handshake refused before the upgrade.
 pub async fn refused_status(request: tungstenite::handshake::client::Request) -> u16 {
+    refused_response(request).await.0
+}
+
+/// The status and JSON body (`Null` when there is none, or it is not
+/// JSON) of a handshake refused before the upgrade, for `assert_error`.
+pub async fn refused_response(request: tungstenite::handshake::client::Request) -> (u16, Value) {
     match WsClient::open_request(request).await {
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                .unwrap_or(Value::Null),
+        ),
         Err(e) => panic!("expected an HTTP refusal, got {e}"),
         Ok(_) => panic!("expected an HTTP refusal, got an upgrade"),
     }
