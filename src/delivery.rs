@@ -27,7 +27,9 @@
 //! 4. **Not lost during a connect.** A session is admitted to the hub
 //!    before its replay is read, holds live frames while the replay is
 //!    written, and drops a held alert the replay already sent
-//!    (`actors::session`).
+//!    (`actors::session`). In multi-node mode it is greeted (and its replay
+//!    read) only once Redis confirmed that its node hears the user's
+//!    channel (`actors::registry`, `messages::Listening`).
 //! 5. **Recovered when lost.** A session closed for falling behind gets its
 //!    alerts back with `since`; a node that lost Redis catches up from
 //!    storage when it returns (`actors::hub`, `CatchUp`).

@@ -9,9 +9,9 @@
 //! (a panic in a handler), its `Lifeline` tells the registry on drop, which
 //! starts a new hub for the same sessions.
 //!
-//! In multi-node mode the hub also subscribes its user's Redis channel for
-//! as long as it lives, and after a Redis outage catches up from storage on
-//! alerts other nodes created meanwhile, skipping ids it already delivered.
+//! In multi-node mode (the registry subscribes the user's Redis channel)
+//! the hub, after a Redis outage, catches up from storage on alerts other
+//! nodes created meanwhile, skipping ids it already delivered.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,11 +21,10 @@ use actix::prelude::*;
 
 use super::messages::{
     AlertsCreatedSince, CatchUp, Fanout, HubExited, HubStorage, Join, Leave, Outbound, Retire,
-    SessionControl, SessionLink, Subscribe, SubscriberHandle, UnreadCount, Unsubscribe, db_result,
+    SessionControl, SessionLink, UnreadCount, db_result,
 };
 use crate::models::{AlertView, UserId};
 use crate::protocol::{Frame, UserEvent};
-use crate::redis::shard::shard_of;
 use crate::storage::StorageError;
 
 /// Alert ids remembered for de-duplicating a catch-up.
@@ -36,8 +35,6 @@ const REMEMBERED: usize = 1024;
 pub struct HubServices {
     pub registry: Recipient<HubExited>,
     pub db: HubStorage,
-    /// The Redis subscribers, one per shard (none on a single node).
-    pub subscribers: Vec<SubscriberHandle>,
     pub outbound_limit: usize,
 }
 
@@ -45,8 +42,6 @@ pub struct AlertHub {
     user: UserId,
     sessions: Vec<SessionLink>,
     services: Arc<HubServices>,
-    /// The index of this user's shard in `services.subscribers`.
-    shard: usize,
     /// Recently delivered alert ids, so a catch-up sends none twice.
     delivered: BTreeSet<i64>,
     _lifeline: Lifeline,
@@ -59,18 +54,15 @@ impl AlertHub {
         services: Arc<HubServices>,
         generation: u64,
     ) -> Self {
-        let shard = shard_of(&user, services.subscribers.len());
         let lifeline = Lifeline {
             user: user.clone(),
             generation,
             services: services.clone(),
-            shard,
         };
         Self {
             user,
             sessions,
             services,
-            shard,
             delivered: BTreeSet::new(),
             _lifeline: lifeline,
         }
@@ -110,9 +102,6 @@ impl Actor for AlertHub {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Self::Context) {
-        if let Some(subscriber) = self.services.subscribers.get(self.shard) {
-            subscriber.subscribe.do_send(Subscribe(self.user.clone()));
-        }
         log::debug!(
             "hub for user {} started with {} session(s)",
             self.user,
@@ -121,23 +110,17 @@ impl Actor for AlertHub {
     }
 }
 
-/// Tells the registry (and the Redis subscriber) when a hub is gone,
+/// Tells the registry when a hub is gone,
 /// however it went: dropping the actor's state is the one thing that
 /// happens on a normal stop and on a panic alike.
 struct Lifeline {
     user: UserId,
     generation: u64,
     services: Arc<HubServices>,
-    shard: usize,
 }
 
 impl Drop for Lifeline {
     fn drop(&mut self) {
-        if let Some(subscriber) = self.services.subscribers.get(self.shard) {
-            subscriber
-                .unsubscribe
-                .do_send(Unsubscribe(self.user.clone()));
-        }
         self.services.registry.do_send(HubExited {
             user: self.user.clone(),
             generation: self.generation,

@@ -11,6 +11,7 @@
 //!  http::trigger ─▶ AlertWriter ─InsertAlerts─▶ DbActor (SyncArbiter, all storage)
 //!                                                   ▲
 //!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ AlertsCreatedSince (hub catch-up)
+//!         ▲ Subscribe / Unsubscribe ──────┘         │
 //!                                                   │
 //!  PushActor (own arbiter) ──ClaimDuePushes, RecordPushOutcomes──┘ ──▶ push services (Web Push)
 //! ```

@@ -3,12 +3,12 @@
 //! about the users on its shard, so losing a shard deafens a node to those
 //! users alone, and only their hubs catch up when it returns.
 //!
-//! Hubs tell it when they start and stop; it subscribes to a user's channel
-//! while at least one hub of that user lives here (a count, because a
-//! retiring hub and its successor can overlap), so a node only receives
-//! events for users it holds sessions of. Events are handed to the
-//! `Registry` unless this node published them itself (it delivered those
-//! locally already).
+//! The registry tells it when a user's first session here arrives and
+//! their last one leaves; it subscribes to the user's channel meanwhile, so
+//! a node only receives events for users it holds sessions of, and says
+//! when Redis confirmed the subscription (the session is greeted then).
+//! Events are handed to the `Registry` unless this node published them
+//! itself (it delivered those locally already).
 //!
 //! The subscriber of the first shard (`redis::CONTROL_SHARD`) also
 //! subscribes the control channel, always: a credential that ended on
@@ -19,13 +19,13 @@
 //! asks every hub to catch up from storage on what it may have missed while
 //! it was deaf.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::messages::{CatchUp, Control, Deliver, Subscribe, Unsubscribe};
 use crate::models::UserId;
@@ -38,7 +38,8 @@ const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
 const PING_EVERY: Duration = Duration::from_secs(5);
 
 enum Op {
-    Subscribe(String),
+    /// Subscribe, then say so.
+    Subscribe(String, watch::Sender<bool>),
     Unsubscribe(String),
 }
 
@@ -51,8 +52,8 @@ pub struct RedisSubscriber {
     deliver: Recipient<Deliver>,
     catch_up: Recipient<CatchUp>,
     control: Recipient<Control>,
-    /// Hubs alive on this node per user.
-    users: HashMap<UserId, usize>,
+    /// The users with a session on this node.
+    users: HashSet<UserId>,
     /// Ordered subscribe/unsubscribe commands for the current connection.
     ops: Option<mpsc::UnboundedSender<Op>>,
     stream: Option<SpawnHandle>,
@@ -79,7 +80,7 @@ impl RedisSubscriber {
             deliver,
             catch_up,
             control,
-            users: HashMap::new(),
+            users: HashSet::new(),
             ops: None,
             stream: None,
             down_since: Some(Utc::now()),
@@ -118,7 +119,7 @@ impl RedisSubscriber {
         let control = (self.shard == CONTROL_SHARD).then(|| self.ctx.keys.control_channel());
         let channels: Vec<String> = control
             .into_iter()
-            .chain(self.users.keys().map(|u| self.ctx.keys.user_channel(u)))
+            .chain(self.users.iter().map(|u| self.ctx.keys.user_channel(u)))
             .collect();
         self.ops = Some(tx);
         self.stream = Some(ctx.add_stream(stream));
@@ -153,6 +154,9 @@ impl RedisSubscriber {
         self.retry(why, ctx);
     }
 
+    /// Queues a command for the connection; without one it is dropped
+    /// (and a `Subscribe`'s waiters go on: the catch-up when the
+    /// connection is back covers them).
     fn send_op(&self, op: Op) {
         if let Some(ops) = &self.ops {
             let _ = ops.send(op);
@@ -161,7 +165,8 @@ impl RedisSubscriber {
 }
 
 /// Subscribes the snapshot, reports the node live, then applies commands
-/// in order; a failure means the connection is gone.
+/// in order; a failure, or Redis not answering within `PING_EVERY`, means
+/// the connection is gone.
 async fn run_ops(
     mut sink: redis::aio::PubSubSink,
     channels: Vec<String>,
@@ -170,31 +175,42 @@ async fn run_ops(
     generation: u64,
 ) {
     let lost = |why: String| subscriber.do_send(ConnectionLost { generation, why });
-    let resubscribed = async {
-        for channel in &channels {
-            sink.subscribe(channel).await?;
+    for channel in &channels {
+        if let Err(why) = answered("SUBSCRIBE", sink.subscribe(channel)).await {
+            return lost(why);
         }
-        Ok::<_, redis::RedisError>(())
-    };
-    if let Err(e) = resubscribed.await {
-        return lost(e.to_string());
     }
     subscriber.do_send(Live { generation });
     loop {
         let next = tokio::time::timeout(PING_EVERY, rx.recv()).await;
         let result = match next {
-            Ok(Some(Op::Subscribe(channel))) => sink.subscribe(channel).await,
-            Ok(Some(Op::Unsubscribe(channel))) => sink.unsubscribe(channel).await,
+            Ok(Some(Op::Subscribe(channel, listening))) => {
+                let result = answered("SUBSCRIBE", sink.subscribe(channel)).await;
+                if result.is_ok() {
+                    let _ = listening.send(true);
+                }
+                result
+            }
+            Ok(Some(Op::Unsubscribe(channel))) => {
+                answered("UNSUBSCRIBE", sink.unsubscribe(channel)).await
+            }
             Ok(None) => return, // replaced by a newer connection
-            Err(_) => match tokio::time::timeout(PING_EVERY, sink.ping::<redis::Value>()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e),
-                Err(_) => return lost("PING timed out".into()),
-            },
+            Err(_) => answered("PING", sink.ping::<()>()).await,
         };
-        if let Err(e) = result {
-            return lost(e.to_string());
+        if let Err(why) = result {
+            return lost(why);
         }
+    }
+}
+
+/// Runs a command; no answer within `PING_EVERY` counts as a failure.
+async fn answered(
+    name: &str,
+    command: impl Future<Output = redis::RedisResult<()>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(PING_EVERY, command).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("{name} timed out")),
     }
 }
 
@@ -293,11 +309,9 @@ impl Handler<Subscribe> for RedisSubscriber {
     type Result = ();
 
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        let count = self.users.entry(msg.0.clone()).or_default();
-        *count += 1;
-        if *count == 1 {
-            self.send_op(Op::Subscribe(self.ctx.keys.user_channel(&msg.0)));
-        }
+        let channel = self.ctx.keys.user_channel(&msg.user);
+        self.users.insert(msg.user);
+        self.send_op(Op::Subscribe(channel, msg.listening));
     }
 }
 
@@ -305,12 +319,7 @@ impl Handler<Unsubscribe> for RedisSubscriber {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
-        let Some(count) = self.users.get_mut(&msg.0) else {
-            return;
-        };
-        *count -= 1;
-        if *count == 0 {
-            self.users.remove(&msg.0);
+        if self.users.remove(&msg.0) {
             self.send_op(Op::Unsubscribe(self.ctx.keys.user_channel(&msg.0)));
         }
     }

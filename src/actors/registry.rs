@@ -8,6 +8,11 @@
 //! is what survives a hub crash, so a restarted hub serves the same tabs.
 //! Hubs are started through the `HubFactory` given at construction.
 //!
+//! In multi-node mode it also owns the user's Redis subscription, for as
+//! long as the user has a session here (a hub restart does not interrupt
+//! it), and admits a session with a `Listening` to wait on: a session is
+//! greeted only once this node hears what other nodes publish to its user.
+//!
 //! A credential that ends (`Control`, contract §5) reaches the registry
 //! from this node or, through Redis, from another: it tells this node's
 //! authentication caches (`on_control`) and closes the sessions concerned —
@@ -21,12 +26,16 @@ use actix::prelude::*;
 
 use super::messages::{
     Admit, CatchUp, CloseAll, Control, Deliver, Depart, Fanout, HubExited, HubFactory, HubHandle,
-    Join, Leave, Retire, SessionControl, SessionLink, Stats, TooManySessions,
+    Join, Leave, Listening, Retire, SessionControl, SessionLink, Stats, Subscribe,
+    SubscriberHandle, TooManySessions, Unsubscribe,
 };
 use crate::models::UserId;
 use crate::protocol::{Close, ControlEvent};
 use crate::redis::shard::shard_of;
 use crate::telemetry::metrics::Metrics;
+
+/// The fewest pending subscriptions worth pruning.
+const PRUNE_AT_LEAST: usize = 64;
 
 struct HubEntry {
     hub: HubHandle,
@@ -42,9 +51,16 @@ pub type OnControl = Box<dyn Fn(&ControlEvent)>;
 pub struct Registry {
     max_sessions: usize,
     start_hub: HubFactory,
+    /// The Redis subscribers, one per shard (none on a single node).
+    subscribers: Vec<SubscriberHandle>,
     on_control: OnControl,
     metrics: Arc<Metrics>,
     hubs: HashMap<UserId, HubEntry>,
+    /// Users whose subscription Redis has not confirmed yet: their next
+    /// sessions wait for it too. Pruned when it doubles, so a confirmed
+    /// one costs nothing per user for long.
+    pending: HashMap<UserId, Listening>,
+    prune_at: usize,
     next_generation: u64,
     connections: usize,
 }
@@ -53,15 +69,19 @@ impl Registry {
     pub fn new(
         max_sessions: usize,
         start_hub: HubFactory,
+        subscribers: Vec<SubscriberHandle>,
         on_control: OnControl,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             max_sessions,
             start_hub,
+            subscribers,
             on_control,
             metrics,
             hubs: HashMap::new(),
+            pending: HashMap::new(),
+            prune_at: PRUNE_AT_LEAST,
             next_generation: 0,
             connections: 0,
         }
@@ -76,6 +96,39 @@ impl Registry {
         )
     }
 
+    /// The Redis subscriber of the user's shard, if any.
+    fn subscriber(&self, user: &UserId) -> Option<&SubscriberHandle> {
+        self.subscribers.get(shard_of(user, self.subscribers.len()))
+    }
+
+    /// Subscribes the channel of a user who had no session here.
+    fn listen(&mut self, user: &UserId) -> Listening {
+        let Some(subscriber) = self.subscriber(user) else {
+            return Listening::now();
+        };
+        let (listening, rx) = tokio::sync::watch::channel(false);
+        subscriber.subscribe.do_send(Subscribe {
+            user: user.clone(),
+            listening,
+        });
+        let listening = Listening::when(rx);
+        if self.pending.len() >= self.prune_at {
+            self.pending.retain(|_, l| !l.is_ready());
+            self.prune_at = (2 * self.pending.len()).max(PRUNE_AT_LEAST);
+        }
+        self.pending.insert(user.clone(), listening.clone());
+        listening
+    }
+
+    /// What a session of a user who has a hub here waits for.
+    fn listening(&self, user: &UserId) -> Listening {
+        self.pending
+            .get(user)
+            .filter(|l| !l.is_ready())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn update_gauges(&self) {
         self.metrics.connections.set(self.connections as i64);
         self.metrics.users.set(self.hubs.len() as i64);
@@ -87,7 +140,7 @@ impl Actor for Registry {
 }
 
 impl Handler<Admit> for Registry {
-    type Result = Result<(), TooManySessions>;
+    type Result = Result<Listening, TooManySessions>;
 
     fn handle(&mut self, msg: Admit, _: &mut Context<Self>) -> Self::Result {
         if self
@@ -97,12 +150,14 @@ impl Handler<Admit> for Registry {
         {
             return Err(TooManySessions);
         }
-        match self.hubs.get_mut(&msg.user) {
+        let listening = match self.hubs.get_mut(&msg.user) {
             Some(entry) => {
                 entry.hub.join(Join(msg.link.clone()));
                 entry.sessions.push(msg.link);
+                self.listening(&msg.user)
             }
             None => {
+                let listening = self.listen(&msg.user);
                 let (hub, generation) = self.start_hub(&msg.user, vec![msg.link.clone()]);
                 let sessions = vec![msg.link];
                 self.hubs.insert(
@@ -113,11 +168,12 @@ impl Handler<Admit> for Registry {
                         sessions,
                     },
                 );
+                listening
             }
-        }
+        };
         self.connections += 1;
         self.update_gauges();
-        Ok(())
+        Ok(listening)
     }
 }
 
@@ -136,6 +192,10 @@ impl Handler<Depart> for Registry {
         if entry.sessions.is_empty() {
             entry.hub.retire(Retire);
             self.hubs.remove(&msg.user);
+            self.pending.remove(&msg.user);
+            if let Some(subscriber) = self.subscriber(&msg.user) {
+                subscriber.unsubscribe.do_send(Unsubscribe(msg.user));
+            }
         } else {
             entry.hub.leave(Leave(msg.session_id));
         }

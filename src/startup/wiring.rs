@@ -128,7 +128,6 @@ pub fn start(
             since: db.clone().recipient(),
             unread: db.clone().recipient(),
         },
-        subscribers,
         outbound_limit: settings.limits.outbound_queue,
     });
     let start_hub: HubFactory = Box::new(move |user, sessions, generation| {
@@ -139,6 +138,7 @@ pub fn start(
     let registry = registry_ctx.run(Registry::new(
         settings.max_sessions_per_user,
         start_hub,
+        subscribers,
         Box::new(move |event| caches.apply(event)),
         metrics.clone(),
     ));

@@ -87,31 +87,18 @@ async fn a_node_only_subscribes_to_users_it_holds() {
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
     let _on_a = a.connect("7").await;
-    let client = deadpool_redis::redis::Client::open(shared.redis_url.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = redis_connection(&shared).await;
     let channel = format!("{}user:7", shared.prefix);
-    let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(&channel)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
     assert_eq!(
-        numsub,
-        vec![(channel.clone(), 1)],
+        numsub(&mut conn, &channel).await,
+        1,
         "only node A listens for user 7"
     );
     drop(_on_a);
     // The hub stops with its last session and unsubscribes.
     let mut gone = false;
     for _ in 0..100 {
-        let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&channel)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if numsub[0].1 == 0 {
+        if numsub(&mut conn, &channel).await == 0 {
             gone = true;
             break;
         }
@@ -119,6 +106,29 @@ async fn a_node_only_subscribes_to_users_it_holds() {
     }
     assert!(gone, "node A still subscribed after the last session left");
     let _ = b;
+}
+
+pub async fn redis_connection(
+    shared: &crate::nodes::Shared,
+) -> deadpool_redis::redis::aio::MultiplexedConnection {
+    deadpool_redis::redis::Client::open(shared.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+pub async fn numsub(
+    conn: &mut deadpool_redis::redis::aio::MultiplexedConnection,
+    channel: &str,
+) -> u64 {
+    let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(conn)
+        .await
+        .unwrap();
+    numsub[0].1
 }
 
 #[actix_web::test]

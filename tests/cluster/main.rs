@@ -7,9 +7,11 @@
 //! `SKIPPED` otherwise. Tests that restart Redis start their own
 //! `redis-server` on a spare port; the nginx test needs Debian's nginx.
 //! `sharded.rs` runs the suite's core on several Redis shards, each its own
-//! `redis-server` on a spare port.
+//! `redis-server` on a spare port. `greeting.rs` puts a slow link (a TCP
+//! proxy on loopback) between one node and the shared Redis.
 
 mod fanout;
+mod greeting;
 mod ingest;
 mod metrics;
 mod nginx;

@@ -50,7 +50,7 @@ pub struct TooManySessions;
 
 /// An authenticated session asks to join its user's hub.
 #[derive(Message)]
-#[rtype(result = "Result<(), TooManySessions>")]
+#[rtype(result = "Result<Listening, TooManySessions>")]
 pub struct Admit {
     pub user: UserId,
     pub link: SessionLink,
@@ -213,21 +213,58 @@ pub type HubFactory = Box<dyn Fn(UserId, Vec<SessionLink>, u64) -> HubHandle>;
 
 // ---------------------------------------------------------------- redis
 
-/// A hub of this user started on this node: subscribe its channel.
+/// The first session of this user on this node: subscribe their channel,
+/// and say so on `listening` once Redis confirmed it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Subscribe(pub UserId);
+pub struct Subscribe {
+    pub user: UserId,
+    pub listening: tokio::sync::watch::Sender<bool>,
+}
 
-/// A hub of this user stopped on this node.
+/// The last session of this user on this node ended.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Unsubscribe(pub UserId);
 
-/// How a hub reaches the Redis subscriber of its user's shard.
+/// How the registry reaches the Redis subscriber of a user's shard.
 #[derive(Clone)]
 pub struct SubscriberHandle {
     pub subscribe: Recipient<Subscribe>,
     pub unsubscribe: Recipient<Unsubscribe>,
+}
+
+/// An admitted session's wait for its node to hear the user's Redis
+/// channel, so nothing another node publishes after the greeting is
+/// missed. Ready at once on a single node; also ready when the subscriber
+/// gives up on the connection (`Subscribe::listening` dropped), because the
+/// catch-up after the outage then covers the session.
+#[derive(Clone, Default)]
+pub struct Listening(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl Listening {
+    /// Ready at once.
+    pub fn now() -> Self {
+        Self(None)
+    }
+
+    /// Ready when `listening` says `true` or is dropped.
+    pub fn when(listening: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self(Some(listening))
+    }
+
+    /// Whether waiting would return at once.
+    pub fn is_ready(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|rx| *rx.borrow() || rx.has_changed().is_err())
+    }
+
+    pub async fn wait(self) {
+        if let Some(mut rx) = self.0 {
+            let _ = rx.wait_for(|listening| *listening).await;
+        }
+    }
 }
 
 // ---------------------------------------------------------------- writer

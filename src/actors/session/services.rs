@@ -44,8 +44,9 @@ impl SessionServices {
     }
 }
 
-/// Counts the connect attempt, then asks the registry to admit the
-/// session; the refusal says why and how to close.
+/// Counts the connect attempt, asks the registry to admit the session,
+/// then waits until this node hears the user's Redis channel (at once on a
+/// single node); the refusal says why and how to close.
 pub async fn admit(
     services: Arc<SessionServices>,
     user: UserId,
@@ -55,7 +56,10 @@ pub async fn admit(
         return Err((Rejection::RateLimited, Close::RateLimited));
     }
     match services.registry.admit.send(Admit { user, link }).await {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(listening)) => {
+            listening.wait().await;
+            Ok(())
+        }
         Ok(Err(_)) => Err((Rejection::TooManySessions, Close::TooManySessions)),
         Err(_) => Err((Rejection::Unavailable, Close::Unavailable)),
     }

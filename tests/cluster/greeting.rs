@@ -1,0 +1,96 @@
+//! A session is greeted only once its node hears its user's Redis channel
+//! (docs/protocol.md, "Subscribing before greeting"): an alert another node
+//! creates right after `connection_established` arrives live.
+//!
+//! To make the race visible, node A reaches Redis through a slow link that
+//! holds every `SUBSCRIBE` back for a while (a real proxy on loopback in
+//! front of the real Redis); node B talks to Redis directly.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::fanout::{numsub, redis_connection};
+use crate::nodes::{Node, shared};
+
+/// How long the link holds a chunk that subscribes.
+const HELD: Duration = Duration::from_millis(150);
+
+#[actix_web::test]
+async fn a_greeted_session_already_hears_the_other_nodes() {
+    let Some(shared) = shared("a_greeted_session_already_hears_the_other_nodes") else {
+        return;
+    };
+    let link = slow_subscribe_link(&shared.redis_url).await;
+    let a = Node::start_with_redis(&shared, "node-a", &link, &[]).await;
+    let b = Node::start(&shared, "node-b", &[]).await;
+    let (a, shared) = (&a, &shared);
+    for i in 0..4 {
+        let user = format!("{}", 1000 + i);
+        // Two tabs at once: the second waits for the same subscription.
+        let tab = || async {
+            let ws = a.connect(&user).await;
+            let channel = format!("{}user:{user}", shared.prefix);
+            let listening = numsub(&mut redis_connection(shared).await, &channel).await;
+            assert_eq!(
+                listening, 1,
+                "user {user} was greeted before node A listened"
+            );
+            ws
+        };
+        let (mut first, mut second) = futures_util::join!(tab(), tab());
+        let alert = b.create_alert(&user, "right-after-the-greeting").await;
+        for ws in [&mut first, &mut second] {
+            assert_eq!(
+                ws.expect("breach_alert").await["message"]["alert_id"],
+                alert,
+                "user {user}"
+            );
+        }
+    }
+}
+
+/// A TCP proxy to the Redis at `redis_url` that delays, by `HELD`, every
+/// chunk a client sends that contains `SUBSCRIBE`; the rest passes at once.
+/// Answers the `redis://` URL to give a node.
+async fn slow_subscribe_link(redis_url: &str) -> String {
+    let upstream = redis_url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    actix_web::rt::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            actix_web::rt::spawn(pump(client_read, server_write, true));
+            actix_web::rt::spawn(pump(server_read, client_write, false));
+        }
+    });
+    format!("redis://127.0.0.1:{port}")
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    hold_subscribes: bool,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if hold_subscribes && buf[..n].windows(9).any(|w| w == b"SUBSCRIBE") {
+            tokio::time::sleep(HELD).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
