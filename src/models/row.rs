@@ -10,7 +10,7 @@ use super::push::PushSchedule;
 use super::schema::alerts;
 
 /// A stored alert, as both backends return it.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = alerts)]
 pub struct AlertRow {
     pub id: i64,

@@ -1,6 +1,6 @@
 //! Alerts in storage: the grouped insert of the trigger's hot path (with
-//! per-user id order on PostgreSQL), telling a refused row from an
-//! unavailable database, and the reads and read-state updates.
+//! per-user id order on PostgreSQL, in `postgres`), telling a refused row
+//! from an unavailable database, and the reads and read-state updates.
 
 use diesel::prelude::*;
 
@@ -9,13 +9,14 @@ use super::refusal::classify_insert_error;
 use crate::models::schema::alerts;
 use crate::models::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
 
-/// Rows per multi-row INSERT: as many as fit in one statement's variables
-/// (SQLite's `SQLITE_MAX_VARIABLE_NUMBER`, 32,766; PostgreSQL's 65,535 bind
-/// parameters). A statement over the limit fails, and the writer would take
-/// that for a refused group and store its requests one by one: one commit
-/// per request instead of one per group.
+mod postgres;
+
+/// Rows per multi-row INSERT on SQLite: as many as fit in one statement's
+/// variables (`SQLITE_MAX_VARIABLE_NUMBER`, 32,766). A statement over the
+/// limit fails, and the writer would take that for a refused group and
+/// store its requests one by one: one commit per request instead of one
+/// per group.
 const SQLITE_CHUNK: usize = 32_766 / NEW_ALERT_COLUMNS;
-const POSTGRES_CHUNK: usize = 65_535 / NEW_ALERT_COLUMNS;
 
 /// The stored alert of a (user, breach) pair that was already there (a
 /// macro rather than a function: it runs on either concrete connection).
@@ -29,25 +30,17 @@ macro_rules! existing_alert {
     };
 }
 
-/// Stores `rows` in multi-row INSERTs of `$chunk` rows, then answers per
-/// input row: the first mention of a new pair created it; a repeat within
-/// `rows`, or a pair stored before, did not (and is looked up). A macro so
-/// that the same diesel expression runs on either concrete connection.
-macro_rules! insert_grouped {
-    ($c:expr, $rows:expr, $chunk:expr) => {{
+/// Answers per input row, given the rows the INSERTs returned: the first
+/// mention of a new pair created it; a repeat within `rows`, or a pair
+/// stored before, did not (and is looked up). A macro so that the same
+/// diesel expression runs on either concrete connection.
+macro_rules! answer_per_row {
+    ($c:expr, $rows:expr, $stored:expr) => {{
         use std::collections::{HashMap, HashSet};
-        let mut inserted: HashMap<(String, String), AlertRow> = HashMap::new();
-        for chunk in $rows.chunks($chunk) {
-            let stored: Vec<AlertRow> = diesel::insert_into(alerts::table)
-                .values(chunk)
-                .on_conflict((alerts::user_id, alerts::breach_id))
-                .do_nothing()
-                .returning(AlertRow::as_returning())
-                .get_results($c)?;
-            for row in stored {
-                inserted.insert((row.user_id.clone(), row.breach_id.clone()), row);
-            }
-        }
+        let inserted: HashMap<(String, String), AlertRow> = $stored
+            .into_iter()
+            .map(|row| ((row.user_id.clone(), row.breach_id.clone()), row))
+            .collect();
         let mut claimed = HashSet::new();
         let mut out = Vec::with_capacity($rows.len());
         for row in $rows {
@@ -72,28 +65,27 @@ pub fn insert_alerts(
     let result = match conn {
         // IMMEDIATE takes the write lock up front: a deferred transaction
         // that upgrades later can fail with SQLITE_BUSY despite busy_timeout.
-        AnyConnection::Sqlite(c) => {
-            c.immediate_transaction(|c| insert_grouped!(c, rows, SQLITE_CHUNK))
-        }
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            let mut stored = Vec::new();
+            for chunk in rows.chunks(SQLITE_CHUNK) {
+                stored.extend(
+                    diesel::insert_into(alerts::table)
+                        .values(chunk)
+                        .on_conflict((alerts::user_id, alerts::breach_id))
+                        .do_nothing()
+                        .returning(AlertRow::as_returning())
+                        .get_results(c)?,
+                );
+            }
+            answer_per_row!(c, rows, stored)
+        }),
         AnyConnection::Postgresql(c) => c.transaction(|c| {
-            lock_users(c, rows)?;
-            insert_grouped!(c, rows, POSTGRES_CHUNK)
+            postgres::lock_users(c, rows)?;
+            let stored = postgres::insert(c, rows)?;
+            answer_per_row!(c, rows, stored)
         }),
     };
     result.map_err(|e| classify_insert_error(conn, e))
-}
-
-/// Ids are the replay cursor: on PostgreSQL one user's inserts must commit
-/// in id order, so they queue on a per-user lock, taken for the whole group
-/// in one statement and in sorted order so two groups cannot deadlock.
-/// (SQLite has a single writer: the order holds by construction.)
-fn lock_users(c: &mut diesel::PgConnection, rows: &[NewAlertRow]) -> QueryResult<usize> {
-    let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
-    users.sort_unstable();
-    users.dedup();
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(u)) FROM (SELECT unnest($1::text[]) AS u ORDER BY 1) s")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(users)
-        .execute(c)
 }
 
 /// Which of a user's alerts a page shows: `unread_only`, `severities` (empty

@@ -978,3 +978,59 @@ async fn the_services_listener_serves_triggers_beside_the_browsers() {
     let (status, _) = app.send(app.http.get(format!("{base}/health")), None).await;
     assert_eq!(status, 200);
 }
+
+#[actix_web::test]
+async fn postgresql_parses_the_grouped_insert_once_per_connection() {
+    use alerthub::models::NewAlertRow;
+    use alerthub::storage::{AnyConnection, insert_alerts};
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    if !app.database_url.starts_with("postgres") {
+        skipped(
+            "postgresql_parses_the_grouped_insert_once_per_connection",
+            "PostgreSQL only: set ALERTHUB_TEST_DATABASE_URL=postgres://…",
+        );
+        return;
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let now = chrono::Utc::now().naive_utc();
+    let row = |breach: String| NewAlertRow {
+        user_id: "12".into(),
+        breach_id: breach,
+        title: "t".into(),
+        severity: "LOW".into(),
+        confidence: 0.5,
+        detected_at: now,
+        description: Some("d".into()),
+        source: None,
+        read: false,
+        created_at: now,
+        push_due_at: None,
+    };
+    let mut conn = app.storage();
+    let mut next = 0;
+    for size in [1, 3, 7] {
+        let group: Vec<NewAlertRow> = (next..next + size).map(|i| row(format!("b-{i}"))).collect();
+        next += size;
+        let stored = insert_alerts(&mut conn, &group).unwrap();
+        // The group's order is the ids' order (the replay cursor).
+        let ids: Vec<i64> = stored.iter().map(|(row, _)| row.id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert!(stored.iter().all(|(_, created)| *created));
+        let AnyConnection::Postgresql(pg) = &mut *conn else {
+            unreachable!("a postgres:// URL gives a PostgreSQL connection")
+        };
+        // The lock and the insert, each prepared once, whatever the size.
+        let prepared: Prepared = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%unnest(%'",
+        )
+        .get_result(pg)
+        .unwrap();
+        assert_eq!(prepared.n, 2, "after a group of {size}");
+    }
+    assert_eq!(stored(&app, "12").await.len(), 11);
+}

@@ -146,3 +146,17 @@ fn sqlite_stores_the_writers_largest_group_in_full_statements() {
     assert_eq!(*inserts.lock().unwrap(), 5_000_usize.div_ceil(SQLITE_CHUNK));
     assert_eq!(unread_count(&mut conn, "1").unwrap(), 5_000);
 }
+
+#[test]
+fn the_postgresql_insert_fills_the_columns_diesel_would() {
+    // `postgres::Columns` lists `NewAlertRow`'s columns by hand; a field
+    // added to the row must be added there too.
+    let query = diesel::insert_into(alerts::table).values(vec![plain_row("a")]);
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    let columns = sql
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(columns, _)| columns.replace('`', ""))
+        .unwrap_or_default();
+    assert_eq!(columns, postgres::INSERTED, "{sql}");
+}
