@@ -36,6 +36,8 @@ use crate::redis::{CONTROL_SHARD, ControlEnvelope, Envelope, RedisContext};
 const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
 /// How often a quiet connection is checked with a PING.
 const PING_EVERY: Duration = Duration::from_secs(5);
+/// The most channels one SUBSCRIBE carries.
+const SUBSCRIBE_AT_ONCE: usize = 512;
 
 enum Op {
     /// Subscribe, then say so.
@@ -166,7 +168,9 @@ impl RedisSubscriber {
 
 /// Subscribes the snapshot, reports the node live, then applies commands
 /// in order; a failure, or Redis not answering within `PING_EVERY`, means
-/// the connection is gone.
+/// the connection is gone. Subscribes queued meanwhile go in one command:
+/// sessions wait for them before their greeting, and in a reconnect storm
+/// one round trip each, in a row, would add up.
 async fn run_ops(
     mut sink: redis::aio::PubSubSink,
     channels: Vec<String>,
@@ -181,13 +185,34 @@ async fn run_ops(
         }
     }
     subscriber.do_send(Live { generation });
+    // An op taken from the queue while gathering subscribes, not yet run.
+    let mut held = None;
     loop {
-        let next = tokio::time::timeout(PING_EVERY, rx.recv()).await;
+        let next = match held.take() {
+            Some(op) => Ok(Some(op)),
+            None => tokio::time::timeout(PING_EVERY, rx.recv()).await,
+        };
         let result = match next {
             Ok(Some(Op::Subscribe(channel, listening))) => {
-                let result = answered("SUBSCRIBE", sink.subscribe(channel)).await;
+                let (mut channels, mut waiting) = (vec![channel], vec![listening]);
+                while channels.len() < SUBSCRIBE_AT_ONCE {
+                    match rx.try_recv() {
+                        Ok(Op::Subscribe(channel, listening)) => {
+                            channels.push(channel);
+                            waiting.push(listening);
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let result = answered("SUBSCRIBE", sink.subscribe(&channels)).await;
                 if result.is_ok() {
-                    let _ = listening.send(true);
+                    for listening in waiting {
+                        let _ = listening.send(true);
+                    }
                 }
                 result
             }

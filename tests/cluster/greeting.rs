@@ -1,11 +1,14 @@
 //! A session is greeted only once its node hears its user's Redis channel
 //! (docs/protocol.md, "Subscribing before greeting"): an alert another node
-//! creates right after `connection_established` arrives live.
+//! creates right after `connection_established` arrives live; and first
+//! sessions arriving together share one SUBSCRIBE.
 //!
 //! To make the race visible, node A reaches Redis through a slow link that
 //! holds every `SUBSCRIBE` back for a while (a real proxy on loopback in
 //! front of the real Redis); node B talks to Redis directly.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,7 +25,7 @@ async fn a_greeted_session_already_hears_the_other_nodes() {
     let Some(shared) = shared("a_greeted_session_already_hears_the_other_nodes") else {
         return;
     };
-    let link = slow_subscribe_link(&shared.redis_url).await;
+    let (link, _) = slow_subscribe_link(&shared.redis_url).await;
     let a = Node::start_with_redis(&shared, "node-a", &link, &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
     let (a, shared) = (&a, &shared);
@@ -51,16 +54,45 @@ async fn a_greeted_session_already_hears_the_other_nodes() {
     }
 }
 
+/// First sessions that arrive while a SUBSCRIBE is on its way are
+/// subscribed together, in one command: their greetings do not wait one
+/// round trip each, in a row.
+#[actix_web::test]
+async fn subscribes_queued_meanwhile_go_to_redis_in_one_command() {
+    let Some(shared) = shared("subscribes_queued_meanwhile_go_to_redis_in_one_command") else {
+        return;
+    };
+    let (link, subscribes) = slow_subscribe_link(&shared.redis_url).await;
+    let a = Node::start_with_redis(&shared, "node-a", &link, &[]).await;
+    let at_start = subscribes.load(Ordering::SeqCst);
+    let users: Vec<String> = (0..30).map(|i| format!("{}", 2000 + i)).collect();
+    let tabs = futures_util::future::join_all(users.iter().map(|u| a.connect(u))).await;
+    let sent = subscribes.load(Ordering::SeqCst) - at_start;
+    assert!(
+        sent <= 6,
+        "{sent} SUBSCRIBE commands for 30 users arriving together"
+    );
+    let mut conn = redis_connection(&shared).await;
+    for user in &users {
+        let channel = format!("{}user:{user}", shared.prefix);
+        assert_eq!(numsub(&mut conn, &channel).await, 1, "user {user}");
+    }
+    drop(tabs);
+}
+
 /// A TCP proxy to the Redis at `redis_url` that delays, by `HELD`, every
 /// chunk a client sends that contains `SUBSCRIBE`; the rest passes at once.
-/// Answers the `redis://` URL to give a node.
-async fn slow_subscribe_link(redis_url: &str) -> String {
+/// Answers the `redis://` URL to give a node, and a count of the SUBSCRIBE
+/// commands sent through it.
+async fn slow_subscribe_link(redis_url: &str) -> (String, Arc<AtomicUsize>) {
     let upstream = redis_url
         .trim_start_matches("redis://")
         .trim_end_matches('/')
         .to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let subscribes = Arc::new(AtomicUsize::new(0));
+    let counted = subscribes.clone();
     actix_web::rt::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let Ok(server) = TcpStream::connect(&upstream).await else {
@@ -68,17 +100,17 @@ async fn slow_subscribe_link(redis_url: &str) -> String {
             };
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            actix_web::rt::spawn(pump(client_read, server_write, true));
-            actix_web::rt::spawn(pump(server_read, client_write, false));
+            actix_web::rt::spawn(pump(client_read, server_write, Some(counted.clone())));
+            actix_web::rt::spawn(pump(server_read, client_write, None));
         }
     });
-    format!("redis://127.0.0.1:{port}")
+    (format!("redis://127.0.0.1:{port}"), subscribes)
 }
 
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    hold_subscribes: bool,
+    subscribes: Option<Arc<AtomicUsize>>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -86,8 +118,17 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if hold_subscribes && buf[..n].windows(9).any(|w| w == b"SUBSCRIBE") {
-            tokio::time::sleep(HELD).await;
+        if let Some(subscribes) = &subscribes {
+            let chunk = &buf[..n];
+            // RESP: `$9\r\nSUBSCRIBE\r\n`; UNSUBSCRIBE is held, not counted.
+            let commands = chunk
+                .windows(13)
+                .filter(|w| w == b"\r\nSUBSCRIBE\r\n")
+                .count();
+            subscribes.fetch_add(commands, Ordering::SeqCst);
+            if chunk.windows(9).any(|w| w == b"SUBSCRIBE") {
+                tokio::time::sleep(HELD).await;
+            }
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
