@@ -110,9 +110,9 @@ impl Actor for AlertHub {
     }
 }
 
-/// Tells the registry when a hub is gone,
-/// however it went: dropping the actor's state is the one thing that
-/// happens on a normal stop and on a panic alike.
+/// Tells the registry when a hub is gone, however it went: dropping the
+/// actor's state is the one thing that happens on a normal stop and on a
+/// panic alike.
 struct Lifeline {
     user: UserId,
     generation: u64,

@@ -179,8 +179,8 @@ async fn run_ops(
     generation: u64,
 ) {
     let lost = |why: String| subscriber.do_send(ConnectionLost { generation, why });
-    for channel in &channels {
-        if let Err(why) = answered("SUBSCRIBE", sink.subscribe(channel)).await {
+    for some in channels.chunks(SUBSCRIBE_AT_ONCE) {
+        if let Err(why) = answered("SUBSCRIBE", sink.subscribe(some)).await {
             return lost(why);
         }
     }
