@@ -17,15 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::fanout::{numsub, redis_connection};
 use crate::nodes::{Node, shared};
 
-/// How long the link holds a chunk that subscribes.
-const HELD: Duration = Duration::from_millis(150);
-
 #[actix_web::test]
 async fn a_greeted_session_already_hears_the_other_nodes() {
     let Some(shared) = shared("a_greeted_session_already_hears_the_other_nodes") else {
         return;
     };
-    let (link, _) = slow_subscribe_link(&shared.redis_url).await;
+    let (link, _) = slow_subscribe_link(&shared.redis_url, Duration::from_millis(150)).await;
     let a = Node::start_with_redis(&shared, "node-a", &link, &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
     let (a, shared) = (&a, &shared);
@@ -56,13 +53,15 @@ async fn a_greeted_session_already_hears_the_other_nodes() {
 
 /// First sessions that arrive while a SUBSCRIBE is on its way are
 /// subscribed together, in one command: their greetings do not wait one
-/// round trip each, in a row.
+/// round trip each, in a row. The link holds each SUBSCRIBE a second, so
+/// that the thirty handshakes arrive while the first one is held even on a
+/// busy machine (one at a time they send thirty).
 #[actix_web::test]
 async fn subscribes_queued_meanwhile_go_to_redis_in_one_command() {
     let Some(shared) = shared("subscribes_queued_meanwhile_go_to_redis_in_one_command") else {
         return;
     };
-    let (link, subscribes) = slow_subscribe_link(&shared.redis_url).await;
+    let (link, subscribes) = slow_subscribe_link(&shared.redis_url, Duration::from_secs(1)).await;
     let a = Node::start_with_redis(&shared, "node-a", &link, &[]).await;
     let at_start = subscribes.load(Ordering::SeqCst);
     let users: Vec<String> = (0..30).map(|i| format!("{}", 2000 + i)).collect();
@@ -80,11 +79,11 @@ async fn subscribes_queued_meanwhile_go_to_redis_in_one_command() {
     drop(tabs);
 }
 
-/// A TCP proxy to the Redis at `redis_url` that delays, by `HELD`, every
+/// A TCP proxy to the Redis at `redis_url` that delays, by `hold`, every
 /// chunk a client sends that contains `SUBSCRIBE`; the rest passes at once.
 /// Answers the `redis://` URL to give a node, and a count of the SUBSCRIBE
 /// commands sent through it.
-async fn slow_subscribe_link(redis_url: &str) -> (String, Arc<AtomicUsize>) {
+async fn slow_subscribe_link(redis_url: &str, hold: Duration) -> (String, Arc<AtomicUsize>) {
     let upstream = redis_url
         .trim_start_matches("redis://")
         .trim_end_matches('/')
@@ -100,7 +99,8 @@ async fn slow_subscribe_link(redis_url: &str) -> (String, Arc<AtomicUsize>) {
             };
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            actix_web::rt::spawn(pump(client_read, server_write, Some(counted.clone())));
+            let subscribes = Some((counted.clone(), hold));
+            actix_web::rt::spawn(pump(client_read, server_write, subscribes));
             actix_web::rt::spawn(pump(server_read, client_write, None));
         }
     });
@@ -110,7 +110,7 @@ async fn slow_subscribe_link(redis_url: &str) -> (String, Arc<AtomicUsize>) {
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    subscribes: Option<Arc<AtomicUsize>>,
+    subscribes: Option<(Arc<AtomicUsize>, Duration)>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -118,7 +118,7 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if let Some(subscribes) = &subscribes {
+        if let Some((subscribes, hold)) = &subscribes {
             let chunk = &buf[..n];
             // RESP: `$9\r\nSUBSCRIBE\r\n`; UNSUBSCRIBE is held, not counted.
             let commands = chunk
@@ -127,7 +127,7 @@ async fn pump(
                 .count();
             subscribes.fetch_add(commands, Ordering::SeqCst);
             if chunk.windows(9).any(|w| w == b"SUBSCRIBE") {
-                tokio::time::sleep(HELD).await;
+                tokio::time::sleep(*hold).await;
             }
         }
         if to.write_all(&buf[..n]).await.is_err() {
