@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::nodes::{Node, shared};
+use crate::nodes::{Node, shared, subscribers};
 use alerthub_test_support::{Closed, WsClient, close_of};
 
 #[actix_web::test]
@@ -87,18 +87,17 @@ async fn a_node_only_subscribes_to_users_it_holds() {
     let a = Node::start(&shared, "node-a", &[]).await;
     let b = Node::start(&shared, "node-b", &[]).await;
     let _on_a = a.connect("7").await;
-    let mut conn = redis_connection(&shared).await;
     let channel = format!("{}user:7", shared.prefix);
     assert_eq!(
-        numsub(&mut conn, &channel).await,
+        subscribers(&shared.redis_url, &channel).await,
         1,
         "only node A listens for user 7"
     );
     drop(_on_a);
-    // The hub stops with its last session and unsubscribes.
+    // With the user's last session the node unsubscribes.
     let mut gone = false;
     for _ in 0..100 {
-        if numsub(&mut conn, &channel).await == 0 {
+        if subscribers(&shared.redis_url, &channel).await == 0 {
             gone = true;
             break;
         }
@@ -106,29 +105,6 @@ async fn a_node_only_subscribes_to_users_it_holds() {
     }
     assert!(gone, "node A still subscribed after the last session left");
     let _ = b;
-}
-
-pub async fn redis_connection(
-    shared: &crate::nodes::Shared,
-) -> deadpool_redis::redis::aio::MultiplexedConnection {
-    deadpool_redis::redis::Client::open(shared.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
-pub async fn numsub(
-    conn: &mut deadpool_redis::redis::aio::MultiplexedConnection,
-    channel: &str,
-) -> u64 {
-    let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(channel)
-        .query_async(conn)
-        .await
-        .unwrap();
-    numsub[0].1
 }
 
 #[actix_web::test]

@@ -14,8 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::fanout::{numsub, redis_connection};
-use crate::nodes::{Node, shared};
+use crate::nodes::{Node, shared, subscribers};
 
 #[actix_web::test]
 async fn a_greeted_session_already_hears_the_other_nodes() {
@@ -32,7 +31,7 @@ async fn a_greeted_session_already_hears_the_other_nodes() {
         let tab = || async {
             let ws = a.connect(&user).await;
             let channel = format!("{}user:{user}", shared.prefix);
-            let listening = numsub(&mut redis_connection(shared).await, &channel).await;
+            let listening = subscribers(&shared.redis_url, &channel).await;
             assert_eq!(
                 listening, 1,
                 "user {user} was greeted before node A listened"
@@ -71,10 +70,13 @@ async fn subscribes_queued_meanwhile_go_to_redis_in_one_command() {
         sent <= 6,
         "{sent} SUBSCRIBE commands for 30 users arriving together"
     );
-    let mut conn = redis_connection(&shared).await;
     for user in &users {
         let channel = format!("{}user:{user}", shared.prefix);
-        assert_eq!(numsub(&mut conn, &channel).await, 1, "user {user}");
+        assert_eq!(
+            subscribers(&shared.redis_url, &channel).await,
+            1,
+            "user {user}"
+        );
     }
     drop(tabs);
 }

@@ -59,6 +59,24 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A connection of the test's own to the Redis at `url`.
+pub async fn redis_connection(url: &str) -> deadpool_redis::redis::aio::MultiplexedConnection {
+    let client = deadpool_redis::redis::Client::open(url).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// How many connections of the Redis at `url` subscribe `channel`
+/// (`PUBSUB NUMSUB`).
+pub async fn subscribers(url: &str, channel: &str) -> u64 {
+    let numsub: Vec<(String, u64)> = deadpool_redis::redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(&mut redis_connection(url).await)
+        .await
+        .unwrap();
+    numsub[0].1
+}
+
 /// One `alerthub serve` process.
 pub struct Node {
     pub name: String,

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::fanout::events_reach_every_node_once;
 use crate::ingest::ingest_with_a_killed_node;
-use crate::nodes::{Node, OwnShards, Shared, shared};
+use crate::nodes::{Node, OwnShards, Shared, redis_connection, shared, subscribers};
 use crate::sessions::{
     revocation_closes_the_sessions_on_another, sign_out_holds_on_every_node_and_on_later_ones,
 };
@@ -49,21 +49,6 @@ pub async fn sharded_nodes(
         nodes.push(Node::start_with_redis(shared, name, &url, &[]).await);
     }
     (shards, nodes)
-}
-
-async fn conn(url: &str) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(url).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
-}
-
-async fn subscribers(url: &str, channel: &str) -> u64 {
-    let numsub: Vec<(String, u64)> = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(channel)
-        .query_async(&mut conn(url).await)
-        .await
-        .unwrap();
-    numsub[0].1
 }
 
 #[actix_web::test]
@@ -109,7 +94,7 @@ async fn events_cross_nodes_once_on_three_shards() {
     for url in &urls {
         let n: u64 = redis::cmd("EXISTS")
             .arg(&key)
-            .query_async(&mut conn(url).await)
+            .query_async(&mut redis_connection(url).await)
             .await
             .unwrap();
         exists.push(n);
