@@ -126,7 +126,7 @@ impl Registry {
             .get(user)
             .filter(|l| !l.is_ready())
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_else(Listening::now)
     }
 
     fn update_gauges(&self) {

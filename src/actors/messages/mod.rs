@@ -239,7 +239,7 @@ pub struct SubscriberHandle {
 /// missed. Ready at once on a single node; also ready when the subscriber
 /// gives up on the connection (`Subscribe::listening` dropped), because the
 /// catch-up after the outage then covers the session.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Listening(Option<tokio::sync::watch::Receiver<bool>>);
 
 impl Listening {
