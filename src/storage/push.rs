@@ -298,6 +298,18 @@ pub fn record_push_outcomes(
     Ok(())
 }
 
+/// The end of the earliest lease still held on a due alert. Only claimed
+/// alerts have a lease, and `alerts_push_lease` holds just those: the
+/// `IS NOT NULL` lets both databases use it (a test reads SQLite's plan).
+macro_rules! earliest_lease {
+    () => {
+        alerts::table
+            .filter(alerts::push_due_at.is_not_null())
+            .filter(alerts::push_claimed_until.is_not_null())
+            .select(diesel::dsl::min(alerts::push_claimed_until))
+    };
+}
+
 /// When something next becomes claimable: the earliest due time of an
 /// unclaimed alert, or the earliest end of another node's lease. `None`:
 /// nothing waits (new alerts become due a whole delay after they are stored).
@@ -309,10 +321,7 @@ pub fn next_push_due(conn: &mut AnyConnection) -> Result<Option<NaiveDateTime>, 
             .filter(alerts::push_claimed_until.is_null())
             .select(min(alerts::push_due_at))
             .first(c)?;
-        let lease = alerts::table
-            .filter(alerts::push_due_at.is_not_null())
-            .select(min(alerts::push_claimed_until))
-            .first(c)?;
+        let lease = earliest_lease!().first(c)?;
         Ok::<_, diesel::result::Error>((due, lease))
     })?;
     Ok(match (due, lease) {
