@@ -82,14 +82,14 @@ impl Application {
         // This thread runs the registry and the hubs.
         allocator::hand_back_on_this_thread();
         let metrics = Arc::new(Metrics::for_node(redis.is_some()));
-        let pool = storage::connect_counted(
+        let pools = storage::connect_pools(
             &settings.database,
             &settings.pool,
-            metrics.db_queries.clone(),
+            Some(metrics.db_queries.clone()),
         )
         .map_err(db_error)?;
         let (secrets, token_key, vapid, sign_outs) = {
-            let mut conn = pool.get().map_err(|e| db_error(e.into()))?;
+            let mut conn = pools.reads.get().map_err(|e| db_error(e.into()))?;
             let secrets = Secrets::resolve(&settings, &mut conn)?;
             let vapid = resolve_vapid(&settings, &mut conn)?;
             let sign_outs = SignOuts::default();
@@ -147,7 +147,7 @@ impl Application {
         };
         let actors = wiring::start(
             &settings,
-            pool,
+            pools,
             metrics.clone(),
             redis.as_ref(),
             auth,

@@ -32,7 +32,7 @@ use crate::rate_limit::connect::ConnectLimiter;
 use crate::redis::RedisContext;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
-use crate::storage::{DbHealth, DbPool};
+use crate::storage::{DbHealth, DbPool, DbPools};
 use crate::telemetry::metrics::Metrics;
 
 use super::allocator;
@@ -61,7 +61,7 @@ pub struct AuthParts {
 
 pub fn start(
     settings: &Settings,
-    pool: DbPool,
+    pools: DbPools,
     metrics: Arc<Metrics>,
     redis: Option<&RedisContext>,
     auth: AuthParts,
@@ -78,18 +78,18 @@ pub fn start(
         publisher.clone(),
     );
     let db_health = Arc::new(DbHealth::default());
-    // Two arbiters over one pool: the trigger's inserts have a thread (and a
-    // connection, see `PoolOptions::connections`) of their own, so they never
+    // Two arbiters, each with its pool: the trigger's inserts have a thread
+    // and a connection of their own (`DbPools::inserts`), so they never
     // queue behind the reads of a reconnect storm (thousands of replays at
     // once). The `AlertWriter` keeps at most one insert in flight: one thread.
-    let start_db = |threads: usize| {
+    let start_db = |threads: usize, pool: &DbPool| {
         let (pool, delivery, health) = (pool.clone(), delivery.clone(), db_health.clone());
         SyncArbiter::start(threads, move || {
             DbActor::new(pool.clone(), delivery.clone(), health.clone())
         })
     };
-    let db = start_db(settings.pool.max_size as usize);
-    let db_writes = start_db(1);
+    let db = start_db(settings.pool.max_size as usize, &pools.reads);
+    let db_writes = start_db(1, &pools.inserts);
     let auth_sign_outs = auth.sign_outs.clone();
     let auth = Authenticator::new(
         auth.jwt,

@@ -9,7 +9,10 @@ use super::refusal::classify_insert_error;
 use crate::models::schema::alerts;
 use crate::models::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
 
+mod answers;
 mod postgres;
+
+use answers::answer_per_row;
 
 /// Rows per multi-row INSERT on SQLite: as many as fit in one statement's
 /// variables (`SQLITE_MAX_VARIABLE_NUMBER`, 32,766). A statement over the
@@ -17,42 +20,6 @@ mod postgres;
 /// store its requests one by one: one commit per request instead of one
 /// per group.
 const SQLITE_CHUNK: usize = 32_766 / NEW_ALERT_COLUMNS;
-
-/// The stored alert of a (user, breach) pair that was already there (a
-/// macro rather than a function: it runs on either concrete connection).
-macro_rules! existing_alert {
-    ($c:expr, $row:expr) => {
-        alerts::table
-            .filter(alerts::user_id.eq(&$row.user_id))
-            .filter(alerts::breach_id.eq(&$row.breach_id))
-            .select(AlertRow::as_select())
-            .first($c)
-    };
-}
-
-/// Answers per input row, given the rows the INSERTs returned: the first
-/// mention of a new pair created it; a repeat within `rows`, or a pair
-/// stored before, did not (and is looked up). A macro so that the same
-/// diesel expression runs on either concrete connection.
-macro_rules! answer_per_row {
-    ($c:expr, $rows:expr, $stored:expr) => {{
-        use std::collections::{HashMap, HashSet};
-        let inserted: HashMap<(String, String), AlertRow> = $stored
-            .into_iter()
-            .map(|row| ((row.user_id.clone(), row.breach_id.clone()), row))
-            .collect();
-        let mut claimed = HashSet::new();
-        let mut out = Vec::with_capacity($rows.len());
-        for row in $rows {
-            let key = (row.user_id.clone(), row.breach_id.clone());
-            out.push(match inserted.get(&key) {
-                Some(stored) => (stored.clone(), claimed.insert(key)),
-                None => (existing_alert!($c, row)?, false),
-            });
-        }
-        Ok::<_, diesel::result::Error>(out)
-    }};
-}
 
 /// Stores alerts in one transaction; an existing (user, breach) pair is
 /// returned as it is stored, with `created == false` (also for a pair that
@@ -77,13 +44,16 @@ pub fn insert_alerts(
                         .get_results(c)?,
                 );
             }
-            answer_per_row!(c, rows, stored)
+            let created = stored.into_iter().map(|row| (row, true)).collect();
+            answer_per_row(rows, created, |row| {
+                alerts::table
+                    .filter(alerts::user_id.eq(&row.user_id))
+                    .filter(alerts::breach_id.eq(&row.breach_id))
+                    .select(AlertRow::as_select())
+                    .first(c)
+            })
         }),
-        AnyConnection::Postgresql(c) => c.transaction(|c| {
-            postgres::lock_users(c, rows)?;
-            let stored = postgres::insert(c, rows)?;
-            answer_per_row!(c, rows, stored)
-        }),
+        AnyConnection::Postgresql(c) => postgres::store(c, rows),
     };
     result.map_err(|e| classify_insert_error(conn, e))
 }

@@ -90,6 +90,8 @@ pub struct Manager {
     alive: std::sync::Arc<()>,
     /// Counts the statements run on pooled connections, if given.
     queries: Option<prometheus::IntCounter>,
+    /// PostgreSQL: plan each prepared statement once (`inserts`' pool).
+    generic_plans: bool,
 }
 
 impl Manager {
@@ -123,9 +125,13 @@ impl Manager {
                 )?;
                 Ok(AnyConnection::Sqlite(c))
             }
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(AnyConnection::Postgresql)
-                .map_err(connect_error),
+            DatabaseUrl::Postgres(url) => {
+                let mut c = diesel::PgConnection::establish(url).map_err(connect_error)?;
+                if self.generic_plans {
+                    c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
+                }
+                Ok(AnyConnection::Postgresql(c))
+            }
         }
     }
 }
@@ -165,60 +171,74 @@ impl ManageConnection for Manager {
 /// Pool sizing and patience, from configuration.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
-    /// Connections for the DB actor's read threads (`ALERTHUB_DB_POOL_SIZE`).
+    /// Connections for the DB actor's read threads (`ALERTHUB_DB_POOL_SIZE`);
+    /// the trigger's inserts have one more of their own (`DbPools`).
     pub max_size: u32,
     pub connect_timeout: Duration,
-}
-
-impl PoolOptions {
-    /// Connections the pool holds at most: one per read thread, and one more
-    /// for the thread that only stores the trigger's alerts
-    /// (`startup::wiring`), so a write never waits for a connection a read holds.
-    pub fn connections(&self) -> u32 {
-        self.max_size.saturating_add(1)
-    }
 }
 
 /// Connects once (so a bad URL or a down server is reported with its real
 /// cause), applies migrations, then builds the pool.
 pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<DbPool, StorageError> {
-    build_pool(url, options, None)
+    Ok(connect_pools(url, options, None)?.reads)
 }
 
-/// `connect`, counting every statement run on the pool's connections in
-/// `queries` (the SQLite checkpoint thread's own connection is not counted).
-pub fn connect_counted(
-    url: &DatabaseUrl,
-    options: &PoolOptions,
-    queries: prometheus::IntCounter,
-) -> Result<DbPool, StorageError> {
-    build_pool(url, options, Some(queries))
+/// A running server's two pools over one database.
+pub struct DbPools {
+    /// Every storage call but the trigger's inserts: `ALERTHUB_DB_POOL_SIZE`
+    /// connections.
+    pub reads: DbPool,
+    /// The trigger's inserts (`startup::wiring`): one connection, so a write
+    /// never waits for a connection a read holds. On PostgreSQL it plans
+    /// each prepared statement once: PostgreSQL plans a prepared statement
+    /// again on every run for as long as a plan for the run's own values
+    /// looks cheaper than the generic plan, and with array parameters — the
+    /// grouped insert's rows — it always does; that planning cost more than
+    /// the rest of the insert (docs/storage.md). The reads keep the default:
+    /// their queries on `NOT read` use a partial index that a generic plan
+    /// of `read = $n` could not.
+    pub inserts: DbPool,
 }
 
-fn build_pool(
+/// `connect`, with the inserts' pool beside the reads', counting every
+/// statement run on their connections in `queries` if given (the SQLite
+/// checkpoint thread's own connection is not counted).
+pub fn connect_pools(
     url: &DatabaseUrl,
     options: &PoolOptions,
     queries: Option<prometheus::IntCounter>,
-) -> Result<DbPool, StorageError> {
+) -> Result<DbPools, StorageError> {
     let manager = Manager {
         url: url.clone(),
         alive: std::sync::Arc::default(),
         queries,
+        generic_plans: false,
     };
     let mut first = manager.open()?;
     migrate(&mut first)?;
     if url.is_sqlite() {
         super::checkpoint::spawn(first, std::sync::Arc::downgrade(&manager.alive));
     }
-    Ok(Pool::builder()
-        .max_size(options.connections())
+    let inserts = Manager {
+        generic_plans: true,
+        ..manager.clone()
+    };
+    Ok(DbPools {
+        reads: pool_of(manager, options.max_size, options),
+        inserts: pool_of(inserts, 1, options),
+    })
+}
+
+fn pool_of(manager: Manager, size: u32, options: &PoolOptions) -> DbPool {
+    Pool::builder()
+        .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
         // A PostgreSQL restart leaves pooled connections dead without
         // diesel noticing; a `SELECT 1` on check-out finds them so the pool
         // reconnects on its own. A SQLite file cannot go away like that.
-        .test_on_check_out(!url.is_sqlite())
-        .build_unchecked(manager))
+        .test_on_check_out(!manager.url.is_sqlite())
+        .build_unchecked(manager)
 }
 
 pub fn migrate(conn: &mut AnyConnection) -> Result<(), StorageError> {

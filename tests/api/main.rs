@@ -2,6 +2,7 @@
 //! client and a real HTTP client. One module per area of the contract.
 
 mod cli;
+mod grouped_insert;
 mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;

@@ -1,60 +1,122 @@
-//! The grouped insert's two statements on PostgreSQL, written so that
-//! diesel keeps them prepared: each connection parses and plans them once.
+//! The grouped insert on PostgreSQL: one prepared statement, outside an
+//! explicit transaction, that takes the group's user locks, stores the new
+//! pairs and answers the ones already there — one round trip per commit.
 //!
-//! Why: diesel never caches a `sql_query`, nor a multi-row VALUES (a new
-//! statement for every group size), so both were parsed and planned on
-//! every commit — about a quarter of PostgreSQL's profile samples in the
-//! cluster benchmark, where most groups hold one alert (docs/capacity.md).
-//! Here each statement is a type of its own with a static query id
-//! (diesel's cache key) and a text that never changes: the rows go in one
-//! array per column, whatever the group's size (and so without chunks).
+//! Why one statement: as four (BEGIN, lock, insert, COMMIT) every group
+//! woke the database's backend and the storage thread four times, and in
+//! the cluster benchmark most groups hold one alert (docs/capacity.md).
+//! Why prepared: diesel never caches a `sql_query`, nor a multi-row VALUES,
+//! so the text never changes (the rows go in one array per column) and the
+//! type has a static query id (diesel's cache key): each connection parses
+//! and plans it once.
+//!
+//! Ids are the replay cursor: one user's inserts must commit in id order,
+//! so they queue on a per-user lock (`pg_advisory_xact_lock`, taken in
+//! sorted order so two groups cannot deadlock; SQLite has a single writer
+//! and keeps the order by construction). The lock is an `InitPlan` the
+//! insert's rows are filtered by, so it is held before the first row —
+//! and its id from the sequence — exists (a test holds the lock and
+//! watches the sequence). A pair stored by a transaction that committed
+//! while this one waited for its lock is neither inserted nor visible to
+//! the statement's snapshot: the statement then aborts itself
+//! (`alerthub_insert_raced()`, SQLSTATE 40001, nothing of it stays) and
+//! runs again, with a snapshot that sees the pair.
+
+use std::sync::LazyLock;
 
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::result::{DatabaseErrorKind, Error};
 use diesel::sql_types::{Array, Bool, Double, Nullable, Text, Timestamp, Untyped};
-use diesel::{PgConnection, QueryResult, RunQueryDsl};
+use diesel::{PgConnection, QueryResult, QueryableByName, RunQueryDsl};
 
 use crate::models::{AlertRow, NewAlertRow};
 
-/// Ids are the replay cursor: one user's inserts must commit in id order,
-/// so they queue on a per-user lock, taken for the whole group in one
-/// statement and in sorted order so two groups cannot deadlock. (SQLite has
-/// a single writer: the order holds by construction.)
-pub fn lock_users(c: &mut PgConnection, rows: &[NewAlertRow]) -> QueryResult<usize> {
-    let mut users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
-    users.sort_unstable();
-    users.dedup();
-    UserLocks(users).execute(c)
+/// How often a group runs again after losing a race for one of its pairs;
+/// each run sees every pair committed before it started, so a second run
+/// loses only to yet another new pair of the same group.
+const RUNS: usize = 3;
+
+/// Stores the group and answers per input row: the first mention of a new
+/// pair created it; a repeat within `rows`, or a pair stored before, did
+/// not (the stored row is answered). Ids of new rows in the group's order.
+pub fn store(c: &mut PgConnection, rows: &[NewAlertRow]) -> QueryResult<Vec<(AlertRow, bool)>> {
+    let mut run = 1;
+    let answered = loop {
+        match Group::of(rows).load::<Answer>(c) {
+            Err(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) if run < RUNS => {
+                run += 1
+            }
+            result => break result?,
+        }
+    };
+    let answered = answered.into_iter().map(|a| (a.alert, a.created)).collect();
+    // Every pair is answered, or the statement raised: a missing one would
+    // be a bug in the statement, not in the request.
+    super::answers::answer_per_row(rows, answered, |_| Err(Error::NotFound))
 }
 
-/// Stores the group (`ON CONFLICT DO NOTHING`); answers the rows it created,
-/// with ids in the group's order.
-pub fn insert(c: &mut PgConnection, rows: &[NewAlertRow]) -> QueryResult<Vec<AlertRow>> {
-    Columns::of(rows).load(c)
+/// One row of the statement's answer: a stored alert, and whether this
+/// statement created it.
+#[derive(QueryableByName)]
+struct Answer {
+    #[diesel(embed)]
+    alert: AlertRow,
+    #[diesel(sql_type = Bool)]
+    created: bool,
 }
 
-struct UserLocks<'a>(Vec<&'a str>);
-
-impl QueryFragment<Pg> for UserLocks<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT pg_advisory_xact_lock(hashtext(u)) FROM (SELECT unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.0)?;
-        out.push_sql(") AS u ORDER BY 1) s");
-        Ok(())
-    }
-}
-
-impl QueryId for UserLocks<'_> {
-    type QueryId = UserLocks<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl RunQueryDsl<PgConnection> for UserLocks<'_> {}
-
-/// `NewAlertRow`'s fields, one array each (the column list is compared with
+/// The columns the rows fill, in `Group`'s bind order (compared with
 /// diesel's own INSERT by a test).
-struct Columns<'a> {
+pub const INSERTED: &str = "user_id, breach_id, title, severity, confidence, detected_at, \
+     description, source, read, created_at, push_due_at";
+
+/// The columns answered: `AlertRow`'s fields, by name (compared with
+/// diesel's by a test).
+pub const ANSWERED: [&str; 11] = [
+    "id",
+    "user_id",
+    "breach_id",
+    "title",
+    "severity",
+    "confidence",
+    "detected_at",
+    "description",
+    "source",
+    "read",
+    "created_at",
+];
+
+/// Everything after the eleven arrays: `v` is the group with its order
+/// `n`; `ins` locks the group's users, then inserts; the answer is the
+/// inserted rows, then for every other row of `v` the stored pair — or the
+/// statement's abort when that pair is invisible to it. That second part
+/// runs only when some row was not inserted (a one-time filter): in the
+/// common group, all new, it would probe the table once per row.
+static AFTER_ROWS: LazyLock<String> = LazyLock::new(|| {
+    let answered = ANSWERED.join(", ");
+    let stored = ANSWERED.map(|c| format!("a.{c}")).join(", ");
+    format!(
+        ") WITH ORDINALITY AS v({INSERTED}, n)), \
+         ins AS (INSERT INTO alerts ({INSERTED}) SELECT {INSERTED} FROM v \
+           WHERE (SELECT count(pg_advisory_xact_lock(hashtext(u))) \
+                  FROM (SELECT DISTINCT user_id AS u FROM v ORDER BY 1) s) >= 0 \
+           ORDER BY n ON CONFLICT (user_id, breach_id) DO NOTHING RETURNING {answered}) \
+         SELECT {answered}, true AS created FROM ins \
+         UNION ALL \
+         SELECT {stored}, false FROM v \
+           LEFT JOIN ins i ON i.user_id = v.user_id AND i.breach_id = v.breach_id \
+           LEFT JOIN alerts a ON a.user_id = v.user_id AND a.breach_id = v.breach_id \
+           WHERE (SELECT count(*) FROM ins) < (SELECT count(*) FROM v) \
+             AND CASE WHEN i.id IS NOT NULL THEN false \
+                      WHEN a.id IS NOT NULL THEN true \
+                      ELSE alerthub_insert_raced() END"
+    )
+});
+
+/// `NewAlertRow`'s fields, one array each.
+struct Group<'a> {
     user_id: Vec<&'a str>,
     breach_id: Vec<&'a str>,
     title: Vec<&'a str>,
@@ -68,11 +130,7 @@ struct Columns<'a> {
     push_due_at: Vec<Option<NaiveDateTime>>,
 }
 
-/// The columns `Columns` fills, in its order.
-pub const INSERTED: &str = "user_id, breach_id, title, severity, confidence, detected_at, \
-     description, source, read, created_at, push_due_at";
-
-impl<'a> Columns<'a> {
+impl<'a> Group<'a> {
     fn of(rows: &'a [NewAlertRow]) -> Self {
         fn column<'a, T>(rows: &'a [NewAlertRow], f: impl Fn(&'a NewAlertRow) -> T) -> Vec<T> {
             rows.iter().map(f).collect()
@@ -93,13 +151,9 @@ impl<'a> Columns<'a> {
     }
 }
 
-impl QueryFragment<Pg> for Columns<'_> {
+impl QueryFragment<Pg> for Group<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO alerts (");
-        out.push_sql(INSERTED);
-        out.push_sql(") SELECT ");
-        out.push_sql(INSERTED);
-        out.push_sql(" FROM unnest(");
+        out.push_sql("WITH v AS MATERIALIZED (SELECT * FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.user_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.breach_id)?;
@@ -121,24 +175,18 @@ impl QueryFragment<Pg> for Columns<'_> {
         out.push_bind_param::<Array<Timestamp>, _>(&self.created_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.push_due_at)?;
-        out.push_sql(") WITH ORDINALITY AS v(");
-        out.push_sql(INSERTED);
-        out.push_sql(
-            ", n) ORDER BY n ON CONFLICT (user_id, breach_id) DO NOTHING \
-             RETURNING id, user_id, breach_id, title, severity, confidence, detected_at, \
-             description, source, read, created_at",
-        );
+        out.push_sql(&AFTER_ROWS);
         Ok(())
     }
 }
 
-impl QueryId for Columns<'_> {
-    type QueryId = Columns<'static>;
+impl QueryId for Group<'_> {
+    type QueryId = Group<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for Columns<'_> {
+impl Query for Group<'_> {
     type SqlType = Untyped;
 }
 
-impl RunQueryDsl<PgConnection> for Columns<'_> {}
+impl RunQueryDsl<PgConnection> for Group<'_> {}

@@ -149,7 +149,7 @@ fn sqlite_stores_the_writers_largest_group_in_full_statements() {
 
 #[test]
 fn the_postgresql_insert_fills_the_columns_diesel_would() {
-    // `postgres::Columns` lists `NewAlertRow`'s columns by hand; a field
+    // `postgres::Group` lists `NewAlertRow`'s columns by hand; a field
     // added to the row must be added there too.
     let query = diesel::insert_into(alerts::table).values(vec![plain_row("a")]);
     let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -159,4 +159,21 @@ fn the_postgresql_insert_fills_the_columns_diesel_would() {
         .map(|(columns, _)| columns.replace('`', ""))
         .unwrap_or_default();
     assert_eq!(columns, postgres::INSERTED, "{sql}");
+}
+
+#[test]
+fn the_postgresql_insert_answers_the_columns_diesel_selects() {
+    // The statement names `AlertRow`'s columns by hand (twice: the inserted
+    // rows and the stored ones are one UNION), and they are read by name.
+    let query = alerts::table.select(AlertRow::as_select());
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    let columns: Vec<String> = sql
+        .trim_start_matches("SELECT ")
+        .split(" FROM")
+        .next()
+        .unwrap_or_default()
+        .split(", ")
+        .map(|c| c.replace("`alerts`.", "").replace('`', ""))
+        .collect();
+    assert_eq!(columns, postgres::ANSWERED, "{sql}");
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION alerthub_insert_raced();

@@ -1,0 +1,203 @@
+//! The trigger's grouped insert on PostgreSQL (`src/storage/alerts/postgres.rs`),
+//! at the storage layer, on a real database: one prepared statement per
+//! connection, the user lock taken before any id is drawn, and a group
+//! that raced another transaction for one of its pairs.
+
+use std::time::Duration;
+
+use alerthub::models::NewAlertRow;
+use alerthub::storage::{AnyConnection, DbConn, insert_alerts};
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{PgConnection, QueryableByName, RunQueryDsl};
+
+use alerthub_test_support::*;
+
+/// A test app on PostgreSQL, or `None` (and a SKIPPED line) on SQLite.
+async fn postgresql(test: &str) -> Option<TestApp> {
+    let app = spawn_app().await;
+    if app.database_url.starts_with("postgres") {
+        return Some(app);
+    }
+    skipped(
+        test,
+        "PostgreSQL only: set ALERTHUB_TEST_DATABASE_URL=postgres://…",
+    );
+    None
+}
+
+fn pg(conn: &mut DbConn) -> &mut PgConnection {
+    match &mut **conn {
+        AnyConnection::Postgresql(pg) => pg,
+        AnyConnection::Sqlite(_) => unreachable!("a postgres:// URL gives a PostgreSQL connection"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn number(conn: &mut DbConn, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Number>(pg(conn))
+        .unwrap()
+        .n
+}
+
+fn row(user: &str, breach: &str) -> NewAlertRow {
+    let now = chrono::Utc::now().naive_utc();
+    NewAlertRow {
+        user_id: user.into(),
+        breach_id: breach.into(),
+        title: "t".into(),
+        severity: "LOW".into(),
+        confidence: 0.5,
+        detected_at: now,
+        description: Some("d".into()),
+        source: None,
+        read: false,
+        created_at: now,
+        push_due_at: None,
+    }
+}
+
+/// The pairs a group was answered with: (breach, id, created).
+type Answers = Vec<(String, i64, bool)>;
+
+/// Stores `rows` on a connection of its own, on a thread of its own (the
+/// insert blocks on locks the test holds).
+fn insert_in_background(app: &TestApp, rows: Vec<NewAlertRow>) -> std::thread::JoinHandle<Answers> {
+    let mut conn = app.storage();
+    std::thread::spawn(move || {
+        insert_alerts(&mut conn, &rows)
+            .unwrap()
+            .into_iter()
+            .map(|(row, created)| (row.breach_id, row.id, created))
+            .collect()
+    })
+}
+
+#[actix_web::test]
+async fn postgresql_parses_the_grouped_insert_once_per_connection() {
+    let Some(app) = postgresql("postgresql_parses_the_grouped_insert_once_per_connection").await
+    else {
+        return;
+    };
+    // A connection as the server's trigger gets one (its pool of one).
+    let url = alerthub::storage::DatabaseUrl::parse(&app.database_url).unwrap();
+    let options = alerthub::storage::PoolOptions {
+        max_size: 1,
+        connect_timeout: Duration::from_secs(5),
+    };
+    let pools = alerthub::storage::connect_pools(&url, &options, None).unwrap();
+    let mut conn = pools.inserts.get().unwrap();
+    let mut next = 0;
+    for size in [1, 3, 7] {
+        let group: Vec<NewAlertRow> = (next..next + size)
+            .map(|i| row("12", &format!("b-{i}")))
+            .collect();
+        next += size;
+        let stored = insert_alerts(&mut conn, &group).unwrap();
+        // The group's order is the ids' order (the replay cursor).
+        let ids: Vec<i64> = stored.iter().map(|(row, _)| row.id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert!(stored.iter().all(|(_, created)| *created));
+        // Lock, insert and answer: one statement, prepared once, whatever
+        // the size, and planned once (a plan for each run's arrays would
+        // cost more than the rest of the run: `DbPools::inserts`).
+        let prepared = number(
+            &mut conn,
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%unnest(%'",
+        );
+        assert_eq!(prepared, 1, "after a group of {size}");
+        let custom = number(
+            &mut conn,
+            "SELECT custom_plans AS n FROM pg_prepared_statements WHERE statement LIKE '%unnest(%'",
+        );
+        assert_eq!(custom, 0, "after a group of {size}");
+    }
+    // A group with a pair stored before and a pair twice: one answer per
+    // row, created only for the first mention of a new pair.
+    let again = [row("12", "b-0"), row("12", "new"), row("12", "new")];
+    let stored = insert_alerts(&mut conn, &again).unwrap();
+    let created: Vec<bool> = stored.iter().map(|(_, created)| *created).collect();
+    assert_eq!(created, [false, true, false]);
+    assert_eq!(stored[1].0.id, stored[2].0.id);
+    assert!(stored[0].0.id < stored[1].0.id);
+    assert_eq!(number(&mut conn, "SELECT count(*) AS n FROM alerts"), 12);
+}
+
+#[actix_web::test]
+async fn postgresql_takes_the_user_lock_before_drawing_an_id() {
+    // If the statement drew its ids before it held the user's lock, an id
+    // could commit after a higher one of the same user, and a replay from
+    // the higher one would skip it. Hold the lock, and watch the sequence.
+    let Some(app) = postgresql("postgresql_takes_the_user_lock_before_drawing_an_id").await else {
+        return;
+    };
+    let mut holder = app.storage();
+    insert_alerts(&mut holder, &[row("13", "first")]).unwrap();
+    let drawn = "SELECT pg_sequence_last_value('alerts_id_seq') AS n";
+    let before = number(&mut holder, drawn);
+    diesel::sql_query("SELECT pg_advisory_lock(hashtext($1))::text AS n")
+        .bind::<Text, _>("13")
+        .execute(pg(&mut holder))
+        .unwrap();
+    let waiting = insert_in_background(&app, vec![row("13", "second")]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !waiting.is_finished(),
+        "the insert did not wait for the user's lock"
+    );
+    assert_eq!(
+        number(&mut holder, drawn),
+        before,
+        "an id was drawn before the lock was held"
+    );
+    pg(&mut holder)
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .unwrap();
+    let answers = waiting.join().unwrap();
+    assert_eq!(answers, [("second".to_string(), before + 1, true)]);
+}
+
+#[actix_web::test]
+async fn postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_meanwhile() {
+    // Another node's group holds the user's lock and stores ("14", "raced");
+    // this group, waiting for the lock, can neither insert that pair nor
+    // see it when it gets the lock (its snapshot is older). It must answer
+    // the stored row, and still create its other pair exactly once.
+    let Some(app) = postgresql(
+        "postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_meanwhile",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut other = app.storage();
+    pg(&mut other)
+        .batch_execute(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('14')); \
+             INSERT INTO alerts (user_id, breach_id, title, severity, confidence, detected_at, read, created_at) \
+             VALUES ('14', 'raced', 't', 'LOW', 0.5, now(), false, now())",
+        )
+        .unwrap();
+    let waiting = insert_in_background(&app, vec![row("14", "raced"), row("14", "mine")]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !waiting.is_finished(),
+        "the insert did not wait for the user's lock"
+    );
+    pg(&mut other).batch_execute("COMMIT").unwrap();
+    let answers = waiting.join().unwrap();
+    let raced = number(
+        &mut other,
+        "SELECT id AS n FROM alerts WHERE breach_id = 'raced'",
+    );
+    assert_eq!(answers[0], ("raced".to_string(), raced, false));
+    assert_eq!((answers[1].0.as_str(), answers[1].2), ("mine", true));
+    assert!(answers[1].1 > raced, "{answers:?}");
+    assert_eq!(number(&mut other, "SELECT count(*) AS n FROM alerts"), 2);
+}
