@@ -3,10 +3,11 @@
 //!
 //! Diesel is blocking, so the actor runs on a `SyncArbiter` — N threads
 //! sharing one r2d2 pool — and async callers send it the storage messages
-//! of `messages`. Two such arbiters run (`startup::wiring`): one thread
-//! that only stores the trigger's alerts, and N for everything else, so a
-//! trigger never waits in the queue behind a reconnect storm's replays. Each is one unit of work from `storage`; grouping of
-//! inserts happens upstream, in the `AlertWriter`. Marking alerts read also
+//! of `messages`. The trigger's inserts are not among them: the
+//! `AlertWriter` stores its groups itself, on its own thread and with a
+//! connection of its own, so a trigger never waits in the queue behind a
+//! reconnect storm's replays. Each message is one unit of work from
+//! `storage`. Marking alerts read also
 //! tells every session of the user (`alert_update`, then `unread_count`),
 //! from here, so the WebSocket and the REST paths update every tab alike.
 
@@ -18,9 +19,8 @@ use super::messages::push::{
     ClaimDuePushes, CreateSubscription, DeleteSubscription, ListSubscriptions, RecordPushOutcomes,
 };
 use super::messages::{
-    AlertsCreatedSince, CreateToken, InsertAlerts, ListAlerts, MarkAllRead, MarkRead, Ping,
-    PurgeRead, ReplaySince, RevokeToken, SignOutUser, SignOutsSince, Stored, TokenUser,
-    UnreadCount,
+    AlertsCreatedSince, CreateToken, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
+    ReplaySince, RevokeToken, SignOutUser, SignOutsSince, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
@@ -44,24 +44,12 @@ impl DbActor {
         }
     }
 
-    /// Runs `work` on a pooled connection: every handler fails the same way
-    /// when the pool is empty. The outcome is recorded in `health` (a row
-    /// the database refused still means the database answered).
+    /// Runs `work` on a pooled connection, recording the outcome.
     fn with_conn<T>(
         &self,
         work: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let result = self
-            .pool
-            .get()
-            .map_err(StorageError::from)
-            .and_then(|mut conn| work(&mut conn));
-        self.health.record(
-            result
-                .as_ref()
-                .map_or_else(StorageError::is_refusal, |_| true),
-        );
-        result
+        storage::with_connection(&self.pool, &self.health, work)
     }
 }
 
@@ -83,7 +71,6 @@ macro_rules! handle {
     };
 }
 
-handle!(InsertAlerts => Vec<Stored>, |_a, conn, msg| storage::insert_alerts(conn, &msg.0));
 handle!(ListAlerts => (Vec<AlertRow>, i64), |_a, conn, msg| storage::list_alerts(
     conn,
     msg.user.as_str(),

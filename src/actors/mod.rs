@@ -8,7 +8,7 @@
 //!                       │   └──── Outbound/SessionControl ──────────────────────┘
 //!                       │ ReplaySince, MarkRead …   │
 //!                       ▼                           │ Deliver (Delivery)
-//!  http::trigger ─▶ AlertWriter ─InsertAlerts─▶ DbActor (SyncArbiter, all storage)
+//!  http::trigger ─▶ AlertWriter (stores groups itself)  DbActor (SyncArbiter, all other storage)
 //!                                                   ▲
 //!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ AlertsCreatedSince (hub catch-up)
 //!         ▲ Subscribe / Unsubscribe ──────┘         │
@@ -19,7 +19,7 @@
 //! A session registers with the `Registry`, which keeps the authoritative
 //! list of each user's sessions and starts that user's `AlertHub`; the hub
 //! fans events out. The `AlertWriter` groups concurrent triggers into one
-//! transaction on the `DbActor`; new alerts and read-state changes go to
+//! transaction, which it runs on its own thread; new alerts and read-state changes go to
 //! `delivery::Delivery`, which hands them to the `Registry` (and, in
 //! multi-node mode, to the user's Redis shard, from where other nodes'
 //! `RedisSubscriber`s — one per shard — hand them to their registries). The

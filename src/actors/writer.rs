@@ -8,6 +8,15 @@
 //! writer hands every newly created alert to `Delivery` and only then
 //! answers, so a 201 means "stored and on its way".
 //!
+//! The writer runs the transaction itself, on its own thread (it has one,
+//! `startup::wiring`) with a connection of its own (`DbPools::inserts`):
+//! a hand-off to a database thread and back cost two thread crossings per
+//! group, more than the fsync (docs/BENCHMARKS.md, "Eighth session").
+//! While a transaction runs, new requests wait in the writer's mailbox;
+//! a request never starts a transaction from its handler, it schedules
+//! one, and actix runs scheduled work only after the mailbox is empty — so
+//! the next group takes every request that came meanwhile.
+//!
 //! One request must not fail the others of its group. When the database
 //! refuses a group's transaction because of the data (`StorageError::
 //! Refused`: nothing of the group was stored), the writer stores the
@@ -22,17 +31,22 @@ use actix::prelude::*;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use super::messages::{InsertAlerts, StoreAlerts, Stored, db_result};
+use super::messages::{StoreAlerts, Stored};
 use crate::delivery::Delivery;
 use crate::models::push::PushSchedule;
 use crate::models::{AlertView, NewAlert, NewAlertRow, UserId};
 use crate::protocol::UserEvent;
-use crate::storage::StorageError;
+use crate::storage::{DbHealth, DbPool, StorageError, insert_alerts, with_connection};
 use crate::telemetry::metrics::Metrics;
 
 /// Most alerts stored in one transaction: bounds the time one commit holds
 /// SQLite's write lock.
 const MAX_GROUP: usize = 5_000;
+
+/// Requests the mailbox holds while a transaction runs (actix's default
+/// is 16: a group could not grow past it). A request holds at least one
+/// alert, so this is at most one full group; further senders wait.
+const MAILBOX: usize = MAX_GROUP;
 
 struct Waiting {
     alerts: Vec<NewAlert>,
@@ -42,23 +56,30 @@ struct Waiting {
 }
 
 pub struct AlertWriter {
-    db: Recipient<InsertAlerts>,
+    pool: DbPool,
+    health: Arc<DbHealth>,
     delivery: Delivery,
     metrics: Arc<Metrics>,
     queue: VecDeque<Waiting>,
-    in_flight: bool,
+    /// A transaction is scheduled (`schedule`) and has not run yet.
+    scheduled: bool,
     /// Web Push: each row's due time is set in the same INSERT.
     push: Option<PushSchedule>,
 }
 
 impl AlertWriter {
-    pub fn new(db: Recipient<InsertAlerts>, delivery: Delivery, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        (pool, health): (DbPool, Arc<DbHealth>),
+        delivery: Delivery,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
-            db,
+            pool,
+            health,
             delivery,
             metrics,
             queue: VecDeque::new(),
-            in_flight: false,
+            scheduled: false,
             push: None,
         }
     }
@@ -69,11 +90,21 @@ impl AlertWriter {
         self
     }
 
-    /// Starts the next transaction with as many queued requests as fit.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.queue.is_empty() {
-            return;
+    /// Runs `flush` once the mailbox is empty: spawned work runs after
+    /// every message already there (actix's `ContextFut::poll`).
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if !self.scheduled {
+            self.scheduled = true;
+            ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| {
+                act.scheduled = false;
+                act.flush(ctx);
+            }));
         }
+    }
+
+    /// Stores the next group, as many queued requests as fit, in one
+    /// transaction on this thread; schedules the one after if any are left.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
         let mut group = Vec::new();
         let mut size = 0;
         while let Some(next) = self.queue.front() {
@@ -83,63 +114,43 @@ impl AlertWriter {
             size += next.alerts.len();
             group.extend(self.queue.pop_front());
         }
+        if group.is_empty() {
+            return;
+        }
         let now = Utc::now();
         let rows: Vec<NewAlertRow> = group
             .iter()
             .flat_map(|w| rows_of(w, now, self.push))
             .collect();
-        self.in_flight = true;
-        self.db
-            .send(InsertAlerts(rows))
-            .into_actor(self)
-            .map(move |result, act, ctx| match db_result(result) {
-                Err(e) if e.is_refusal() && group.len() > 1 => {
-                    log::warn!(
-                        "the database refused a group of {} trigger request(s) ({e}); \
-                         storing them one by one",
-                        group.len()
-                    );
-                    act.store_one_by_one(group, now, ctx);
-                }
-                result => {
-                    act.in_flight = false;
-                    act.finish(group, result);
-                    act.flush(ctx);
-                }
-            })
-            .spawn(ctx);
+        match self.store(&rows) {
+            Err(e) if e.is_refusal() && group.len() > 1 => {
+                log::warn!(
+                    "the database refused a group of {} trigger request(s) ({e}); \
+                     storing them one by one",
+                    group.len()
+                );
+                self.store_one_by_one(group, now);
+            }
+            result => self.finish(group, result),
+        }
+        if !self.queue.is_empty() {
+            self.schedule(ctx);
+        }
+    }
+
+    fn store(&self, rows: &[NewAlertRow]) -> Result<Vec<Stored>, StorageError> {
+        with_connection(&self.pool, &self.health, |conn| insert_alerts(conn, rows))
     }
 
     /// Stores each request of a refused group in a transaction of its own,
     /// in queue order (one user's ids still commit in order). Requests that
     /// arrive meanwhile wait for the next group, as during any transaction.
-    fn store_one_by_one(
-        &mut self,
-        group: Vec<Waiting>,
-        now: chrono::DateTime<Utc>,
-        ctx: &mut Context<Self>,
-    ) {
-        let db = self.db.clone();
-        let attempts: Vec<Vec<NewAlertRow>> = group
-            .iter()
-            .map(|w| rows_of(w, now, self.push).collect())
-            .collect();
-        async move {
-            let mut results = Vec::with_capacity(attempts.len());
-            for rows in attempts {
-                results.push(db_result(db.send(InsertAlerts(rows)).await));
-            }
-            results
+    fn store_one_by_one(&mut self, group: Vec<Waiting>, now: chrono::DateTime<Utc>) {
+        for w in group {
+            let rows: Vec<NewAlertRow> = rows_of(&w, now, self.push).collect();
+            let result = self.store(&rows);
+            self.finish(vec![w], result);
         }
-        .into_actor(self)
-        .map(move |results, act, ctx| {
-            act.in_flight = false;
-            for (w, result) in group.into_iter().zip(results) {
-                act.finish(vec![w], result);
-            }
-            act.flush(ctx);
-        })
-        .spawn(ctx);
     }
 
     fn finish(&self, group: Vec<Waiting>, result: Result<Vec<Stored>, StorageError>) {
@@ -212,6 +223,10 @@ fn rows_of(
 
 impl Actor for AlertWriter {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
 }
 
 impl Handler<StoreAlerts> for AlertWriter {
@@ -225,7 +240,7 @@ impl Handler<StoreAlerts> for AlertWriter {
             redeliver_existing: msg.redeliver_existing,
             reply,
         });
-        self.flush(ctx);
+        self.schedule(ctx);
         Box::pin(async move {
             rx.await.unwrap_or_else(|_| {
                 Err(StorageError::Unavailable("the alert writer stopped".into()))

@@ -32,7 +32,7 @@ use crate::rate_limit::connect::ConnectLimiter;
 use crate::redis::RedisContext;
 use crate::redis::ingest::IngestConsumer;
 use crate::redis::publisher::Publisher;
-use crate::storage::{DbHealth, DbPool, DbPools};
+use crate::storage::{DbHealth, DbPools};
 use crate::telemetry::metrics::Metrics;
 
 use super::allocator;
@@ -78,18 +78,16 @@ pub fn start(
         publisher.clone(),
     );
     let db_health = Arc::new(DbHealth::default());
-    // Two arbiters, each with its pool: the trigger's inserts have a thread
-    // and a connection of their own (`DbPools::inserts`), so they never
-    // queue behind the reads of a reconnect storm (thousands of replays at
-    // once). The `AlertWriter` keeps at most one insert in flight: one thread.
-    let start_db = |threads: usize, pool: &DbPool| {
-        let (pool, delivery, health) = (pool.clone(), delivery.clone(), db_health.clone());
-        SyncArbiter::start(threads, move || {
+    // Every storage call but the trigger's inserts, which the `AlertWriter`
+    // runs itself with a connection of its own (`DbPools::inserts`), so they
+    // never queue behind the reads of a reconnect storm (thousands of
+    // replays at once).
+    let db = {
+        let (pool, delivery, health) = (pools.reads.clone(), delivery.clone(), db_health.clone());
+        SyncArbiter::start(settings.pool.max_size as usize, move || {
             DbActor::new(pool.clone(), delivery.clone(), health.clone())
         })
     };
-    let db = start_db(settings.pool.max_size as usize, &pools.reads);
-    let db_writes = start_db(1, &pools.inserts);
     let auth_sign_outs = auth.sign_outs.clone();
     let auth = Authenticator::new(
         auth.jwt,
@@ -147,9 +145,13 @@ pub fn start(
     let schedule = vapid.as_ref().map(|_| settings.push.schedule);
     // The trigger's hot path on an arbiter of its own: it never waits for
     // the registry, the hubs or the heartbeat, which a reconnect storm
-    // keeps busy on this one.
-    let writer = AlertWriter::new(db_writes.recipient(), delivery.clone(), metrics.clone())
-        .with_push_schedule(schedule);
+    // keeps busy on this one, and its transactions block only it.
+    let writer = AlertWriter::new(
+        (pools.inserts.clone(), db_health.clone()),
+        delivery.clone(),
+        metrics.clone(),
+    )
+    .with_push_schedule(schedule);
     let writer_thread = Arbiter::new().handle();
     writer_thread.spawn_fn(allocator::hand_back_on_this_thread);
     let writer = AlertWriter::start_in_arbiter(&writer_thread, move |_| writer);

@@ -25,7 +25,7 @@ pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
-pub use health::DbHealth;
+pub use health::{DbHealth, with_connection};
 pub use pool::*;
 pub use push::*;
 pub use retention::*;

@@ -236,28 +236,24 @@ impl actix::Handler<alerthub::actors::messages::Control> for NoSessions {
     fn handle(&mut self, _: alerthub::actors::messages::Control, _: &mut Self::Context) {}
 }
 
-/// The alert writer on the test's database, as the server builds it.
+/// The alert writer on the test's database, as the server builds it: on a
+/// thread of its own (its transactions block the thread it runs on).
 fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWriter> {
     use actix::prelude::*;
-    use alerthub::actors::{db::DbActor, writer::AlertWriter};
+    use alerthub::actors::writer::AlertWriter;
     use alerthub::storage::{self, DatabaseUrl, PoolOptions};
     let url = DatabaseUrl::parse(&app.database_url).unwrap();
     let options = PoolOptions {
         max_size: 2,
         connect_timeout: Duration::from_secs(10),
     };
-    let pool = storage::connect(&url, &options).unwrap();
+    let pools = storage::connect_pools(&url, &options, None).unwrap();
     let metrics = std::sync::Arc::new(alerthub::telemetry::metrics::Metrics::new());
     let none = NoSessions.start();
     let delivery =
         alerthub::delivery::Delivery::new(none.clone().recipient(), none.recipient(), None);
-    let db = {
-        let delivery = delivery.clone();
-        SyncArbiter::start(2, move || {
-            DbActor::new(pool.clone(), delivery.clone(), Default::default())
-        })
-    };
-    AlertWriter::new(db.recipient(), delivery, metrics).start()
+    let writer = AlertWriter::new((pools.inserts, Default::default()), delivery, metrics);
+    AlertWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| writer)
 }
 
 fn store_request(user: &str, breach: &str) -> alerthub::actors::messages::StoreAlerts {
@@ -344,6 +340,32 @@ async fn one_refused_request_in_a_group_commit_fails_alone() {
     // in the order the requests came.
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     assert_eq!(stored_count(&app, "10").await, 9);
+}
+
+#[actix_web::test]
+async fn requests_sent_during_a_transaction_are_stored_together_in_the_next() {
+    // The writer runs its transaction on its own thread; requests that come
+    // meanwhile wait in its mailbox and must all go into the next group
+    // (one commit), not one transaction each. Rows of a group share its
+    // creation time.
+    let app = spawn_app().await;
+    let writer = writer_for(&app);
+    let block = WriteBlock::hold(&app, "blocker");
+    let first = writer.send(store_request("blocker", "FIRST"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let meanwhile: Vec<_> = (0..40)
+        .map(|i| writer.send(store_request(&format!("{}", 100 + i), "SAME-GROUP")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    block.release(&app);
+    assert!(first.await.expect("the writer answers").is_ok());
+    let mut created_at = std::collections::BTreeSet::new();
+    for answer in futures_util::future::join_all(meanwhile).await {
+        let stored = answer.expect("the writer answers").expect("stored");
+        assert!(stored[0].1);
+        created_at.insert(stored[0].0.created_at);
+    }
+    assert_eq!(created_at.len(), 1, "groups: {created_at:?}");
 }
 
 #[actix_web::test]

@@ -4,7 +4,7 @@
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::models::{AlertRow, NewAlertRow, UserId};
+use crate::models::{AlertRow, UserId};
 use crate::storage::{AlertFilter, PurgeStep, StorageError};
 
 /// One stored alert and whether this request created it.
@@ -17,11 +17,6 @@ pub fn db_result<T>(
 ) -> Result<T, StorageError> {
     sent.unwrap_or_else(|e| Err(StorageError::Unavailable(e.to_string())))
 }
-
-/// Stores alerts in one transaction; each result says whether it was new.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<Stored>, StorageError>")]
-pub struct InsertAlerts(pub Vec<NewAlertRow>);
 
 /// A page of a user's alerts, newest first (one extra row tells if more
 /// exist), and the user's unread count.
