@@ -257,11 +257,16 @@ async fn respond(
     let body = body.try_into_bytes().unwrap_or_default();
     head.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    let _ = framed
-        .send(Message::Item((head, BodySize::Sized(body.len() as u64))))
-        .await;
-    let _ = framed.send(Message::Chunk(Some(body))).await;
-    let _ = framed.send(Message::Chunk(None)).await;
+    // Head and body in one write: sent apiece, a client that reads the
+    // head first (tungstenite does) may take the refusal without its body.
+    let size = BodySize::Sized(body.len() as u64);
+    let _ = async {
+        framed.feed(Message::Item((head, size))).await?;
+        framed.feed(Message::Chunk(Some(body))).await?;
+        framed.feed(Message::Chunk(None)).await?;
+        framed.flush().await
+    }
+    .await;
     (status, None)
 }
 
