@@ -145,7 +145,7 @@ impl AlertWriter {
     /// Stores each request of a refused group in a transaction of its own,
     /// in queue order (one user's ids still commit in order). Requests that
     /// arrive meanwhile wait for the next group, as during any transaction.
-    fn store_one_by_one(&mut self, group: Vec<Waiting>, now: chrono::DateTime<Utc>) {
+    fn store_one_by_one(&self, group: Vec<Waiting>, now: chrono::DateTime<Utc>) {
         for w in group {
             let rows: Vec<NewAlertRow> = rows_of(&w, now, self.push).collect();
             let result = self.store(&rows);

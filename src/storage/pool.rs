@@ -257,6 +257,25 @@ pub fn in_memory_sqlite() -> AnyConnection {
     AnyConnection::Sqlite(c)
 }
 
+/// What SQLite's `EXPLAIN QUERY PLAN` says it would do for `sql` on a
+/// migrated database, one line per step (for tests of indexes' use).
+#[cfg(test)]
+pub fn sqlite_query_plan(sql: &str) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let AnyConnection::Sqlite(mut c) = in_memory_sqlite() else {
+        unreachable!("in_memory_sqlite opens SQLite")
+    };
+    let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(&mut c)
+        .unwrap();
+    steps.into_iter().map(|s| s.detail).collect()
+}
+
 pub fn ping(conn: &mut AnyConnection) -> Result<(), StorageError> {
     conn.batch_execute("SELECT 1")?;
     Ok(())

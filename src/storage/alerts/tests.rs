@@ -24,21 +24,10 @@ fn sqlite_stores_a_group_in_one_multi_row_statement() {
 fn a_filtered_page_walks_the_user_index_without_sorting() {
     // The list's SQL shape (severity filter, unread, cursor, newest
     // first): SQLite must walk (user_id, id) backwards, not scan or sort.
-    #[derive(QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
-    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
-        unreachable!()
-    };
-    let plan: Vec<Plan> = diesel::sql_query(
-        "EXPLAIN QUERY PLAN SELECT id FROM alerts WHERE user_id = '1' AND read = 0 \
+    let details = crate::storage::pool::sqlite_query_plan(
+        "SELECT id FROM alerts WHERE user_id = '1' AND read = 0 \
          AND severity IN ('HIGH', 'CRITICAL') AND id < 100 ORDER BY id DESC LIMIT 51",
-    )
-    .load(&mut c)
-    .unwrap();
-    let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+    );
     assert!(
         details
             .iter()

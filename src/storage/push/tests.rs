@@ -102,21 +102,10 @@ fn a_read_alert_is_never_claimed() {
 fn the_earliest_lease_is_one_index_lookup() {
     // Without `alerts_push_lease` (or without the `IS NOT NULL` SQLite needs
     // to use a partial index) every poll reads every alert still due.
-    #[derive(QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
-    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
-        unreachable!()
-    };
     let query = earliest_lease!();
     let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
     let sql = sql.split(" -- binds").next().unwrap_or_default();
-    let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-        .load(&mut c)
-        .unwrap();
-    let details: Vec<&str> = plan.iter().map(|p| p.detail.as_str()).collect();
+    let details = crate::storage::pool::sqlite_query_plan(sql);
     assert!(
         details
             .iter()
