@@ -86,13 +86,7 @@ async fn postgresql_parses_the_grouped_insert_once_per_connection() {
         return;
     };
     // A connection as the server's trigger gets one (its pool of one).
-    let url = alerthub::storage::DatabaseUrl::parse(&app.database_url).unwrap();
-    let options = alerthub::storage::PoolOptions {
-        max_size: 1,
-        connect_timeout: Duration::from_secs(5),
-    };
-    let pools = alerthub::storage::connect_pools(&url, &options, None).unwrap();
-    let mut conn = pools.inserts.get().unwrap();
+    let mut conn = app.pools().inserts.get().unwrap();
     let mut next = 0;
     for size in [1, 3, 7] {
         let group: Vec<NewAlertRow> = (next..next + size)

@@ -241,13 +241,7 @@ impl actix::Handler<alerthub::actors::messages::Control> for NoSessions {
 fn writer_for(app: &TestApp) -> actix::Addr<alerthub::actors::writer::AlertWriter> {
     use actix::prelude::*;
     use alerthub::actors::writer::AlertWriter;
-    use alerthub::storage::{self, DatabaseUrl, PoolOptions};
-    let url = DatabaseUrl::parse(&app.database_url).unwrap();
-    let options = PoolOptions {
-        max_size: 2,
-        connect_timeout: Duration::from_secs(10),
-    };
-    let pools = storage::connect_pools(&url, &options, None).unwrap();
+    let pools = app.pools();
     let metrics = std::sync::Arc::new(alerthub::telemetry::metrics::Metrics::new());
     let none = NoSessions.start();
     let delivery =

@@ -217,15 +217,18 @@ impl TestApp {
     /// A direct connection to the server's database, for set-up the API
     /// does not offer (creating opaque tokens, as the CLI does).
     pub fn storage(&self) -> alerthub::storage::DbConn {
+        self.pools().reads.get().unwrap()
+    }
+
+    /// Pools on the server's database as the server builds them: `inserts`
+    /// is what its trigger writes with.
+    pub fn pools(&self) -> alerthub::storage::DbPools {
         let url = alerthub::storage::DatabaseUrl::parse(&self.database_url).unwrap();
         let options = alerthub::storage::PoolOptions {
             max_size: 1,
             connect_timeout: Duration::from_secs(5),
         };
-        alerthub::storage::connect(&url, &options)
-            .unwrap()
-            .get()
-            .unwrap()
+        alerthub::storage::connect_pools(&url, &options, None).unwrap()
     }
 
     /// The Prometheus text of `/metrics`.
