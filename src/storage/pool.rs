@@ -126,7 +126,7 @@ impl Manager {
                 Ok(AnyConnection::Sqlite(c))
             }
             DatabaseUrl::Postgres(url) => {
-                let mut c = diesel::PgConnection::establish(url).map_err(connect_error)?;
+                let mut c = establish_postgres(url).map_err(connect_error)?;
                 if self.generic_plans {
                     c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
                 }
@@ -134,6 +134,24 @@ impl Manager {
             }
         }
     }
+}
+
+/// A PostgreSQL connection, with OpenSSL (libpq's TLS) set up first so that
+/// it keeps its state until the process is gone.
+///
+/// By default OpenSSL frees its global state in an `atexit` handler. A
+/// thread that used TLS and exits — or still uses it — while that handler
+/// runs frees some of it again: the process aborts with "double free or
+/// corruption" on its way out (CI saw it once after the PostgreSQL suite
+/// had passed; diesel#3441 and r2d2#137 describe the same race). r2d2's
+/// workers, which open connections, live on for up to 30 s after their pool
+/// is dropped, so a process that exits soon after closing a pool can meet
+/// it. `openssl::init` sets OpenSSL up without the handler (the kernel takes
+/// the memory back at exit anyway); OpenSSL's first set-up decides, so this
+/// runs before libpq's own, and later calls do nothing.
+pub fn establish_postgres(url: &str) -> diesel::ConnectionResult<diesel::PgConnection> {
+    openssl::init();
+    diesel::PgConnection::establish(url)
 }
 
 impl ManageConnection for Manager {

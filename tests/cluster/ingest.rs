@@ -54,7 +54,7 @@ async fn stored(url: &str) -> i64 {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         use alerthub::models::schema::alerts::dsl::*;
-        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        let mut conn = alerthub::storage::establish_postgres(&url).unwrap();
         alerts
             .filter(breach_id.like("ING-%"))
             .count()

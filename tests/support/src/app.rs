@@ -60,9 +60,9 @@ impl TestDatabase {
     pub fn create(dir: &std::path::Path) -> Self {
         match std::env::var("ALERTHUB_TEST_DATABASE_URL") {
             Ok(admin) if admin.starts_with("postgres") => {
-                use diesel::{Connection, RunQueryDsl};
+                use diesel::RunQueryDsl;
                 let name = format!("alerthub_test_{}", rand_suffix());
-                let mut conn = diesel::PgConnection::establish(&admin)
+                let mut conn = alerthub::storage::establish_postgres(&admin)
                     .unwrap_or_else(|e| panic!("ALERTHUB_TEST_DATABASE_URL does not connect: {e}"));
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
@@ -84,11 +84,11 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        use diesel::{Connection, RunQueryDsl};
+        use diesel::RunQueryDsl;
         let Some(admin) = &self.postgres_admin_url else {
             return;
         };
-        if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+        if let Ok(mut conn) = alerthub::storage::establish_postgres(admin) {
             let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
             let _ = diesel::sql_query(drop).execute(&mut conn);
         }
