@@ -52,6 +52,7 @@ impl Plan {
                     connections: 64,
                     probes: 10,
                     probe_interval: ms(100),
+                    timeline: None,
                 },
                 throughput: ThroughputOpts {
                     users: 500,
@@ -98,6 +99,7 @@ impl Plan {
                     connections: 64,
                     probes: 20,
                     probe_interval: ms(100),
+                    timeline: None,
                 },
                 throughput: ThroughputOpts {
                     users: 1_000,

@@ -69,6 +69,11 @@ pub struct FanoutOpts {
     /// Interval between one probe's pings (the contract allows 20 messages/s).
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub probe_interval: Duration,
+    /// Writes one line per trigger to this file: its due time, HTTP answer
+    /// and first arrival in µs since the run began (`-` if none), to see
+    /// when in the run a tail happened.
+    #[arg(long)]
+    pub timeline: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -212,6 +212,25 @@ impl Tracker {
         (undelivered, unanswered)
     }
 
+    /// One line per trigger of `r`: due, answer and first arrival, in µs
+    /// since the tracker's start, `-` for what did not happen.
+    pub fn timeline(&self, r: Range<usize>) -> String {
+        let us = |ns: &AtomicU64| (ns.load(Relaxed) / 1000).to_string();
+        let mut out = String::from("due_us answer_us arrival_us\n");
+        for i in self.clamp(r) {
+            let answer = match self.status[i].load(Relaxed) {
+                NOT_SENT => "-".to_owned(),
+                _ => us(&self.resp_ns[i]),
+            };
+            let arrival = match self.counts[i].load(Relaxed) {
+                0 => "-".to_owned(),
+                _ => us(&self.recv_ns[i]),
+            };
+            out += &format!("{} {answer} {arrival}\n", us(&self.sched_ns[i]));
+        }
+        out
+    }
+
     pub fn figures(&self, r: Range<usize>) -> PhaseFigures {
         self.figures_where(r, |_, _| true)
     }
@@ -281,6 +300,23 @@ mod tests {
         assert_eq!(a.failed, 1);
         // The existing alert that was pushed again is unexpected.
         assert_eq!(a.unexpected, 1);
+    }
+
+    #[test]
+    fn the_timeline_has_a_line_per_trigger_and_dashes_for_what_did_not_happen() {
+        let t0 = Instant::now();
+        let t = Tracker::new(t0, "T-".into(), 2, 3);
+        let at = |us| t0 + Duration::from_micros(us);
+        t.scheduled(0, at(100));
+        t.answered(0, CREATED, at(900));
+        t.arrived("T-0", 0, false, at(1_200));
+        t.scheduled(1, at(600));
+        t.answered(1, CREATED, at(1_500));
+        t.scheduled(2, at(1_100));
+        assert_eq!(
+            t.timeline(0..3),
+            "due_us answer_us arrival_us\n100 900 1200\n600 1500 -\n1100 - -\n"
+        );
     }
 
     #[test]

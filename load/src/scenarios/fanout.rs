@@ -160,6 +160,11 @@ async fn run(ctx: &Ctx, o: &FanoutOpts, backend: &str, p99_target_ms: f64) -> Ve
             probe_errors += 1;
         }
     }
+    if let Some(path) = &o.timeline
+        && let Err(e) = std::fs::write(path, tracker.timeline(range.clone()))
+    {
+        eprintln!("  timeline not written to {}: {e}", path.display());
+    }
     let f = tracker.figures(range);
     let a = f.accounting;
     let lat: Summary = f.delivery.summary();
