@@ -2,8 +2,11 @@
 //!
 //! A thread of its own copies committed pages from the WAL into the
 //! database file every 250 ms (`PASSIVE`: it never blocks the writer or a
-//! reader), so the trigger's commits do not (measured in
-//! docs/BENCHMARKS.md: it halves the trigger's tail latency).
+//! reader), so under a light load the trigger's commits do not (measured
+//! in docs/BENCHMARKS.md: it halves the trigger's tail latency). Under a
+//! steady load the WAL passes `wal_autocheckpoint` (10,000 frames) and
+//! each commit checkpoints too, which is what lets SQLite start the WAL
+//! over (docs/storage.md, measured against other bounds).
 //!
 //! `PASSIVE` alone lets the WAL grow without bound under a steady write
 //! load: SQLite starts the WAL over only when a writer finds every frame
