@@ -53,11 +53,14 @@ impl RunMeter {
     }
 }
 
-/// What the rest of the machine did over a short quiet measurement.
+/// What the rest of the machine did over a short quiet measurement. The
+/// other processes' share is the machine's CPU less the tool's, read at
+/// slightly different moments: on an idle machine it can come out a hair
+/// below zero, which reads as 0.
 pub fn describe_background(c: &CpuUse) -> String {
     format!(
         "other processes {} cores, softirq {} cores{}",
-        c.others.map_or("?".into(), |o| format!("{o:.2}")),
+        c.others_cores().map_or("?".into(), |o| format!("{o:.2}")),
         c.interrupts.map_or("?".into(), |o| format!("{o:.2}")),
         c.io_stall
             .map_or(String::new(), |p| format!(", I/O stall {:.0}%", p * 100.0)),
@@ -164,6 +167,18 @@ pub fn report(f: &RunFacts, alerthub: &[Row], reference: Option<&[Row]>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_background_a_hair_below_zero_reads_as_zero() {
+        let quiet = CpuUse {
+            wall: Duration::from_secs(1),
+            others: Some(-0.003),
+            interrupts: Some(0.0),
+            ..CpuUse::default()
+        };
+        let text = describe_background(&quiet);
+        assert!(text.starts_with("other processes 0.00 cores,"), "{text}");
+    }
 
     #[test]
     fn command_lines_are_quoted_for_a_shell() {
