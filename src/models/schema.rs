@@ -37,6 +37,16 @@ diesel::table! {
     }
 }
 
+// SQLite only: each user's unread count, kept by triggers on `alerts`
+// (migrations/sqlite/2026-12-07-000002_unread_counter). PostgreSQL counts
+// the rows of its partial unread index instead (`storage::alerts`).
+diesel::table! {
+    user_unread (user_id) {
+        user_id -> Text,
+        unread -> BigInt,
+    }
+}
+
 diesel::table! {
     settings (key) {
         key -> Text,

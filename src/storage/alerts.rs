@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::connection::{AnyConnection, StorageError, on_backend};
 use super::refusal::classify_insert_error;
-use crate::models::schema::alerts;
+use crate::models::schema::{alerts, user_unread};
 use crate::models::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
 
 mod answers;
@@ -82,40 +82,53 @@ pub fn list_alerts(
     filter: &AlertFilter,
     limit: i64,
 ) -> Result<(Vec<AlertRow>, i64), StorageError> {
-    let page = on_backend!(conn, |c| c.transaction(|c| {
-        let mut q = alerts::table
-            .filter(alerts::user_id.eq(user))
-            .select(AlertRow::as_select())
-            .order(alerts::id.desc())
-            .limit(limit + 1)
-            .into_boxed();
-        if filter.unread_only {
-            q = q.filter(alerts::read.eq(false));
-        }
-        if !filter.severities.is_empty() {
-            q = q.filter(alerts::severity.eq_any(&filter.severities));
-        }
-        if let Some(before) = filter.before {
-            q = q.filter(alerts::id.lt(before));
-        }
-        let rows = q.load(c)?;
-        let unread = alerts::table
-            .filter(alerts::user_id.eq(user))
-            .filter(alerts::read.eq(false))
-            .count()
-            .get_result(c)?;
-        Ok::<_, diesel::result::Error>((rows, unread))
-    }))?;
+    let page = conn.transaction(|c| {
+        let rows = on_backend!(c, |c| {
+            let mut q = alerts::table
+                .filter(alerts::user_id.eq(user))
+                .select(AlertRow::as_select())
+                .order(alerts::id.desc())
+                .limit(limit + 1)
+                .into_boxed();
+            if filter.unread_only {
+                q = q.filter(alerts::read.eq(false));
+            }
+            if !filter.severities.is_empty() {
+                q = q.filter(alerts::severity.eq_any(&filter.severities));
+            }
+            if let Some(before) = filter.before {
+                q = q.filter(alerts::id.lt(before));
+            }
+            q.load(c)
+        })?;
+        Ok::<_, diesel::result::Error>((rows, count_unread(c, user)?))
+    })?;
     Ok(page)
 }
 
 pub fn unread_count(conn: &mut AnyConnection, user: &str) -> Result<i64, StorageError> {
-    let n = on_backend!(conn, |c| alerts::table
-        .filter(alerts::user_id.eq(user))
-        .filter(alerts::read.eq(false))
-        .count()
-        .get_result(c))?;
-    Ok(n)
+    Ok(count_unread(conn, user)?)
+}
+
+/// The user's unread alerts. SQLite keeps the count per user, in the
+/// transaction of every change to it (`user_unread`, kept by triggers: see
+/// its migration), so a count is one lookup and a stored alert dirties one
+/// index page fewer; PostgreSQL counts the user's entries of its partial
+/// unread index (docs/storage.md).
+fn count_unread(conn: &mut AnyConnection, user: &str) -> QueryResult<i64> {
+    match conn {
+        AnyConnection::Sqlite(c) => user_unread::table
+            .find(user)
+            .select(user_unread::unread)
+            .first(c)
+            .optional()
+            .map(Option::unwrap_or_default),
+        AnyConnection::Postgresql(c) => alerts::table
+            .filter(alerts::user_id.eq(user))
+            .filter(alerts::read.eq(false))
+            .count()
+            .get_result(c),
+    }
 }
 
 /// Marks one of the user's alerts read; `None` when the user has no such
@@ -125,26 +138,19 @@ pub fn mark_read(
     user: &str,
     alert_id: i64,
 ) -> Result<Option<(AlertRow, i64)>, StorageError> {
-    let result = on_backend!(conn, |c| c.transaction(|c| {
-        let row = diesel::update(alerts::table)
+    let result = conn.transaction(|c| {
+        let row = on_backend!(c, |c| diesel::update(alerts::table)
             .filter(alerts::id.eq(alert_id))
             .filter(alerts::user_id.eq(user))
             .set(alerts::read.eq(true))
             .returning(AlertRow::as_returning())
             .get_result(c)
-            .optional()?;
+            .optional())?;
         match row {
             None => Ok(None),
-            Some(row) => {
-                let count = alerts::table
-                    .filter(alerts::user_id.eq(user))
-                    .filter(alerts::read.eq(false))
-                    .count()
-                    .get_result(c)?;
-                Ok::<_, diesel::result::Error>(Some((row, count)))
-            }
+            Some(row) => Ok::<_, diesel::result::Error>(Some((row, count_unread(c, user)?))),
         }
-    }))?;
+    })?;
     Ok(result)
 }
 

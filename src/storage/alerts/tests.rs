@@ -166,3 +166,79 @@ fn the_postgresql_insert_answers_the_columns_diesel_selects() {
         .collect();
     assert_eq!(columns, postgres::ANSWERED, "{sql}");
 }
+
+/// Counts the user's unread rows the slow way, to check the kept count.
+fn recount(conn: &mut AnyConnection, user: &str) -> i64 {
+    on_backend!(conn, |c| alerts::table
+        .filter(alerts::user_id.eq(user))
+        .filter(alerts::read.eq(false))
+        .count()
+        .get_result(c))
+    .unwrap()
+}
+
+fn assert_counts(conn: &mut AnyConnection, expected: [i64; 2]) {
+    for (user, n) in ["1", "2"].into_iter().zip(expected) {
+        assert_eq!(recount(conn, user), n, "user {user}: rows");
+        assert_eq!(
+            unread_count(conn, user).unwrap(),
+            n,
+            "user {user}: kept count"
+        );
+    }
+}
+
+fn row_of(user: &str, breach: &str) -> NewAlertRow {
+    NewAlertRow {
+        user_id: user.into(),
+        ..plain_row(breach)
+    }
+}
+
+#[test]
+fn sqlite_keeps_each_users_unread_count_through_every_change() {
+    let mut conn = crate::storage::pool::in_memory_sqlite();
+    let rows = ["1a", "1b", "1a", "2a", "2b", "2c"].map(|r| row_of(&r[..1], &r[1..]));
+    let stored = insert_alerts(&mut conn, &rows).unwrap();
+    // The repeated (user, breach) stores nothing, so counts nothing.
+    assert_counts(&mut conn, [2, 3]);
+    let first = stored[0].0.id;
+    assert_eq!(mark_read(&mut conn, "1", first).unwrap().unwrap().1, 1);
+    // Read again: no change.
+    assert_eq!(mark_read(&mut conn, "1", first).unwrap().unwrap().1, 1);
+    assert_counts(&mut conn, [1, 3]);
+    assert_eq!(mark_all_read(&mut conn, "2").unwrap(), 3);
+    assert_counts(&mut conn, [1, 0]);
+    // Writers other than the server (the CLI, an operator's SQL) too.
+    conn.batch_execute("UPDATE alerts SET read = 0 WHERE user_id = '2' AND breach_id <> 'c';")
+        .unwrap();
+    assert_counts(&mut conn, [1, 2]);
+    conn.batch_execute("DELETE FROM alerts WHERE breach_id = 'b';")
+        .unwrap();
+    assert_counts(&mut conn, [0, 1]);
+    let (page, unread) = list_alerts(&mut conn, "2", &AlertFilter::default(), 50).unwrap();
+    assert_eq!((page.len(), unread), (2, 1));
+}
+
+#[test]
+fn sqlite_counts_what_was_unread_before_the_counter_existed() {
+    use diesel_migrations::MigrationHarness;
+    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
+        unreachable!()
+    };
+    // The database as it was before the counter's migration.
+    c.revert_last_migration(crate::storage::pool::SQLITE_MIGRATIONS)
+        .unwrap();
+    let mut conn = AnyConnection::Sqlite(c);
+    let rows = ["1a", "1b", "1c", "2a"].map(|r| row_of(&r[..1], &r[1..]));
+    insert_alerts(&mut conn, &rows).unwrap();
+    conn.batch_execute("UPDATE alerts SET read = 1 WHERE breach_id = 'c';")
+        .unwrap();
+    let AnyConnection::Sqlite(mut c) = conn else {
+        unreachable!()
+    };
+    c.run_pending_migrations(crate::storage::pool::SQLITE_MIGRATIONS)
+        .unwrap();
+    let mut conn = AnyConnection::Sqlite(c);
+    assert_counts(&mut conn, [2, 1]);
+}
