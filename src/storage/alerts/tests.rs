@@ -167,19 +167,13 @@ fn the_postgresql_insert_answers_the_columns_diesel_selects() {
     assert_eq!(columns, postgres::ANSWERED, "{sql}");
 }
 
-/// Counts the user's unread rows the slow way, to check the kept count.
-fn recount(conn: &mut AnyConnection, user: &str) -> i64 {
-    on_backend!(conn, |c| alerts::table
-        .filter(alerts::user_id.eq(user))
-        .filter(alerts::read.eq(false))
-        .count()
-        .get_result(c))
-    .unwrap()
-}
-
 fn assert_counts(conn: &mut AnyConnection, expected: [i64; 2]) {
     for (user, n) in ["1", "2"].into_iter().zip(expected) {
-        assert_eq!(recount(conn, user), n, "user {user}: rows");
+        assert_eq!(
+            count_unread_rows(conn, user).unwrap(),
+            n,
+            "user {user}: rows"
+        );
         assert_eq!(
             unread_count(conn, user).unwrap(),
             n,
