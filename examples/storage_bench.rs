@@ -19,7 +19,9 @@
 //!    largest group the server's `AlertWriter` commits at once. The rows are
 //!    `NewAlertRow`s, the shape the server stores. Users' alerts interleave
 //!    in id order as they would in production, so one user's rows are spread
-//!    over the whole table rather than packed together.
+//!    over the whole table rather than packed together. Breach ids grow
+//!    (`BREACH_0000001`, …) unless `--random-breach-ids` scrambles them.
+//!    The fill prints the time taken so far every 100,000 alerts.
 //! 3. Marks `--read-fraction` (70 %) of the alerts read, each alert picked
 //!    independently, with `UPDATE … WHERE id IN (…)` in chunks of 10,000. This
 //!    is a bulk path on purpose: `storage::mark_read` is one transaction (one
@@ -97,6 +99,11 @@ struct Args {
     /// Keep the database afterwards (its URL is printed).
     #[arg(long)]
     keep: bool,
+    /// Breach ids with no order at all (a scrambled counter) instead of
+    /// growing ones (`BREACH_0000001`, …): the worst case for the locality
+    /// of the (breach_id, user_id) index.
+    #[arg(long)]
+    random_breach_ids: bool,
 }
 
 const TARGET_MS: f64 = 5.0;
@@ -306,6 +313,19 @@ impl Written {
     }
 }
 
+/// The `i`th alert's breach id: growing, or scrambled (multiplying by an
+/// odd number is a bijection on u64, so the ids stay unique).
+fn breach_id(i: usize, random: bool) -> String {
+    if random {
+        format!(
+            "BREACH_{:016x}",
+            (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        )
+    } else {
+        format!("BREACH_{i:07}")
+    }
+}
+
 fn fill(
     conn: &mut AnyConnection,
     args: &Args,
@@ -322,8 +342,15 @@ fn fill(
     let mut unread = vec![0i64; args.users];
 
     eprintln!(
-        "filling: {} alerts for {} users, {} per insert_alerts transaction",
-        args.alerts, args.users, args.batch
+        "filling: {} alerts for {} users, {} per insert_alerts transaction, {} breach ids",
+        args.alerts,
+        args.users,
+        args.batch,
+        if args.random_breach_ids {
+            "scrambled"
+        } else {
+            "growing"
+        }
     );
     let began = Instant::now();
     let mut written = 0;
@@ -335,7 +362,7 @@ fn fill(
                 let created_at = start + chrono::Duration::milliseconds(30 * i as i64);
                 NewAlertRow {
                     user_id: user_id(user),
-                    breach_id: format!("BREACH_{i:07}"),
+                    breach_id: breach_id(i, args.random_breach_ids),
                     title: format!("Your credentials appeared in breach #{i}"),
                     severity: SEVERITIES[rng.random_range(0..4)].to_owned(),
                     confidence: rng.random_range(0.5..1.0),

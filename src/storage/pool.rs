@@ -281,17 +281,23 @@ pub fn in_memory_sqlite() -> AnyConnection {
 /// migrated database, one line per step (for tests of indexes' use).
 #[cfg(test)]
 pub fn sqlite_query_plan(sql: &str) -> Vec<String> {
+    sqlite_query_plan_on(&mut in_memory_sqlite(), sql)
+}
+
+/// The same, on a given SQLite database (one a test has migrated itself).
+#[cfg(test)]
+pub fn sqlite_query_plan_on(conn: &mut AnyConnection, sql: &str) -> Vec<String> {
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Step {
         #[diesel(sql_type = diesel::sql_types::Text)]
         detail: String,
     }
-    let AnyConnection::Sqlite(mut c) = in_memory_sqlite() else {
-        unreachable!("in_memory_sqlite opens SQLite")
+    let AnyConnection::Sqlite(c) = conn else {
+        unreachable!("a query plan of SQLite's")
     };
     let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-        .load(&mut c)
+        .load(c)
         .unwrap();
     steps.into_iter().map(|s| s.detail).collect()
 }

@@ -217,13 +217,8 @@ fn sqlite_keeps_each_users_unread_count_through_every_change() {
 #[test]
 fn sqlite_counts_what_was_unread_before_the_counter_existed() {
     use diesel_migrations::MigrationHarness;
-    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
-        unreachable!()
-    };
     // The database as it was before the counter's migration.
-    c.revert_last_migration(crate::storage::pool::SQLITE_MIGRATIONS)
-        .unwrap();
-    let mut conn = AnyConnection::Sqlite(c);
+    let mut conn = sqlite_before("20261207000002");
     let rows = ["1a", "1b", "1c", "2a"].map(|r| row_of(&r[..1], &r[1..]));
     insert_alerts(&mut conn, &rows).unwrap();
     conn.batch_execute("UPDATE alerts SET read = 1 WHERE breach_id = 'c';")
@@ -235,4 +230,114 @@ fn sqlite_counts_what_was_unread_before_the_counter_existed() {
         .unwrap();
     let mut conn = AnyConnection::Sqlite(c);
     assert_counts(&mut conn, [2, 1]);
+}
+
+/// A migrated in-memory SQLite database with every migration from
+/// `version` (as diesel spells it: `20261207000002`) on reverted: the
+/// schema an older server left behind.
+fn sqlite_before(version: &str) -> AnyConnection {
+    use diesel_migrations::MigrationHarness;
+    let AnyConnection::Sqlite(mut c) = crate::storage::pool::in_memory_sqlite() else {
+        unreachable!()
+    };
+    loop {
+        let reverted = c
+            .revert_last_migration(crate::storage::pool::SQLITE_MIGRATIONS)
+            .unwrap();
+        if reverted.to_string().starts_with(version) {
+            return AnyConnection::Sqlite(c);
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Kept {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    user_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    breach_id: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    read: bool,
+}
+
+fn kept_rows(conn: &mut AnyConnection) -> Vec<Kept> {
+    let AnyConnection::Sqlite(c) = conn else {
+        unreachable!()
+    };
+    diesel::sql_query("SELECT id, user_id, breach_id, read FROM alerts ORDER BY id")
+        .load(c)
+        .unwrap()
+}
+
+#[test]
+fn sqlite_rebuilds_the_table_for_the_breach_first_pair_keeping_rows_ids_and_sequence() {
+    use diesel_migrations::MigrationHarness;
+    let mut conn = sqlite_before("20261207000003");
+    let rows = ["1a", "1b", "2a", "2b", "1z"].map(|r| row_of(&r[..1], &r[1..]));
+    let stored = insert_alerts(&mut conn, &rows).unwrap();
+    let last = stored[4].0.id;
+    // The newest alert is gone: its id must not come back.
+    conn.batch_execute("UPDATE alerts SET read = 1 WHERE breach_id = 'b'; DELETE FROM alerts WHERE breach_id = 'z';")
+        .unwrap();
+    let before = kept_rows(&mut conn);
+    let AnyConnection::Sqlite(mut c) = conn else {
+        unreachable!()
+    };
+    c.run_pending_migrations(crate::storage::pool::SQLITE_MIGRATIONS)
+        .unwrap();
+    let mut conn = AnyConnection::Sqlite(c);
+    assert_eq!(kept_rows(&mut conn), before);
+    assert_counts(&mut conn, [1, 1]);
+    // The pair is still unique whichever column leads: a stored pair is
+    // answered as stored, a new one gets an id past every id given before.
+    // (The new one first: a skipped row uses up an id too.)
+    let new = insert_alerts(&mut conn, &[row_of("2", "c")]).unwrap();
+    assert!(new[0].1 && new[0].0.id > last, "{new:?}");
+    let again = insert_alerts(&mut conn, &[row_of("1", "a")]).unwrap();
+    assert_eq!((again[0].0.id, again[0].1), (stored[0].0.id, false));
+    assert_counts(&mut conn, [1, 2]);
+    assert_eq!(mark_all_read(&mut conn, "2").unwrap(), 2);
+    assert_counts(&mut conn, [1, 0]);
+    // The pair's lookup and the per-user pages use an index each.
+    let pair = crate::storage::pool::sqlite_query_plan_on(
+        &mut conn,
+        "SELECT id FROM alerts WHERE user_id = '1' AND breach_id = 'a'",
+    );
+    assert!(
+        pair.iter().any(|d| d.contains("sqlite_autoindex_alerts")),
+        "{pair:?}"
+    );
+    let page = crate::storage::pool::sqlite_query_plan_on(
+        &mut conn,
+        "SELECT id FROM alerts WHERE user_id = '1' ORDER BY id DESC LIMIT 51",
+    );
+    assert!(
+        page.iter().any(|d| d.contains("alerts_user_id_read")),
+        "{page:?}"
+    );
+}
+
+#[test]
+fn sqlite_the_pairs_index_leads_with_the_breach() {
+    let mut conn = crate::storage::pool::in_memory_sqlite();
+    let AnyConnection::Sqlite(c) = &mut conn else {
+        unreachable!()
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let columns: Vec<String> = diesel::sql_query(
+        "SELECT ii.name FROM pragma_index_list('alerts') AS il, pragma_index_info(il.name) AS ii \
+         WHERE il.\"unique\" = 1 AND il.origin = 'u' ORDER BY ii.seqno",
+    )
+    .load::<Column>(c)
+    .unwrap()
+    .into_iter()
+    .map(|c| c.name)
+    .collect();
+    assert_eq!(columns, ["breach_id", "user_id"]);
 }
