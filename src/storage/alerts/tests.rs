@@ -1,4 +1,5 @@
-//! The grouped insert, the list's query plan and the refusal of `storage::alerts`, on SQLite.
+//! The grouped insert, the list's query plan, the refusal and the
+//! migrations that reshaped the table, of `storage::alerts` on SQLite.
 
 use std::sync::{Arc, Mutex};
 
