@@ -24,7 +24,6 @@ pub fn serve(
     let access_log = state.access_log;
     let mut server = actix_server::Server::build()
         .disable_signals()
-        .backlog(4096)
         .shutdown_timeout(5);
     if let Some(workers) = workers {
         server = server.workers(workers);

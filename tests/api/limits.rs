@@ -1,6 +1,6 @@
 //! Contract §1, limits and liveness: frame size and kind, message rate,
-//! connect rate, session cap, slow consumers, heartbeat reaping, and
-//! robustness against garbage.
+//! connect rate, session cap, slow consumers, heartbeat reaping, the
+//! listener's backlog, and robustness against garbage.
 
 use std::time::Duration;
 
@@ -327,4 +327,33 @@ async fn every_way_a_handshake_ends_gives_its_starting_place_back() {
     let many =
         futures_util::future::join_all((0..20).map(|i| greeted(format!("m{i}"), "&since=0"))).await;
     assert_eq!(many.len(), 20);
+}
+
+#[actix_web::test]
+async fn the_listener_holds_a_handshake_burst_of_pending_connections() {
+    // std's bind listens with a backlog of 128: a pause in accepting during
+    // a burst of handshakes dropped SYNs, and their clients waited a second
+    // for the retransmit. The kernel caps the backlog at somaxconn.
+    let app = spawn_app().await;
+    let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .expect("somaxconn")
+        .trim()
+        .parse()
+        .expect("a number");
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{}", app.port)])
+        .output()
+        .expect("ss (iproute2) reports a listener's backlog");
+    let line = String::from_utf8_lossy(&out.stdout);
+    // "LISTEN  0  4096  127.0.0.1:PORT  0.0.0.0:*": Send-Q is the backlog.
+    let backlog: i32 = line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no listener in {line:?}"));
+    assert_eq!(
+        backlog,
+        alerthub::startup::LISTEN_BACKLOG.min(somaxconn),
+        "{line}"
+    );
 }
