@@ -229,6 +229,17 @@ export async function waitLive(page, timeout = 10_000) {
   assert(/live/i.test(text), `badge says "${text}"`);
 }
 
+/**
+ * Waits for the page's first keep-alive round trip. The server reads nothing
+ * from a socket while its replay runs, so this pong means the replay is over:
+ * an alert triggered after it arrives live, with a toast. One triggered right
+ * after `connection_established` may arrive inside the replay instead
+ * (`"replayed":true`, no toast: not lost, as the contract allows).
+ */
+export async function waitPastReplay(page, timeout = 5000) {
+  await page.waitForFunction(() => /\d+ ms/.test(document.querySelector('[data-testid="rtt"]').textContent), null, { timeout });
+}
+
 export async function unreadCount(page) {
   return Number((await page.textContent(sel.unread)).trim());
 }

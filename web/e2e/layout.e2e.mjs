@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { assert, check, log, sel, mintJwt, trigger, env, openDashboard, waitLive, waitUnread, waitFor, openConnections, shotDir, repoRoot } from './harness.mjs';
+import { assert, check, log, sel, mintJwt, trigger, env, openDashboard, waitLive, waitPastReplay, waitUnread, waitFor, openConnections, shotDir, repoRoot } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -103,9 +103,9 @@ export async function run(browser) {
       pages.add(page);
       await waitLive(page);
       await page.waitForSelector('[data-testid="alert-item"]');
+      await waitPastReplay(page);
       const live = await trigger(user, { severity: 'CRITICAL', title: 'Admin API key leaked in a public repository', breach_id: 'SECRETS_GH_5530', confidence: 0.99, description: 'An API key with admin scope for your workspace was committed to a public repository 2 minutes ago.' });
       await page.waitForSelector(sel.toast(live.alert_id), { state: 'visible', timeout: 3000 });
-      await page.waitForFunction(() => /\d+ ms/.test(document.querySelector('[data-testid="rtt"]').textContent), null, { timeout: 5000 });
       const o = await overflow(page);
       assert(o.scrollWidth <= o.vw && o.out.length === 0, `overflow at ${width}: scrollWidth ${o.scrollWidth} > ${o.vw}; ${o.out.join(', ')}`);
       const bad = await unreachable(page);
@@ -135,9 +135,9 @@ export async function run(browser) {
       const { page } = await openDashboard(context, USER, token, { viewport: { width, height: 800 } });
       pages.add(page);
       await waitLive(page);
+      await waitPastReplay(page);
       const live = await trigger(USER, { severity: 'HIGH', title: 'Password found in a paste site' });
       await page.waitForSelector(sel.toast(live.alert_id), { state: 'visible', timeout: 3000 });
-      await page.waitForFunction(() => /\d+ ms/.test(document.querySelector('[data-testid="rtt"]').textContent), null, { timeout: 5000 });
       const onDashboard = await axeViolations(page);
       assert(onDashboard.length === 0, `dashboard: ${JSON.stringify(onDashboard)}`);
       await page.click('[data-testid="sign-out"]');
