@@ -217,19 +217,13 @@ fn sqlite_keeps_each_users_unread_count_through_every_change() {
 
 #[test]
 fn sqlite_counts_what_was_unread_before_the_counter_existed() {
-    use diesel_migrations::MigrationHarness;
     // The database as it was before the counter's migration.
     let mut conn = sqlite_before("20261207000002");
     let rows = ["1a", "1b", "1c", "2a"].map(|r| row_of(&r[..1], &r[1..]));
     insert_alerts(&mut conn, &rows).unwrap();
     conn.batch_execute("UPDATE alerts SET read = 1 WHERE breach_id = 'c';")
         .unwrap();
-    let AnyConnection::Sqlite(mut c) = conn else {
-        unreachable!()
-    };
-    c.run_pending_migrations(crate::storage::pool::SQLITE_MIGRATIONS)
-        .unwrap();
-    let mut conn = AnyConnection::Sqlite(c);
+    let mut conn = migrate_pending(conn);
     assert_counts(&mut conn, [2, 1]);
 }
 
@@ -249,6 +243,18 @@ fn sqlite_before(version: &str) -> AnyConnection {
             return AnyConnection::Sqlite(c);
         }
     }
+}
+
+/// Runs the migrations `sqlite_before` reverted, as a newer server does at
+/// its start.
+fn migrate_pending(conn: AnyConnection) -> AnyConnection {
+    use diesel_migrations::MigrationHarness;
+    let AnyConnection::Sqlite(mut c) = conn else {
+        unreachable!()
+    };
+    c.run_pending_migrations(crate::storage::pool::SQLITE_MIGRATIONS)
+        .unwrap();
+    AnyConnection::Sqlite(c)
 }
 
 #[derive(diesel::QueryableByName, Debug, PartialEq)]
@@ -274,7 +280,6 @@ fn kept_rows(conn: &mut AnyConnection) -> Vec<Kept> {
 
 #[test]
 fn sqlite_rebuilds_the_table_for_the_breach_first_pair_keeping_rows_ids_and_sequence() {
-    use diesel_migrations::MigrationHarness;
     let mut conn = sqlite_before("20261207000003");
     let rows = ["1a", "1b", "2a", "2b", "1z"].map(|r| row_of(&r[..1], &r[1..]));
     let stored = insert_alerts(&mut conn, &rows).unwrap();
@@ -283,12 +288,7 @@ fn sqlite_rebuilds_the_table_for_the_breach_first_pair_keeping_rows_ids_and_sequ
     conn.batch_execute("UPDATE alerts SET read = 1 WHERE breach_id = 'b'; DELETE FROM alerts WHERE breach_id = 'z';")
         .unwrap();
     let before = kept_rows(&mut conn);
-    let AnyConnection::Sqlite(mut c) = conn else {
-        unreachable!()
-    };
-    c.run_pending_migrations(crate::storage::pool::SQLITE_MIGRATIONS)
-        .unwrap();
-    let mut conn = AnyConnection::Sqlite(c);
+    let mut conn = migrate_pending(conn);
     assert_eq!(kept_rows(&mut conn), before);
     assert_counts(&mut conn, [1, 1]);
     // The pair is still unique whichever column leads: a stored pair is
