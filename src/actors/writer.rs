@@ -11,7 +11,9 @@
 //! The writer runs the transaction itself, on its own thread (it has one,
 //! `startup::wiring`) with a connection of its own (`DbPools::inserts`):
 //! a hand-off to a database thread and back cost two thread crossings per
-//! group, more than the fsync (docs/BENCHMARKS.md, "Eighth session").
+//! group, more than the fsync (docs/BENCHMARKS.md, "Eighth session"). It
+//! keeps that connection checked out while it is busy (`storage::held`),
+//! so a group costs PostgreSQL one round trip, not two.
 //! While a transaction runs, new requests wait in the writer's mailbox;
 //! a request never starts a transaction from its handler, it schedules
 //! one, and actix runs scheduled work only after the mailbox is empty — so
@@ -36,7 +38,7 @@ use crate::delivery::Delivery;
 use crate::models::push::PushSchedule;
 use crate::models::{AlertView, NewAlert, NewAlertRow, UserId};
 use crate::protocol::UserEvent;
-use crate::storage::{DbHealth, DbPool, StorageError, insert_alerts, with_connection};
+use crate::storage::{DbHealth, DbPool, HeldConnection, StorageError, insert_alerts};
 use crate::telemetry::metrics::Metrics;
 
 /// Most alerts stored in one transaction: bounds the time one commit holds
@@ -56,7 +58,7 @@ struct Waiting {
 }
 
 pub struct AlertWriter {
-    pool: DbPool,
+    conn: HeldConnection,
     health: Arc<DbHealth>,
     delivery: Delivery,
     metrics: Arc<Metrics>,
@@ -74,7 +76,7 @@ impl AlertWriter {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            pool,
+            conn: HeldConnection::new(pool),
             health,
             delivery,
             metrics,
@@ -138,14 +140,15 @@ impl AlertWriter {
         }
     }
 
-    fn store(&self, rows: &[NewAlertRow]) -> Result<Vec<Stored>, StorageError> {
-        with_connection(&self.pool, &self.health, |conn| insert_alerts(conn, rows))
+    fn store(&mut self, rows: &[NewAlertRow]) -> Result<Vec<Stored>, StorageError> {
+        self.conn
+            .run(&self.health, |conn| insert_alerts(conn, rows))
     }
 
     /// Stores each request of a refused group in a transaction of its own,
     /// in queue order (one user's ids still commit in order). Requests that
     /// arrive meanwhile wait for the next group, as during any transaction.
-    fn store_one_by_one(&self, group: Vec<Waiting>, now: chrono::DateTime<Utc>) {
+    fn store_one_by_one(&mut self, group: Vec<Waiting>, now: chrono::DateTime<Utc>) {
         for w in group {
             let rows: Vec<NewAlertRow> = rows_of(&w, now, self.push).collect();
             let result = self.store(&rows);

@@ -25,12 +25,16 @@ pub fn with_connection<T>(
         .get()
         .map_err(StorageError::from)
         .and_then(|mut conn| work(&mut conn));
-    health.record(
-        result
-            .as_ref()
-            .map_or_else(StorageError::is_refusal, |_| true),
-    );
+    health.record_outcome(&result);
     result
+}
+
+/// Whether the database answered a call: it did unless the call failed for
+/// another reason than a refusal of the data.
+pub fn answered<T>(result: &Result<T, StorageError>) -> bool {
+    result
+        .as_ref()
+        .map_or_else(StorageError::is_refusal, |_| true)
 }
 
 #[derive(Debug)]
@@ -52,6 +56,12 @@ impl Default for DbHealth {
 }
 
 impl DbHealth {
+    /// Records the outcome of a storage call: the database answered unless
+    /// it failed for another reason than refusing the data.
+    pub fn record_outcome<T>(&self, result: &Result<T, StorageError>) {
+        self.record(answered(result));
+    }
+
     /// Records the outcome of a storage call (a refused row is not an outage).
     pub fn record(&self, up: bool) {
         self.up.store(up, Ordering::Release);

@@ -1,12 +1,17 @@
 //! The trigger's grouped insert on PostgreSQL (`src/storage/alerts/postgres.rs`),
 //! at the storage layer, on a real database: one prepared statement per
-//! connection, the user lock taken before any id is drawn, and a group
-//! that raced another transaction for one of its pairs.
+//! connection, the user lock taken before any id is drawn, a group that
+//! raced another transaction for one of its pairs, and the writer's held
+//! connection (`src/storage/held.rs`): one round trip per group, and a
+//! connection that died costs no trigger.
 
 use std::time::Duration;
 
 use alerthub::models::NewAlertRow;
-use alerthub::storage::{AnyConnection, DbConn, insert_alerts};
+use alerthub::storage::{
+    AnyConnection, DatabaseUrl, DbConn, DbHealth, HeldConnection, PoolOptions, connect_pools,
+    insert_alerts,
+};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
@@ -194,4 +199,119 @@ async fn postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_
     assert_eq!((answers[1].0.as_str(), answers[1].2), ("mine", true));
     assert!(answers[1].1 > raced, "{answers:?}");
     assert_eq!(number(&mut other, "SELECT count(*) AS n FROM alerts"), 2);
+}
+
+/// The inserts' pool as the server builds it, counting every statement its
+/// connection runs (`alerthub_db_queries_total`'s counter).
+fn counted_inserts(app: &TestApp) -> (HeldConnection, prometheus::IntCounter) {
+    let url = DatabaseUrl::parse(&app.database_url).unwrap();
+    let options = PoolOptions {
+        max_size: 1,
+        connect_timeout: Duration::from_secs(5),
+    };
+    let queries = prometheus::IntCounter::new("queries", "statements run").unwrap();
+    let pools = connect_pools(&url, &options, Some(queries.clone())).unwrap();
+    (HeldConnection::new(pools.inserts), queries)
+}
+
+#[actix_web::test]
+async fn postgresql_stores_a_busy_writers_group_in_one_statement() {
+    let Some(app) = postgresql("postgresql_stores_a_busy_writers_group_in_one_statement").await
+    else {
+        return;
+    };
+    let (mut held, queries) = counted_inserts(&app);
+    let health = DbHealth::default();
+    // The first group checks its connection out, with the pool's check.
+    held.run(&health, |c| insert_alerts(c, &[row("14", "b-0")]))
+        .unwrap();
+    assert_eq!(queries.get(), 2, "the pool's SELECT 1, then the insert");
+    // Groups that follow within `TRUSTED_FOR` are one statement each: the
+    // pool's SELECT 1 would be a second round trip on every alert's way.
+    for i in 1..=5 {
+        let stored = held
+            .run(&health, |c| {
+                insert_alerts(c, &[row("14", &format!("b-{i}"))])
+            })
+            .unwrap();
+        assert!(stored[0].1);
+    }
+    assert_eq!(queries.get(), 7);
+    // After a pause longer than that, the connection is checked again.
+    std::thread::sleep(alerthub::storage::held::TRUSTED_FOR + Duration::from_millis(100));
+    held.run(&health, |c| insert_alerts(c, &[row("14", "b-6")]))
+        .unwrap();
+    assert_eq!(queries.get(), 9);
+}
+
+#[actix_web::test]
+async fn postgresql_a_held_connection_that_died_costs_no_group() {
+    let Some(app) = postgresql("postgresql_a_held_connection_that_died_costs_no_group").await
+    else {
+        return;
+    };
+    let (mut held, _) = counted_inserts(&app);
+    let health = DbHealth::default();
+    let backend = held
+        .run(&health, |c| {
+            Ok(diesel::sql_query("SELECT pg_backend_pid()::bigint AS n")
+                .get_result::<Number>(match c {
+                    AnyConnection::Postgresql(pg) => pg,
+                    AnyConnection::Sqlite(_) => unreachable!(),
+                })?
+                .n)
+        })
+        .unwrap();
+    // PostgreSQL ends the held connection's backend (as a restart or an
+    // administrator would), and waits until it is gone.
+    let mut admin = app.storage();
+    let ended = number(
+        &mut admin,
+        &format!("SELECT pg_terminate_backend({backend}, 5000)::int::bigint AS n"),
+    );
+    assert_eq!(ended, 1);
+    // The next group, well within `TRUSTED_FOR`, fails on the dead
+    // connection and is run once more on a connection checked anew.
+    let stored = held
+        .run(&health, |c| insert_alerts(c, &[row("15", "after")]))
+        .unwrap();
+    assert!(stored[0].1, "stored by this call");
+    assert_eq!(health.recent(Duration::from_secs(60)), Some(true));
+    assert_eq!(
+        number(
+            &mut admin,
+            "SELECT count(*) AS n FROM alerts WHERE user_id = '15'"
+        ),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn postgresql_a_trigger_right_after_the_writers_connection_died_is_stored_and_pushed() {
+    let Some(app) = postgresql(
+        "postgresql_a_trigger_right_after_the_writers_connection_died_is_stored_and_pushed",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut ws = app.connect("1").await;
+    let first = app.create_alert("1", "first").await;
+    assert_eq!(
+        ws.expect("breach_alert").await["message"]["alert_id"],
+        first
+    );
+    // The server's connection that last ran the grouped insert: the writer's.
+    let ended = number(
+        &mut app.storage(),
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS n \
+         FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND query LIKE '%unnest(%'",
+    );
+    assert_eq!(ended, 1);
+    let second = app.create_alert("1", "second").await;
+    assert_eq!(
+        ws.expect("breach_alert").await["message"]["alert_id"],
+        second
+    );
 }
