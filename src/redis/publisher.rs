@@ -14,7 +14,7 @@
 //! its alert has left for Redis: acknowledging earlier, a node killed in
 //! between would leave an entry nobody takes over and an alert nobody pushed.
 
-use deadpool_redis::redis;
+use deadpool_redis::{Connection, redis};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{CONTROL_SHARD, ControlEnvelope, Envelope, RedisContext, RedisShard};
@@ -108,6 +108,11 @@ impl Publisher {
 
 async fn run(shard: RedisShard, mut rx: mpsc::UnboundedReceiver<Item>) {
     let mut batch = Vec::with_capacity(MAX_PIPELINE);
+    // Kept between pipelines: each check-out from the pool costs a round
+    // trip of its own (deadpool-redis sends `UNWATCH` and `PING` to check
+    // the connection), which doubled the round trips of every alert's way
+    // to the other nodes (docs/capacity.md, "Twelfth session").
+    let mut held: Option<Connection> = None;
     while rx.recv_many(&mut batch, MAX_PIPELINE).await > 0 {
         let mut pipe = redis::pipe();
         let mut events = 0;
@@ -121,22 +126,44 @@ async fn run(shard: RedisShard, mut rx: mpsc::UnboundedReceiver<Item>) {
                 Item::Flush(done) => flushes.push(done),
             }
         }
-        if events > 0 {
-            let sent = async {
-                let mut conn = shard.pool.get().await.map_err(|e| e.to_string())?;
-                pipe.query_async::<()>(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())
-            };
-            if let Err(e) = sent.await {
-                log::warn!(
-                    "publishing {events} event(s) to Redis shard {} failed: {e}; other nodes catch up on reconnect",
-                    shard.index
-                );
-            }
+        if events > 0
+            && let Err(e) = send(&shard, &mut held, &pipe).await
+        {
+            log::warn!(
+                "publishing {events} event(s) to Redis shard {} failed: {e}; other nodes catch up on reconnect",
+                shard.index
+            );
         }
         for done in flushes {
             let _ = done.send(());
         }
     }
+}
+
+/// Sends `pipe` on the held connection, or on one checked out of the pool
+/// (and then held) if none is held or the held one fails: a connection held
+/// across a Redis restart is dead, and the pool's check finds a live one.
+/// An alert sent twice that way is dropped by the hubs (`actors::hub`); a
+/// read-state event sent twice states the same thing again.
+async fn send(
+    shard: &RedisShard,
+    held: &mut Option<Connection>,
+    pipe: &redis::Pipeline,
+) -> Result<(), String> {
+    if let Some(conn) = held {
+        if pipe.query_async::<()>(conn).await.is_ok() {
+            return Ok(());
+        }
+        // Back to the pool, whose check drops it if it is broken.
+        *held = None;
+    }
+    let conn = held.insert(shard.pool.get().await.map_err(|e| e.to_string())?);
+    let sent = pipe
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| e.to_string());
+    if sent.is_err() {
+        *held = None;
+    }
+    sent
 }

@@ -89,3 +89,36 @@ async fn a_redis_restart_loses_and_repeats_nothing() {
     again.expect("connection_established").await;
     again.assert_alive().await;
 }
+
+/// A node keeps its publishing connection between alerts
+/// (`redis::publisher`). After a Redis restart that nothing was published
+/// through, the kept connection is dead: the first alert after it must still
+/// reach the other node live, not be dropped with the dead connection.
+#[actix_web::test]
+async fn the_first_alert_after_a_quiet_redis_restart_reaches_the_other_node() {
+    let Some(shared) = shared("the_first_alert_after_a_quiet_redis_restart_reaches_the_other_node")
+    else {
+        return;
+    };
+    let mut redis = OwnRedis::start(shared.dir.path()).await;
+    let a = Node::start_with_redis(&shared, "node-a", &redis.url(), &[]).await;
+    let b = Node::start_with_redis(&shared, "node-b", &redis.url(), &[]).await;
+    let mut on_b = b.connect("1").await;
+    // Node a's publisher now holds a connection.
+    let warm = a.create_alert("1", "warm").await;
+    assert_eq!(collect_alerts(&mut on_b, &[warm]).await[&warm], 1);
+
+    redis.stop().await;
+    a.wait_for_ready_status(503).await;
+    b.wait_for_ready_status(503).await;
+    redis.restart().await;
+    a.wait_ready().await;
+    b.wait_ready().await;
+    // A user whose session opens after node b caught up from storage, and
+    // whose replay is over (the server reads no message during one): the
+    // alert can reach it only live, through Redis.
+    let mut fresh = b.connect("2").await;
+    fresh.assert_alive().await;
+    let after = a.create_alert("2", "after").await;
+    assert_eq!(collect_alerts(&mut fresh, &[after]).await[&after], 1);
+}
