@@ -210,6 +210,10 @@ pub struct ClusterOpts {
     /// HTTP connections the trigger may use at once (each keeps one per node).
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    /// Also print the latencies of the alerts due in each window of this
+    /// length (e.g. 250ms): whether the tail is spread or comes in stalls.
+    #[arg(long, value_parser = parse_duration)]
+    pub windows: Option<Duration>,
     /// Keep the nodes' and shards' directories and logs.
     #[arg(long)]
     pub keep: bool,

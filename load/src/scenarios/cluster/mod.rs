@@ -11,6 +11,9 @@
 //! receive latency, lost and doubled alerts, each node's CPU and RSS, and
 //! each shard's commands and publishes per second (INFO), subscribed
 //! channels and CPU during the alerts.
+//! With `--windows`, also both latencies per window of the alerts' due
+//! times: a tail spread over the run and one made of a few stalls call for
+//! different remedies (docs/capacity.md, "Twelfth session").
 //!
 //! Every node gets all shards' URLs, comma-separated, in the same order, in
 //! `REDIS_URL` — the server's sharded mode (docs/protocol.md, "Several
@@ -19,6 +22,7 @@
 mod redis;
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -231,7 +235,10 @@ async fn load(
             _ => None,
         });
     }
-    let f = tracker.figures(range);
+    let f = tracker.figures(range.clone());
+    if let Some(window) = o.windows {
+        print_windows(&tracker, range.clone(), tracker.ns(t), window, secs);
+    }
     let a = f.accounting;
     let lat = f.delivery.summary();
     // The first hop on its own: the triggering node answers 201 once the
@@ -326,4 +333,30 @@ async fn load(
         Row::new("server CPU per node during the alerts", "(no target)", format!("{cpu_text} cores"), Verdict::Info),
         Row::new("Redis per shard during the alerts", "(no target)", redis_text, Verdict::Info),
     ]
+}
+
+/// The alerts due in each `window` from `start_ns` (the tracker's clock):
+/// trigger → 201 and trigger → receive, so a stall shows as the window it
+/// fell in.
+fn print_windows(
+    tracker: &Tracker,
+    range: Range<usize>,
+    start_ns: u64,
+    window: Duration,
+    secs: f64,
+) {
+    let w = window.as_nanos().max(1) as u64;
+    for k in 0..(secs * 1e9 / w as f64).ceil() as u64 {
+        let (lo, hi) = (start_ns + k * w, start_ns + (k + 1) * w);
+        let g = tracker.figures_where(range.clone(), |_, due| (lo..hi).contains(&due));
+        if g.accounting.sent == 0 {
+            continue;
+        }
+        println!(
+            "  window {:>7.3} s: 201 {} | receive {}",
+            (k * w) as f64 / 1e9,
+            g.response.summary(),
+            g.delivery.summary()
+        );
+    }
 }
