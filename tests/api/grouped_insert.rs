@@ -93,7 +93,8 @@ async fn postgresql_parses_the_grouped_insert_once_per_connection() {
     // A connection as the server's trigger gets one (its pool of one).
     let mut conn = app.pools().inserts.get().unwrap();
     let mut next = 0;
-    for size in [1, 3, 7] {
+    // (A group of one goes another way first: the test after this one.)
+    for size in [2, 3, 6] {
         let group: Vec<NewAlertRow> = (next..next + size)
             .map(|i| row("12", &format!("b-{i}")))
             .collect();
@@ -126,6 +127,50 @@ async fn postgresql_parses_the_grouped_insert_once_per_connection() {
     assert_eq!(stored[1].0.id, stored[2].0.id);
     assert!(stored[0].0.id < stored[1].0.id);
     assert_eq!(number(&mut conn, "SELECT count(*) AS n FROM alerts"), 12);
+}
+
+#[actix_web::test]
+async fn postgresql_stores_a_group_of_one_with_a_one_row_statement() {
+    let Some(app) = postgresql("postgresql_stores_a_group_of_one_with_a_one_row_statement").await
+    else {
+        return;
+    };
+    let mut conn = app.pools().inserts.get().unwrap();
+    let one_row = "SELECT count(*) AS n FROM pg_prepared_statements \
+                   WHERE statement LIKE '%SELECT pg_advisory_xact_lock(hashtext($1))%'";
+    let grouped =
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%unnest(%'";
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let stored = insert_alerts(&mut conn, &[row("16", &format!("one-{i}"))]).unwrap();
+        assert!(stored[0].1, "created");
+        ids.push(stored[0].0.id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // Prepared once, planned once; the grouped statement was not needed.
+    assert_eq!(number(&mut conn, one_row), 1);
+    assert_eq!(
+        number(
+            &mut conn,
+            "SELECT custom_plans AS n FROM pg_prepared_statements \
+             WHERE statement LIKE '%SELECT pg_advisory_xact_lock(hashtext($1))%'"
+        ),
+        0
+    );
+    assert_eq!(number(&mut conn, grouped), 0);
+    // A pair stored before inserts nothing there; the grouped statement
+    // answers the stored row.
+    let again = insert_alerts(&mut conn, &[row("16", "one-1")]).unwrap();
+    assert_eq!((again[0].0.id, again[0].1), (ids[1], false));
+    assert_eq!(again[0].0.breach_id, "one-1");
+    assert_eq!(number(&mut conn, grouped), 1);
+    assert_eq!(
+        number(
+            &mut conn,
+            "SELECT count(*) AS n FROM alerts WHERE user_id = '16'"
+        ),
+        3
+    );
 }
 
 #[actix_web::test]
@@ -199,6 +244,40 @@ async fn postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_
     assert_eq!((answers[1].0.as_str(), answers[1].2), ("mine", true));
     assert!(answers[1].1 > raced, "{answers:?}");
     assert_eq!(number(&mut other, "SELECT count(*) AS n FROM alerts"), 2);
+}
+
+#[actix_web::test]
+async fn postgresql_answers_a_group_of_one_that_lost_the_race_for_its_pair() {
+    // As the test above, with the one-row statement: it waits for the lock,
+    // then finds the pair stored by the winner and inserts nothing; the
+    // answer is the winner's row, not created.
+    let Some(app) =
+        postgresql("postgresql_answers_a_group_of_one_that_lost_the_race_for_its_pair").await
+    else {
+        return;
+    };
+    let mut other = app.storage();
+    pg(&mut other)
+        .batch_execute(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('17')); \
+             INSERT INTO alerts (user_id, breach_id, title, severity, confidence, detected_at, read, created_at) \
+             VALUES ('17', 'raced', 't', 'LOW', 0.5, now(), false, now())",
+        )
+        .unwrap();
+    let waiting = insert_in_background(&app, vec![row("17", "raced")]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !waiting.is_finished(),
+        "the insert did not wait for the user's lock"
+    );
+    pg(&mut other).batch_execute("COMMIT").unwrap();
+    let answers = waiting.join().unwrap();
+    let raced = number(
+        &mut other,
+        "SELECT id AS n FROM alerts WHERE breach_id = 'raced'",
+    );
+    assert_eq!(answers, [("raced".to_string(), raced, false)]);
+    assert_eq!(number(&mut other, "SELECT count(*) AS n FROM alerts"), 1);
 }
 
 /// The inserts' pool as the server builds it, counting every statement its
@@ -301,12 +380,12 @@ async fn postgresql_a_trigger_right_after_the_writers_connection_died_is_stored_
         ws.expect("breach_alert").await["message"]["alert_id"],
         first
     );
-    // The server's connection that last ran the grouped insert: the writer's.
+    // The server's connection that last inserted alerts: the writer's.
     let ended = number(
         &mut app.storage(),
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) AS n \
          FROM pg_stat_activity WHERE datname = current_database() \
-         AND pid <> pg_backend_pid() AND query LIKE '%unnest(%'",
+         AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO alerts%'",
     );
     assert_eq!(ended, 1);
     let second = app.create_alert("1", "second").await;
