@@ -207,6 +207,34 @@ async fn postgresql_takes_the_user_lock_before_drawing_an_id() {
     assert_eq!(answers, [("second".to_string(), before + 1, true)]);
 }
 
+/// Another transaction takes `user`'s lock and stores (`user`, "raced");
+/// `group` is stored meanwhile, waits for the lock, and is answered after
+/// the other commits. Returns its answers, the raced row's id, and the
+/// other transaction's connection.
+fn lose_a_race(app: &TestApp, user: &str, group: Vec<NewAlertRow>) -> (Answers, i64, DbConn) {
+    let mut other = app.storage();
+    pg(&mut other)
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{user}')); \
+             INSERT INTO alerts (user_id, breach_id, title, severity, confidence, detected_at, read, created_at) \
+             VALUES ('{user}', 'raced', 't', 'LOW', 0.5, now(), false, now())"
+        ))
+        .unwrap();
+    let waiting = insert_in_background(app, group);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !waiting.is_finished(),
+        "the insert did not wait for the user's lock"
+    );
+    pg(&mut other).batch_execute("COMMIT").unwrap();
+    let answers = waiting.join().unwrap();
+    let raced = number(
+        &mut other,
+        "SELECT id AS n FROM alerts WHERE breach_id = 'raced'",
+    );
+    (answers, raced, other)
+}
+
 #[actix_web::test]
 async fn postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_meanwhile() {
     // Another node's group holds the user's lock and stores ("14", "raced");
@@ -220,26 +248,8 @@ async fn postgresql_runs_a_group_again_when_another_transaction_stored_its_pair_
     else {
         return;
     };
-    let mut other = app.storage();
-    pg(&mut other)
-        .batch_execute(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('14')); \
-             INSERT INTO alerts (user_id, breach_id, title, severity, confidence, detected_at, read, created_at) \
-             VALUES ('14', 'raced', 't', 'LOW', 0.5, now(), false, now())",
-        )
-        .unwrap();
-    let waiting = insert_in_background(&app, vec![row("14", "raced"), row("14", "mine")]);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !waiting.is_finished(),
-        "the insert did not wait for the user's lock"
-    );
-    pg(&mut other).batch_execute("COMMIT").unwrap();
-    let answers = waiting.join().unwrap();
-    let raced = number(
-        &mut other,
-        "SELECT id AS n FROM alerts WHERE breach_id = 'raced'",
-    );
+    let (answers, raced, mut other) =
+        lose_a_race(&app, "14", vec![row("14", "raced"), row("14", "mine")]);
     assert_eq!(answers[0], ("raced".to_string(), raced, false));
     assert_eq!((answers[1].0.as_str(), answers[1].2), ("mine", true));
     assert!(answers[1].1 > raced, "{answers:?}");
@@ -256,26 +266,7 @@ async fn postgresql_answers_a_group_of_one_that_lost_the_race_for_its_pair() {
     else {
         return;
     };
-    let mut other = app.storage();
-    pg(&mut other)
-        .batch_execute(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('17')); \
-             INSERT INTO alerts (user_id, breach_id, title, severity, confidence, detected_at, read, created_at) \
-             VALUES ('17', 'raced', 't', 'LOW', 0.5, now(), false, now())",
-        )
-        .unwrap();
-    let waiting = insert_in_background(&app, vec![row("17", "raced")]);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !waiting.is_finished(),
-        "the insert did not wait for the user's lock"
-    );
-    pg(&mut other).batch_execute("COMMIT").unwrap();
-    let answers = waiting.join().unwrap();
-    let raced = number(
-        &mut other,
-        "SELECT id AS n FROM alerts WHERE breach_id = 'raced'",
-    );
+    let (answers, raced, mut other) = lose_a_race(&app, "17", vec![row("17", "raced")]);
     assert_eq!(answers, [("raced".to_string(), raced, false)]);
     assert_eq!(number(&mut other, "SELECT count(*) AS n FROM alerts"), 1);
 }
