@@ -137,6 +137,14 @@ pub fn decode_chunked(data: &[u8]) -> io::Result<Option<(Vec<u8>, usize)>> {
 }
 
 /// One keep-alive connection; reconnects by itself when the server closed it.
+///
+/// A server closes a keep-alive connection that stayed idle (alerthub after
+/// 5 s), and a request written on it then meets the close instead of an
+/// answer. So a request on a reused connection that ends before the first
+/// byte of an answer is sent once more on a new connection, as HTTP clients
+/// do (hyper's "retry canceled requests"). Every request this tool sends may
+/// be repeated: reads, and triggers, which the contract makes idempotent by
+/// `breach_id` (a repeat that reached the server answers 200, not pushed).
 pub struct HttpConn {
     addr: SocketAddr,
     stream: Option<TcpStream>,
@@ -171,7 +179,12 @@ impl HttpConn {
         auth: Option<&str>,
         body: Option<&[u8]>,
     ) -> io::Result<Response> {
-        let result = self.try_request(method, path, auth, body).await;
+        let reused = self.stream.is_some();
+        let mut result = self.try_request(method, path, auth, body).await;
+        if reused && matches!(&result, Err(e) if self.buf.is_empty() && closed(e)) {
+            self.stream = None;
+            result = self.try_request(method, path, auth, body).await;
+        }
         if result.is_err() {
             self.stream = None;
         }
@@ -205,11 +218,11 @@ impl HttpConn {
         if let Some(body) = body {
             req.extend_from_slice(body);
         }
+        self.buf.clear();
         let stream = self.stream().await?;
         stream.write_all(&req).await?;
 
         let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
         let result = read_response(self.stream.as_mut().expect("connected"), &mut buf).await;
         self.buf = buf;
         let (response, close) = result?;
@@ -218,6 +231,17 @@ impl HttpConn {
         }
         Ok(response)
     }
+}
+
+/// The peer closed the connection (or had closed it before we wrote).
+fn closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
@@ -335,6 +359,69 @@ mod tests {
         assert!(parse_head(b"HTTP/1.1 abc OK\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").is_err());
         assert!(parse_head(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n").is_err());
+    }
+
+    /// A server that answers one request per connection and then closes
+    /// it without saying so (as after its keep-alive timeout): answers how
+    /// many connections it accepted.
+    async fn one_answer_per_connection(
+        listener: tokio::net::TcpListener,
+        requests: usize,
+    ) -> usize {
+        let mut accepted = 0;
+        let mut answered = 0;
+        while answered < requests {
+            let (mut s, _) = listener.accept().await.unwrap();
+            accepted += 1;
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                continue;
+            }
+            s.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+                .await
+                .unwrap();
+            answered += 1;
+            // Closed once the client has read the answer, before its next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        accepted
+    }
+
+    #[tokio::test]
+    async fn a_request_on_a_connection_the_server_closed_is_sent_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(one_answer_per_connection(listener, 3));
+        let mut conn = HttpConn::new(addr);
+        for _ in 0..3 {
+            let r = conn
+                .request("POST", "/api/v1/alerts", None, Some(b"{}"))
+                .await;
+            assert_eq!(r.unwrap().status, 201);
+            // Past the server's close.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert_eq!(server.await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_fresh_connection_that_fails_is_not_tried_again() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut accepted = 0;
+            while let Ok(Ok((s, _))) =
+                tokio::time::timeout(Duration::from_millis(500), listener.accept()).await
+            {
+                accepted += 1;
+                drop(s);
+            }
+            accepted
+        });
+        let mut conn = HttpConn::new(addr);
+        assert!(conn.request("GET", "/health", None, None).await.is_err());
+        assert_eq!(server.await.unwrap(), 1);
     }
 
     #[test]
