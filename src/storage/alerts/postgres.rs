@@ -82,10 +82,30 @@ struct Answer {
     created: bool,
 }
 
-/// The columns the rows fill, in `Group`'s bind order (compared with
-/// diesel's own INSERT by a test).
+/// The columns the rows fill, in the order both statements bind them
+/// (`each_inserted_column!`; compared with diesel's own INSERT by a test).
 pub const INSERTED: &str = "user_id, breach_id, title, severity, confidence, detected_at, \
      description, source, read, created_at, push_due_at";
+
+/// Calls `$bind!(separator, field, SQL type)` for each column of
+/// `INSERTED`, in its order: the one-row statement binds `NewAlertRow`'s
+/// field as a value, the grouped one `Group`'s field of the same name as an
+/// array — one list, so the two cannot bind in different orders.
+macro_rules! each_inserted_column {
+    ($bind:ident) => {
+        $bind!("", user_id, Text);
+        $bind!(", ", breach_id, Text);
+        $bind!(", ", title, Text);
+        $bind!(", ", severity, Text);
+        $bind!(", ", confidence, Double);
+        $bind!(", ", detected_at, Timestamp);
+        $bind!(", ", description, Nullable<Text>);
+        $bind!(", ", source, Nullable<Text>);
+        $bind!(", ", read, Bool);
+        $bind!(", ", created_at, Timestamp);
+        $bind!(", ", push_due_at, Nullable<Timestamp>);
+    };
+}
 
 /// The columns answered: `AlertRow`'s fields, by name (compared with
 /// diesel's by a test).
@@ -153,27 +173,13 @@ impl QueryFragment<Pg> for One<'_> {
         out.push_sql("WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext(");
         out.push_bind_param::<Text, _>(&r.user_id)?;
         out.push_sql(&ONE_INSERT);
-        out.push_bind_param::<Text, _>(&r.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&r.breach_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&r.title)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&r.severity)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Double, _>(&r.confidence)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&r.detected_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&r.description)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&r.source)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&r.read)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&r.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Timestamp>, _>(&r.push_due_at)?;
+        macro_rules! bind {
+            ($sep:literal, $field:ident, $ty:ty) => {
+                out.push_sql($sep);
+                out.push_bind_param::<$ty, _>(&r.$field)?;
+            };
+        }
+        each_inserted_column!(bind);
         out.push_sql(&ONE_AFTER);
         Ok(())
     }
@@ -229,27 +235,13 @@ impl<'a> Group<'a> {
 impl QueryFragment<Pg> for Group<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH v AS MATERIALIZED (SELECT * FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.breach_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.title)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.severity)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Double>, _>(&self.confidence)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.detected_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.description)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.source)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Bool>, _>(&self.read)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamp>, _>(&self.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.push_due_at)?;
+        macro_rules! bind {
+            ($sep:literal, $field:ident, $ty:ty) => {
+                out.push_sql($sep);
+                out.push_bind_param::<Array<$ty>, _>(&self.$field)?;
+            };
+        }
+        each_inserted_column!(bind);
         out.push_sql(&AFTER_ROWS);
         Ok(())
     }
