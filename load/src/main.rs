@@ -55,37 +55,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = rt.block_on(async {
-        tokio::select! {
-            code = run(cli) => code,
-            signal = interrupted() => {
-                eprintln!("alerthub-load: {signal}: stopping the servers it started");
-                ExitCode::from(130)
-            }
-        }
-    });
+    let code = rt.block_on(run(cli));
     // Tasks still holding sockets must not keep the process alive.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
-}
-
-/// SIGINT or SIGTERM. The servers the tool starts lead sessions of their
-/// own (`server::own_session`), so a terminal's Ctrl-C does not reach
-/// them: the tool stops them itself, by dropping the run (each server and
-/// Redis shard is killed when dropped).
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut int), Ok(mut term)) => tokio::select! {
-            _ = int.recv() => "interrupted",
-            _ = term.recv() => "terminated",
-        },
-        // Without handlers the default action (exit) stands.
-        _ => std::future::pending().await,
-    }
 }
 
 /// A scenario subcommand: the server it targets and the load to run.

@@ -2,19 +2,9 @@
 //! a temporary directory (or the given PostgreSQL URL), secrets the tool
 //! chose, the connect limit raised for handshake storms, and logs at `warn`.
 //! Stopped with SIGTERM (then SIGKILL) when the scenario ends, even on error.
-//!
-//! Every server the tool starts (alerthub, the reference, the cluster's
-//! Redis shards) leads a session of its own (`own_session`), as a service
-//! started by systemd or a container runtime does. Linux's autogroup
-//! scheduler shares the cores fairly between sessions, not threads: left in
-//! the tool's session, six nodes, three Redis shards, the tool and its
-//! client processes together weighed what one PostgreSQL backend (which
-//! starts a session of its own) weighs, and queued behind it on a busy
-//! machine (docs/capacity.md, "Fourteenth session").
 
 use std::fs::{self, File};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,22 +55,6 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// Starts `cmd`'s process in a new session (`setsid`), so the kernel
-/// schedules it as a service of its own, not as part of the tool.
-pub fn own_session(cmd: &mut Command) -> &mut Command {
-    // SAFETY: setsid is async-signal-safe and touches no memory of the
-    // parent; it only fails if the child already leads a process group,
-    // which a freshly forked child does not.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
 fn tail(path: &PathBuf, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
@@ -106,7 +80,7 @@ impl ServerProcess {
         let log = dir.join("server.log");
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = own_session(&mut Command::new(&spec.bin))
+        let child = Command::new(&spec.bin)
             .arg("serve")
             .env("ALERTHUB_BIND", addr.to_string())
             .env("DATABASE_URL", &database_url)
@@ -197,33 +171,5 @@ impl Drop for ServerProcess {
         if !self.keep {
             let _ = fs::remove_dir_all(&self.dir);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The session a process belongs to (its leader's pid).
-    fn session_of(pid: u32) -> libc::pid_t {
-        // SAFETY: getsid only reads the kernel's record of a pid.
-        unsafe { libc::getsid(pid as libc::pid_t) }
-    }
-
-    #[test]
-    fn a_started_server_leads_a_session_of_its_own() {
-        let mut child = own_session(&mut Command::new("sleep"))
-            .arg("10")
-            .spawn()
-            .expect("sleep starts");
-        let (sid, ours) = (session_of(child.id()), session_of(std::process::id()));
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(
-            sid,
-            child.id() as libc::pid_t,
-            "the child leads its session"
-        );
-        assert_ne!(sid, ours, "not the tool's session");
     }
 }

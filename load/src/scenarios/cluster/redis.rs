@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::server::{free_port, own_session};
+use crate::server::free_port;
 
 /// A shard's counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,9 +63,7 @@ impl Shard {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let log = dir.join("redis.log");
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut cmd = std::process::Command::new(bin);
-        own_session(&mut cmd);
-        let child = Command::from(cmd)
+        let child = Command::new(bin)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
