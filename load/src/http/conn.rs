@@ -51,25 +51,6 @@ impl HttpConn {
         auth: Option<&str>,
         body: Option<&[u8]>,
     ) -> io::Result<Response> {
-        let reused = self.stream.is_some();
-        let mut result = self.try_request(method, path, auth, body).await;
-        if reused && matches!(&result, Err(e) if self.buf.is_empty() && closed(e)) {
-            self.stream = None;
-            result = self.try_request(method, path, auth, body).await;
-        }
-        if result.is_err() {
-            self.stream = None;
-        }
-        result
-    }
-
-    async fn try_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<&[u8]>,
-    ) -> io::Result<Response> {
         let mut req = Vec::with_capacity(256 + body.map_or(0, <[u8]>::len));
         req.extend_from_slice(
             format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr).as_bytes(),
@@ -90,9 +71,23 @@ impl HttpConn {
         if let Some(body) = body {
             req.extend_from_slice(body);
         }
+        let reused = self.stream.is_some();
+        let mut result = self.exchange(&req).await;
+        if reused && matches!(&result, Err(e) if self.buf.is_empty() && closed(e)) {
+            self.stream = None;
+            result = self.exchange(&req).await;
+        }
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
+    /// Writes the encoded request `req` and reads one response.
+    async fn exchange(&mut self, req: &[u8]) -> io::Result<Response> {
         self.buf.clear();
         let stream = self.stream().await?;
-        stream.write_all(&req).await?;
+        stream.write_all(req).await?;
 
         let mut buf = std::mem::take(&mut self.buf);
         let result = read_response(self.stream.as_mut().expect("connected"), &mut buf).await;
