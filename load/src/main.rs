@@ -43,12 +43,7 @@ fn raise_nofile() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     raise_nofile();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime_for(&cli.command).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("alerthub-load: {e}");
@@ -59,6 +54,21 @@ fn main() -> ExitCode {
     // Tasks still holding sockets must not keep the process alive.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
+}
+
+/// A client process that holds sockets (`idle-child`) runs on one thread:
+/// its work is answering pings, which a second worker only hands work back
+/// and forth for (≈ 11% less CPU per pong; docs/BENCHMARKS.md, "Fifteenth
+/// session"). Every other command uses both cores: it opens, triggers and
+/// measures at once.
+fn runtime_for(command: &Command) -> tokio::runtime::Builder {
+    if matches!(command, Command::IdleChild(_)) {
+        return tokio::runtime::Builder::new_current_thread();
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(threads);
+    builder
 }
 
 /// A scenario subcommand: the server it targets and the load to run.

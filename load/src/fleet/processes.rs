@@ -231,7 +231,10 @@ pub async fn child(a: IdleChildArgs) -> i32 {
                 }
             };
             open.fetch_add(1, Relaxed);
-            // Hold: answer the server's pings (tungstenite does on read) until told to stop.
+            // Hold: answer the server's pings (tungstenite does on read) until
+            // told to stop. One timer for the whole hold, not one per frame.
+            let end = tokio::time::sleep_until(deadline.into());
+            tokio::pin!(end);
             loop {
                 tokio::select! {
                     msg = socket.next() => match msg {
@@ -242,7 +245,7 @@ pub async fn child(a: IdleChildArgs) -> i32 {
                         Some(Ok(_)) => {}
                     },
                     _ = stop.changed() => break,
-                    _ = tokio::time::sleep_until(deadline.into()) => break,
+                    _ = &mut end => break,
                 }
             }
             let _ = tokio::time::timeout(Duration::from_millis(500), socket.close(None)).await;

@@ -268,6 +268,9 @@ async fn user_task(sh: Arc<FleetShared>, idx: usize, mut control: watch::Receive
         sh.back_ns[idx].store(sh.tracker.ns(Instant::now()), Relaxed);
         sh.generation[idx].store(generation, Relaxed);
         sh.connected.fetch_add(1, Relaxed);
+        // One timer for the socket's life, not one per frame.
+        let end = tokio::time::sleep_until(sh.deadline.into());
+        tokio::pin!(end);
         let ended = loop {
             tokio::select! {
                 msg = socket.next() => match msg {
@@ -294,7 +297,7 @@ async fn user_task(sh: Arc<FleetShared>, idx: usize, mut control: watch::Receive
                         Control::Run(_) => {}
                     }
                 }
-                _ = tokio::time::sleep_until(sh.deadline.into()) => break Ended::Stop,
+                _ = &mut end => break Ended::Stop,
             }
         };
         sh.connected.fetch_sub(1, Relaxed);
