@@ -57,10 +57,10 @@ fn main() -> ExitCode {
 }
 
 /// A client process that holds sockets (`idle-child`) runs on one thread:
-/// its work is answering pings, which a second worker only hands work back
-/// and forth for (≈ 11% less CPU per pong; docs/BENCHMARKS.md, "Fifteenth
-/// session"). Every other command uses both cores: it opens, triggers and
-/// measures at once.
+/// its work is answering pings, which a second worker only hands back and
+/// forth (this and one timer per held socket instead of one per frame: ≈ 11%
+/// less CPU per pong; docs/BENCHMARKS.md, "Fifteenth session"). Every other
+/// command uses both cores: it opens, triggers and measures at once.
 fn runtime_for(command: &Command) -> tokio::runtime::Builder {
     if matches!(command, Command::IdleChild(_)) {
         return tokio::runtime::Builder::new_current_thread();
