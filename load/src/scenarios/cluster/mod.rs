@@ -235,6 +235,15 @@ async fn load(
             _ => None,
         });
     }
+    // Memory at the end of the hold: every socket subscribed, no alert yet.
+    let memory: Vec<Option<(u64, f64)>> = shards
+        .iter()
+        .zip(&before)
+        .map(|(s, b)| {
+            let b = (*b)?;
+            Some((b.used_memory, redis::bytes_per_channel(s.fresh_memory, b)?))
+        })
+        .collect();
     let f = tracker.figures(range.clone());
     if let Some(window) = o.windows {
         print_windows(&tracker, range.clone(), tracker.ns(t), window, secs);
@@ -282,12 +291,16 @@ async fn load(
     let redis_text = redis
         .iter()
         .zip(&shard_cpu)
+        .zip(&memory)
         .enumerate()
-        .map(|(i, (r, c))| {
+        .map(|(i, ((r, c), m))| {
             let cores = c.server_cores().unwrap_or(f64::NAN);
+            let mem = m.map_or(String::new(), |(used, per)| {
+                format!(" (after the hold {} MiB, {per:.0} B per channel over the fresh shard)", used >> 20)
+            });
             match r {
                 Some(((cmds, pubs), channels)) => format!(
-                    "shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s, {channels} channels, {cores:.2} cores"
+                    "shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s, {channels} channels{mem}, {cores:.2} cores"
                 ),
                 None => format!("shard{i} ? ({cores:.2} cores)"),
             }

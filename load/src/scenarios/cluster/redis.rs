@@ -1,10 +1,11 @@
 //! The cluster's Redis shards: `redis-server` processes the tool starts on
 //! free loopback ports (no persistence, a directory and log each), stops
-//! when the run ends, and reads counters from (`INFO stats commandstats`
-//! through `redis-cli`) to give each shard's commands and publishes per
-//! second and its subscribed channels; the run meters each shard's CPU by
-//! its pid (Redis executes commands on one thread, so that share of a core
-//! is the shard's headroom).
+//! when the run ends, and reads counters from (`INFO stats commandstats
+//! memory` through `redis-cli`) to give each shard's commands and publishes
+//! per second, its subscribed channels and what they cost in memory over
+//! the fresh shard; the run meters each shard's CPU by its pid (Redis
+//! executes commands on one thread, so that share of a core is the shard's
+//! headroom).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -23,9 +24,11 @@ pub struct Counters {
     pub publishes: u64,
     /// Channels with at least one subscriber (`pubsub_channels`).
     pub channels: u64,
+    /// Bytes Redis's allocator holds (`used_memory`).
+    pub used_memory: u64,
 }
 
-/// Counters from the text of `INFO stats commandstats`.
+/// Counters from the text of `INFO stats commandstats memory`.
 pub fn parse_info(info: &str) -> Counters {
     let mut c = Counters::default();
     for line in info.lines() {
@@ -34,6 +37,8 @@ pub fn parse_info(info: &str) -> Counters {
             c.commands = v.parse().unwrap_or(0);
         } else if let Some(v) = line.strip_prefix("pubsub_channels:") {
             c.channels = v.parse().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("used_memory:") {
+            c.used_memory = v.parse().unwrap_or(0);
         } else if let Some(rest) = line
             .strip_prefix("cmdstat_publish:")
             .or_else(|| line.strip_prefix("cmdstat_spublish:"))
@@ -51,6 +56,9 @@ pub fn parse_info(info: &str) -> Counters {
 pub struct Shard {
     child: Option<Child>,
     pub port: u16,
+    /// `used_memory` once the shard first answered, before any client
+    /// subscribed: what the subscriptions' memory is measured against.
+    pub fresh_memory: Option<u64>,
     dir: PathBuf,
     keep: bool,
 }
@@ -76,15 +84,17 @@ impl Shard {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let shard = Self {
+        let mut shard = Self {
             child: Some(child),
             port,
+            fresh_memory: None,
             dir,
             keep,
         };
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
             if shard.cli(&["PING"]).await.is_ok_and(|r| r.trim() == "PONG") {
+                shard.fresh_memory = shard.counters().await.map(|c| c.used_memory);
                 return Ok(shard);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -122,7 +132,7 @@ impl Shard {
     }
 
     pub async fn counters(&self) -> Option<Counters> {
-        self.cli(&["INFO", "stats", "commandstats"])
+        self.cli(&["INFO", "stats", "commandstats", "memory"])
             .await
             .ok()
             .map(|t| parse_info(&t))
@@ -147,6 +157,13 @@ impl Drop for Shard {
     }
 }
 
+/// Bytes per subscribed channel over the fresh shard (`None` before any
+/// channel, or without the fresh reading).
+pub fn bytes_per_channel(fresh: Option<u64>, now: Counters) -> Option<f64> {
+    let fresh = fresh?;
+    (now.channels > 0).then(|| now.used_memory.saturating_sub(fresh) as f64 / now.channels as f64)
+}
+
 /// Per second, between two readings `secs` apart.
 pub fn per_second(before: Counters, after: Counters, secs: f64) -> (f64, f64) {
     if secs <= 0.0 {
@@ -164,13 +181,14 @@ mod tests {
 
     #[test]
     fn info_counters_parse() {
-        let info = "# Stats\r\ntotal_connections_received:12\r\ntotal_commands_processed:5400\r\ninstantaneous_ops_per_sec:3\r\npubsub_channels:17\r\n\r\n# Commandstats\r\ncmdstat_publish:calls=2000,usec=4000,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_spublish:calls=30,usec=60,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_ping:calls=7,usec=1\r\n";
+        let info = "# Stats\r\ntotal_connections_received:12\r\ntotal_commands_processed:5400\r\ninstantaneous_ops_per_sec:3\r\npubsub_channels:17\r\n\r\n# Commandstats\r\ncmdstat_publish:calls=2000,usec=4000,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_spublish:calls=30,usec=60,usec_per_call=2.00,rejected_calls=0,failed_calls=0\r\ncmdstat_ping:calls=7,usec=1\r\n\r\n# Memory\r\nused_memory:1052304\r\nused_memory_human:1.00M\r\nused_memory_rss:9000000\r\n";
         assert_eq!(
             parse_info(info),
             Counters {
                 commands: 5400,
                 publishes: 2030,
-                channels: 17
+                channels: 17,
+                used_memory: 1_052_304,
             }
         );
         assert_eq!(parse_info(""), Counters::default());
@@ -178,12 +196,12 @@ mod tests {
             Counters {
                 commands: 100,
                 publishes: 10,
-                channels: 0,
+                ..Counters::default()
             },
             Counters {
                 commands: 2100,
                 publishes: 1010,
-                channels: 0,
+                ..Counters::default()
             },
             2.0,
         );
@@ -192,5 +210,18 @@ mod tests {
             per_second(Counters::default(), Counters::default(), 0.0),
             (0.0, 0.0)
         );
+    }
+
+    #[test]
+    fn memory_per_channel_is_over_the_fresh_shard() {
+        let now = Counters {
+            channels: 1000,
+            used_memory: 1_200_000,
+            ..Counters::default()
+        };
+        assert_eq!(bytes_per_channel(Some(1_000_000), now), Some(200.0));
+        assert_eq!(bytes_per_channel(None, now), None);
+        let none = Counters { channels: 0, ..now };
+        assert_eq!(bytes_per_channel(Some(1_000_000), none), None);
     }
 }
