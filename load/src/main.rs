@@ -73,7 +73,7 @@ fn runtime_for(command: &Command) -> tokio::runtime::Builder {
 
 /// A scenario subcommand: the server it targets and the load to run.
 fn scenario(command: Command) -> Option<(Target, Box<dyn Scenario>)> {
-    use scenarios::{handshakes, idle, reconnect, replay, throughput};
+    use scenarios::{handshakes, idle, reads, reconnect, replay, throughput};
     Some(match command {
         Command::Idle { target, opts } => (target, Box::new(idle::Idle(opts))),
         Command::Handshakes { target, opts } => (target, Box::new(handshakes::Handshakes(opts))),
@@ -87,6 +87,7 @@ fn scenario(command: Command) -> Option<(Target, Box<dyn Scenario>)> {
         Command::Throughput { target, opts } => (target, Box::new(throughput::Throughput(opts))),
         Command::Reconnect { target, opts } => (target, Box::new(reconnect::Reconnect(opts))),
         Command::Replay { target, opts } => (target, Box::new(replay::Replay(opts))),
+        Command::Reads { target, opts } => (target, Box::new(reads::Reads(opts))),
         Command::All(_) | Command::Cluster(_) | Command::IdleChild(_) => return None,
     })
 }

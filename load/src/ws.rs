@@ -154,6 +154,10 @@ pub enum ServerFrame {
     ReplayTruncated {
         oldest_alert_id: i64,
     },
+    /// `alert_update`: `alert_id` is `null` for `marked_all_read`.
+    Update {
+        alert_id: Option<i64>,
+    },
     Error {
         code: String,
     },
@@ -198,6 +202,9 @@ pub fn parse_frame(text: &str) -> Result<ServerFrame, String> {
         },
         "replay_truncated" => ServerFrame::ReplayTruncated {
             oldest_alert_id: raw.oldest_alert_id.as_i64().unwrap_or(-1),
+        },
+        "alert_update" => ServerFrame::Update {
+            alert_id: raw.message["alert_id"].as_i64(),
         },
         "error" => ServerFrame::Error {
             code: raw.code.as_str().unwrap_or("").to_owned(),
@@ -257,6 +264,20 @@ mod tests {
             Ok(ServerFrame::Error {
                 code: "rate_limited".into()
             })
+        );
+        assert_eq!(
+            parse_frame(
+                r#"{"type":"alert_update","message":{"alert_id":123,"update_type":"marked_read","timestamp":"2025-11-25T12:00:00Z"}}"#
+            ),
+            Ok(ServerFrame::Update {
+                alert_id: Some(123)
+            })
+        );
+        assert_eq!(
+            parse_frame(
+                r#"{"type":"alert_update","message":{"alert_id":null,"update_type":"marked_all_read","timestamp":"2025-11-25T12:00:00Z"}}"#
+            ),
+            Ok(ServerFrame::Update { alert_id: None })
         );
         assert_eq!(
             parse_frame(r#"{"type":"unread_count","count":5}"#),

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub use opts::{
-    ClusterOpts, FanoutOpts, HandshakeOpts, IdleChildArgs, IdleOpts, ReconnectOpts, ReplayOpts,
-    ThroughputOpts,
+    ClusterOpts, FanoutOpts, HandshakeOpts, IdleChildArgs, IdleOpts, ReadsOpts, ReconnectOpts,
+    ReplayOpts, ThroughputOpts,
 };
 pub use parse::parse_target;
 
@@ -81,6 +81,14 @@ pub enum Command {
         target: Target,
         #[command(flatten)]
         opts: ReplayOpts,
+    },
+    /// Reads: `mark_read` at a rate, each timed to the `unread_count` that
+    /// follows its `alert_update` (the write the capacity sizing counts per read).
+    Reads {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        opts: ReadsOpts,
     },
     /// Multi-node: N alerthub nodes and M Redis shards started by the tool,
     /// PostgreSQL, sockets over every node, alerts across nodes (issue 16).

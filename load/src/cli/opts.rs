@@ -145,6 +145,23 @@ pub struct ReplayOpts {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ReadsOpts {
+    /// Users, one socket each; each socket gets `--rate / --users` reads a
+    /// second (at most 10: the contract drops a session's messages above 20).
+    #[arg(long, default_value_t = 1_000)]
+    pub users: usize,
+    /// Alerts stored per user before the reads (each read marks another).
+    #[arg(long, default_value_t = 20)]
+    pub alerts: usize,
+    /// Open-loop rate of `mark_read`, over all users.
+    #[arg(long, default_value_t = 2_000)]
+    pub rate: u32,
+    /// How long reads are sent (fewer if the users' alerts run out first).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct IdleChildArgs {
     #[arg(long, value_parser = parse_target)]
     pub url: SocketAddr,

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod handshakes;
 pub mod idle;
+pub mod reads;
 pub mod reconnect;
 pub mod replay;
 pub mod throughput;
