@@ -21,6 +21,28 @@ pub fn trigger_body(user: &str, breach_id: &str) -> String {
     )
 }
 
+/// Stores one batch (`body` from [`batch_body`]) and waits up to 30 s for
+/// its 200: the setup of scenarios that need alerts stored before they
+/// measure.
+pub async fn store_batch(http: &mut HttpConn, ctx: &Ctx, body: &str) -> Result<(), String> {
+    let resp = tokio::time::timeout(
+        Duration::from_secs(30),
+        http.request(
+            "POST",
+            "/api/v1/alerts/batch",
+            Some(&ctx.service_auth),
+            Some(body.as_bytes()),
+        ),
+    )
+    .await
+    .map_err(|_| "batch timed out".to_string())?
+    .map_err(|e| format!("batch: {e}"))?;
+    if resp.status != 200 {
+        return Err(format!("batch answered {}", resp.status));
+    }
+    Ok(())
+}
+
 /// The JSON of one batch.
 pub fn batch_body(items: impl Iterator<Item = (String, String)>) -> String {
     let mut s = String::from(r#"{"alerts":["#);

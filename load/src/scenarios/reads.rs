@@ -26,7 +26,7 @@ use crate::http::HttpConn;
 use crate::procstat::CpuMeter;
 use crate::report::{Row, Unit, Verdict};
 use crate::stats::{Ms, Samples, rate, thousands};
-use crate::trigger::batch_body;
+use crate::trigger::{batch_body, store_batch};
 use crate::ws::{self, ServerFrame, Ws};
 
 /// The contract drops a session's messages above 20 a second; the tool
@@ -200,21 +200,7 @@ async fn store(ctx: &Ctx, users: usize, alerts: usize) -> Result<(), String> {
                 .iter()
                 .map(|&(u, k)| (ctx.user("r", u), format!("R{}-{u}-{k}", ctx.run))),
         );
-        let resp = tokio::time::timeout(
-            Duration::from_secs(30),
-            http.request(
-                "POST",
-                "/api/v1/alerts/batch",
-                Some(&ctx.service_auth),
-                Some(body.as_bytes()),
-            ),
-        )
-        .await
-        .map_err(|_| "batch timed out".to_string())?
-        .map_err(|e| format!("batch: {e}"))?;
-        if resp.status != 200 {
-            return Err(format!("batch answered {}", resp.status));
-        }
+        store_batch(&mut http, ctx, &body).await?;
     }
     Ok(())
 }

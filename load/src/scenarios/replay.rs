@@ -16,7 +16,7 @@ use crate::http::HttpConn;
 use crate::procstat::CpuMeter;
 use crate::report::{Row, Unit, Verdict};
 use crate::stats::{Ms, Samples, thousands};
-use crate::trigger::batch_body;
+use crate::trigger::{batch_body, store_batch};
 use crate::ws::{self, ServerFrame};
 /// Replays of missed alerts, with their sizes.
 pub struct Replay(pub ReplayOpts);
@@ -97,21 +97,7 @@ async fn one(
         let body = batch_body(
             (stored..stored + n).map(|k| (user.clone(), format!("Y{}-{rep}-{k}", ctx.run))),
         );
-        let resp = tokio::time::timeout(
-            Duration::from_secs(30),
-            http.request(
-                "POST",
-                "/api/v1/alerts/batch",
-                Some(&ctx.service_auth),
-                Some(body.as_bytes()),
-            ),
-        )
-        .await
-        .map_err(|_| "batch timed out".to_string())?
-        .map_err(|e| format!("batch: {e}"))?;
-        if resp.status != 200 {
-            return Err(format!("batch answered {}", resp.status));
-        }
+        store_batch(http, ctx, &body).await?;
         stored += n;
     }
     let token = ctx.minter.mint(&user, TOKEN_TTL);
