@@ -111,12 +111,11 @@ async fn run(ctx: &Ctx, o: &ReadsOpts) -> Vec<Row> {
     if let Err(e) = store(ctx, users, o.alerts).await {
         return vec![Row::failed(FIGURE, TARGET, e)];
     }
-    let mut opened: Vec<_> = stream::iter(0..users)
+    let opened: Vec<_> = stream::iter(0..users)
         .map(|u| connect(ctx, u, o.alerts))
         .buffer_unordered(64)
         .collect()
         .await;
-    opened.sort_by_key(|r| r.as_ref().map_or(usize::MAX, |(u, _, _)| *u));
     let failed = opened.iter().filter(|r| r.is_err()).count();
     if let Some(Err(e)) = opened.iter().find(|r| r.is_err()) {
         println!("  {failed} of {users} users could not connect (first: {e})");
@@ -132,7 +131,7 @@ async fn run(ctx: &Ctx, o: &ReadsOpts) -> Vec<Row> {
     let mut senders = Vec::new();
     let mut ids = Vec::new();
     let mut tasks = Vec::new();
-    for (_, socket, alert_ids) in opened {
+    for (socket, alert_ids) in opened {
         let (tx, rx) = mpsc::unbounded_channel();
         senders.push(tx);
         ids.push(alert_ids);
@@ -208,7 +207,7 @@ async fn store(ctx: &Ctx, users: usize, alerts: usize) -> Result<(), String> {
 /// Connects user `u` with `since=0`, collects the ids of its replayed
 /// alerts, then reads until the session has been quiet for 300 ms (the
 /// frames that follow a replay), so that the reads start on a quiet socket.
-async fn connect(ctx: &Ctx, u: usize, alerts: usize) -> Result<(usize, Ws, Vec<i64>), String> {
+async fn connect(ctx: &Ctx, u: usize, alerts: usize) -> Result<(Ws, Vec<i64>), String> {
     let user = ctx.user("r", u);
     let token = ctx.minter.mint(&user, TOKEN_TTL);
     let path = ws::session_path(&user, &token, Some(0));
@@ -230,7 +229,7 @@ async fn connect(ctx: &Ctx, u: usize, alerts: usize) -> Result<(usize, Ws, Vec<i
             quiet.min(until)
         };
         match tokio::time::timeout_at(deadline.into(), socket.next()).await {
-            Err(_) if ids.len() >= alerts => return Ok((u, socket, ids)),
+            Err(_) if ids.len() >= alerts => return Ok((socket, ids)),
             Err(_) => return Err(format!("{} of {alerts} replayed within 10 s", ids.len())),
             Ok(Some(Ok(Message::Text(text)))) => {
                 if let Ok(ServerFrame::Alert {
@@ -261,6 +260,9 @@ async fn session(
     let mut f = InFlight::default();
     let mut out = Outcome::default();
     let mut giving = true;
+    // One timer for the socket's life, not one per frame.
+    let end = tokio::time::sleep_until(until.into());
+    tokio::pin!(end);
     while giving || f.open() > 0 {
         tokio::select! {
             read = reads.recv(), if giving => match read {
@@ -287,7 +289,7 @@ async fn session(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
-            _ = tokio::time::sleep_until(until.into()) => break,
+            _ = &mut end => break,
         }
     }
     reads.close();
