@@ -2,8 +2,11 @@
 //! updates that go with them.
 //!
 //! Diesel is blocking, so the actor runs on a `SyncArbiter` — N threads
-//! sharing one r2d2 pool — and async callers send it the storage messages
-//! of `messages`. The trigger's inserts are not among them: the
+//! sharing one r2d2 pool, each keeping the connection it last used while
+//! that answers (`storage::held`: no check-out round trip for a busy
+//! thread) — and async callers send it the storage messages of `messages`.
+//! Each handler says whether its call may run twice if the connection dies
+//! under it (`Retry`). The trigger's inserts are not among them: the
 //! `AlertWriter` stores its groups itself, on its own thread and with a
 //! connection of its own, so a trigger never waits in the queue behind a
 //! reconnect storm's replays. Each message is one unit of work from
@@ -27,10 +30,13 @@ use crate::models::AlertRow;
 use crate::models::push::SubscriptionRow;
 use crate::models::time::now_timestamp;
 use crate::protocol::{UpdateType, UserEvent};
-use crate::storage::{self, AnyConnection, DbHealth, DbPool, PurgeStep, PushJob, StorageError};
+use crate::storage::{
+    self, AnyConnection, DbHealth, DbPool, HeldConnection, PurgeStep, PushJob, Retry, StorageError,
+};
 
 pub struct DbActor {
-    pool: DbPool,
+    /// This thread's connection, kept while it answers (`storage::held`).
+    conn: HeldConnection,
     delivery: Delivery,
     health: Arc<DbHealth>,
 }
@@ -38,18 +44,19 @@ pub struct DbActor {
 impl DbActor {
     pub fn new(pool: DbPool, delivery: Delivery, health: Arc<DbHealth>) -> Self {
         Self {
-            pool,
+            conn: HeldConnection::new(pool),
             delivery,
             health,
         }
     }
 
-    /// Runs `work` on a pooled connection, recording the outcome.
+    /// Runs `work` on this thread's connection, recording the outcome.
     fn with_conn<T>(
-        &self,
-        work: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
+        &mut self,
+        retry: Retry,
+        work: impl FnMut(&mut AnyConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        storage::with_connection(&self.pool, &self.health, work)
+        self.conn.run(&self.health, retry, work)
     }
 }
 
@@ -57,107 +64,133 @@ impl Actor for DbActor {
     type Context = SyncContext<Self>;
 }
 
-/// Implements `Handler<$msg>` as one storage call on a pooled connection.
+/// Implements `Handler<$msg>` as one storage call on this thread's
+/// connection. `Safe` marks a call that may run twice, if the connection
+/// dies under it, because its second run answers as the first did (reads,
+/// marking one alert read); `Once`, every other write (`storage::held`).
 macro_rules! handle {
-    ($msg:ty => $out:ty, |$actor:ident, $conn:ident, $m:ident| $body:expr) => {
+    ($msg:ty => $out:ty, $retry:ident, |$conn:ident, $m:ident| $body:expr) => {
         impl Handler<$msg> for DbActor {
             type Result = Result<$out, StorageError>;
 
             fn handle(&mut self, $m: $msg, _: &mut SyncContext<Self>) -> Self::Result {
-                let $actor = &*self;
-                $actor.with_conn(|$conn| $body)
+                let $m = &$m;
+                self.with_conn(Retry::$retry, |$conn| $body)
             }
         }
     };
 }
 
-handle!(ListAlerts => (Vec<AlertRow>, i64), |_a, conn, msg| storage::list_alerts(
+handle!(ListAlerts => (Vec<AlertRow>, i64), Safe, |conn, msg| storage::list_alerts(
     conn,
     msg.user.as_str(),
     &msg.filter,
     msg.limit
 ));
-handle!(UnreadCount => i64, |_a, conn, msg| storage::unread_count(conn, msg.0.as_str()));
-handle!(ReplaySince => (Vec<AlertRow>, bool), |_a, conn, msg| storage::replay_since(
+handle!(UnreadCount => i64, Safe, |conn, msg| storage::unread_count(conn, msg.0.as_str()));
+handle!(ReplaySince => (Vec<AlertRow>, bool), Safe, |conn, msg| storage::replay_since(
     conn,
     msg.user.as_str(),
     msg.since,
     msg.max
 ));
-handle!(AlertsCreatedSince => Vec<AlertRow>, |_a, conn, msg| storage::alerts_created_since(
+handle!(AlertsCreatedSince => Vec<AlertRow>, Safe, |conn, msg| storage::alerts_created_since(
     conn,
     msg.user.as_str(),
     msg.since,
     msg.max
 ));
-handle!(TokenUser => Option<String>, |_a, conn, msg| storage::user_for_token(conn, &msg.0));
-handle!(Ping => (), |_a, conn, _msg| storage::ping(conn));
-handle!(PurgeRead => PurgeStep, |_a, conn, msg| storage::purge_step(
+handle!(TokenUser => Option<String>, Safe, |conn, msg| storage::user_for_token(conn, &msg.0));
+handle!(Ping => (), Safe, |conn, _msg| storage::ping(conn));
+handle!(SignOutsSince => Vec<(String, i64)>, Safe, |conn, msg| storage::sign_outs_since(
+    conn,
+    Some(msg.0)
+));
+handle!(ListSubscriptions => Vec<SubscriptionRow>, Safe, |conn, msg| {
+    storage::list_subscriptions(conn, msg.0.as_str())
+});
+
+// A purge step run again would count fewer rows deleted and move its
+// cursor past rows it never examined: once.
+handle!(PurgeRead => PurgeStep, Once, |conn, msg| storage::purge_step(
     conn,
     msg.cutoff,
     msg.after,
     msg.window
 ));
-handle!(SignOutsSince => Vec<(String, i64)>, |_a, conn, msg| storage::sign_outs_since(
-    conn,
-    Some(msg.0)
-));
-handle!(CreateToken => String, |_a, conn, msg| storage::create_labelled_token(
+handle!(CreateToken => String, Once, |conn, msg| storage::create_labelled_token(
     conn,
     msg.user.as_str(),
     msg.label.as_deref()
 ));
-handle!(RevokeToken => storage::Revocation, |_a, conn, msg| storage::revoke(conn, &msg.0));
-handle!(SignOutUser => usize, |_a, conn, msg| storage::sign_out(conn, msg.user.as_str(), msg.at));
-
-// Marking an alert that is already read pushes again: a tab waiting for the
-// update as its acknowledgement gets one either way.
-handle!(MarkRead => Option<AlertRow>, |actor, conn, msg| {
-    let Some((row, count)) = storage::mark_read(conn, msg.user.as_str(), msg.alert_id)? else {
-        return Ok(None);
-    };
-    actor.delivery.publish(
-        msg.user.clone(),
-        UserEvent::Update {
-            alert_id: Some(msg.alert_id),
-            update_type: UpdateType::MarkedRead,
-            timestamp: now_timestamp(),
-        },
-    );
-    actor.delivery.publish(msg.user, UserEvent::UnreadCount { count });
-    Ok(Some(row))
-});
-
-handle!(MarkAllRead => usize, |actor, conn, msg| {
-    let marked = storage::mark_all_read(conn, msg.0.as_str())?;
-    actor.delivery.publish(
-        msg.0.clone(),
-        UserEvent::Update {
-            alert_id: None,
-            update_type: UpdateType::MarkedAllRead,
-            timestamp: now_timestamp(),
-        },
-    );
-    actor.delivery.publish(msg.0, UserEvent::UnreadCount { count: 0 });
-    Ok(marked)
-});
-
-handle!(CreateSubscription => Option<(SubscriptionRow, bool)>, |_a, conn, msg| {
+handle!(RevokeToken => storage::Revocation, Once, |conn, msg| storage::revoke(conn, &msg.0));
+handle!(SignOutUser => usize, Once, |conn, msg| storage::sign_out(
+    conn,
+    msg.user.as_str(),
+    msg.at
+));
+handle!(CreateSubscription => Option<(SubscriptionRow, bool)>, Once, |conn, msg| {
     storage::create_subscription(conn, msg.user.as_str(), &msg.subscription, now_naive())
 });
-handle!(ListSubscriptions => Vec<SubscriptionRow>, |_a, conn, msg| {
-    storage::list_subscriptions(conn, msg.0.as_str())
-});
-handle!(DeleteSubscription => bool, |_a, conn, msg| {
+handle!(DeleteSubscription => bool, Once, |conn, msg| {
     storage::delete_subscription(conn, msg.user.as_str(), msg.id)
 });
-handle!(ClaimDuePushes => (Vec<PushJob>, Option<chrono::NaiveDateTime>), |_a, conn, msg| {
+handle!(ClaimDuePushes => (Vec<PushJob>, Option<chrono::NaiveDateTime>), Once, |conn, msg| {
     let jobs = storage::claim_due_pushes(conn, &msg.node, msg.now, msg.lease_until, msg.limit)?;
     Ok((jobs, storage::next_push_due(conn)?))
 });
-handle!(RecordPushOutcomes => (), |_a, conn, msg| {
+handle!(RecordPushOutcomes => (), Once, |conn, msg| {
     storage::record_push_outcomes(conn, &msg.node, &msg.outcomes)
 });
+
+// Marking an alert that is already read pushes again: a tab waiting for the
+// update as its acknowledgement gets one either way. For the same reason a
+// second run (`Safe`) answers as the first: the row, read, and the count.
+impl Handler<MarkRead> for DbActor {
+    type Result = Result<Option<AlertRow>, StorageError>;
+
+    fn handle(&mut self, msg: MarkRead, _: &mut SyncContext<Self>) -> Self::Result {
+        let marked = self.with_conn(Retry::Safe, |conn| {
+            storage::mark_read(conn, msg.user.as_str(), msg.alert_id)
+        })?;
+        let Some((row, count)) = marked else {
+            return Ok(None);
+        };
+        self.delivery.publish(
+            msg.user.clone(),
+            UserEvent::Update {
+                alert_id: Some(msg.alert_id),
+                update_type: UpdateType::MarkedRead,
+                timestamp: now_timestamp(),
+            },
+        );
+        self.delivery
+            .publish(msg.user, UserEvent::UnreadCount { count });
+        Ok(Some(row))
+    }
+}
+
+// A second run would answer 0 marked: once.
+impl Handler<MarkAllRead> for DbActor {
+    type Result = Result<usize, StorageError>;
+
+    fn handle(&mut self, msg: MarkAllRead, _: &mut SyncContext<Self>) -> Self::Result {
+        let marked = self.with_conn(Retry::Once, |conn| {
+            storage::mark_all_read(conn, msg.0.as_str())
+        })?;
+        self.delivery.publish(
+            msg.0.clone(),
+            UserEvent::Update {
+                alert_id: None,
+                update_type: UpdateType::MarkedAllRead,
+                timestamp: now_timestamp(),
+            },
+        );
+        self.delivery
+            .publish(msg.0, UserEvent::UnreadCount { count: 0 });
+        Ok(marked)
+    }
+}
 
 /// Now, as stored (microseconds, UTC).
 fn now_naive() -> chrono::NaiveDateTime {

@@ -38,7 +38,7 @@ use crate::delivery::Delivery;
 use crate::models::push::PushSchedule;
 use crate::models::{AlertView, NewAlert, NewAlertRow, UserId};
 use crate::protocol::UserEvent;
-use crate::storage::{DbHealth, DbPool, HeldConnection, StorageError, insert_alerts};
+use crate::storage::{DbHealth, DbPool, HeldConnection, Retry, StorageError, insert_alerts};
 use crate::telemetry::metrics::Metrics;
 
 /// Most alerts stored in one transaction: bounds the time one commit holds
@@ -141,8 +141,10 @@ impl AlertWriter {
     }
 
     fn store(&mut self, rows: &[NewAlertRow]) -> Result<Vec<Stored>, StorageError> {
+        // Idempotent by (`user_id`, `breach_id`): a second run answers
+        // "already stored" (`storage::held`).
         self.conn
-            .run(&self.health, |conn| insert_alerts(conn, rows))
+            .run(&self.health, Retry::Safe, |conn| insert_alerts(conn, rows))
     }
 
     /// Stores each request of a refused group in a transaction of its own,

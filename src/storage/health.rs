@@ -10,24 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::connection::{AnyConnection, StorageError};
-use super::pool::DbPool;
-
-/// Runs `work` on a connection of `pool`: every storage call of the server
-/// fails the same way when the pool is empty, and its outcome is recorded
-/// in `health` (a row the database refused still means it answered).
-pub fn with_connection<T>(
-    pool: &DbPool,
-    health: &DbHealth,
-    work: impl FnOnce(&mut AnyConnection) -> Result<T, StorageError>,
-) -> Result<T, StorageError> {
-    let result = pool
-        .get()
-        .map_err(StorageError::from)
-        .and_then(|mut conn| work(&mut conn));
-    health.record_outcome(&result);
-    result
-}
+use super::connection::StorageError;
 
 /// Whether the database answered a call: it did unless the call failed for
 /// another reason than a refusal of the data.

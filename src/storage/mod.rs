@@ -26,8 +26,8 @@ pub mod tokens;
 
 pub use alerts::*;
 pub use connection::{AnyConnection, StorageError};
-pub use health::{DbHealth, with_connection};
-pub use held::HeldConnection;
+pub use health::DbHealth;
+pub use held::{HeldConnection, Retry};
 pub use pool::*;
 pub use push::*;
 pub use retention::*;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use alerthub::models::NewAlertRow;
 use alerthub::storage::{
-    AnyConnection, DatabaseUrl, DbConn, DbHealth, HeldConnection, PoolOptions, connect_pools,
-    insert_alerts,
+    AnyConnection, DatabaseUrl, DbConn, DbHealth, HeldConnection, PoolOptions, Retry,
+    connect_pools, insert_alerts,
 };
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Text};
@@ -293,14 +293,16 @@ async fn postgresql_stores_a_busy_writers_group_in_one_statement() {
     let (mut held, queries) = counted_inserts(&app);
     let health = DbHealth::default();
     // The first group checks its connection out, with the pool's check.
-    held.run(&health, |c| insert_alerts(c, &[row("14", "b-0")]))
-        .unwrap();
+    held.run(&health, Retry::Safe, |c| {
+        insert_alerts(c, &[row("14", "b-0")])
+    })
+    .unwrap();
     assert_eq!(queries.get(), 2, "the pool's SELECT 1, then the insert");
     // Groups that follow within `TRUSTED_FOR` are one statement each: the
     // pool's SELECT 1 would be a second round trip on every alert's way.
     for i in 1..=5 {
         let stored = held
-            .run(&health, |c| {
+            .run(&health, Retry::Safe, |c| {
                 insert_alerts(c, &[row("14", &format!("b-{i}"))])
             })
             .unwrap();
@@ -309,8 +311,10 @@ async fn postgresql_stores_a_busy_writers_group_in_one_statement() {
     assert_eq!(queries.get(), 7);
     // After a pause longer than that, the connection is checked again.
     std::thread::sleep(alerthub::storage::held::TRUSTED_FOR + Duration::from_millis(100));
-    held.run(&health, |c| insert_alerts(c, &[row("14", "b-6")]))
-        .unwrap();
+    held.run(&health, Retry::Safe, |c| {
+        insert_alerts(c, &[row("14", "b-6")])
+    })
+    .unwrap();
     assert_eq!(queries.get(), 9);
 }
 
@@ -323,7 +327,7 @@ async fn postgresql_a_held_connection_that_died_costs_no_group() {
     let (mut held, _) = counted_inserts(&app);
     let health = DbHealth::default();
     let backend = held
-        .run(&health, |c| {
+        .run(&health, Retry::Safe, |c| {
             Ok(diesel::sql_query("SELECT pg_backend_pid()::bigint AS n")
                 .get_result::<Number>(match c {
                     AnyConnection::Postgresql(pg) => pg,
@@ -343,7 +347,9 @@ async fn postgresql_a_held_connection_that_died_costs_no_group() {
     // The next group, well within `TRUSTED_FOR`, fails on the dead
     // connection and is run once more on a connection checked anew.
     let stored = held
-        .run(&health, |c| insert_alerts(c, &[row("15", "after")]))
+        .run(&health, Retry::Safe, |c| {
+            insert_alerts(c, &[row("15", "after")])
+        })
         .unwrap();
     assert!(stored[0].1, "stored by this call");
     assert_eq!(health.recent(Duration::from_secs(60)), Some(true));

@@ -3,6 +3,7 @@
 
 mod cli;
 mod grouped_insert;
+mod held_connections;
 mod hostile_input;
 mod hostile_rest;
 mod hostile_transport;
