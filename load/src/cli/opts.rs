@@ -231,6 +231,12 @@ pub struct ClusterOpts {
     /// length (e.g. 250ms): whether the tail is spread or comes in stalls.
     #[arg(long, value_parser = parse_duration)]
     pub windows: Option<Duration>,
+    /// Kill the last shard (SIGKILL) a quarter into the alerts, keep it
+    /// down this long, then start it again on its port, empty; report what
+    /// its users missed, how soon they caught up from storage, and what the
+    /// other users saw meanwhile (not the acceptance run).
+    #[arg(long, value_parser = parse_duration)]
+    pub shard_outage: Option<Duration>,
     /// Keep the nodes' and shards' directories and logs.
     #[arg(long)]
     pub keep: bool,

@@ -13,12 +13,15 @@
 //! channels and CPU during the alerts.
 //! With `--windows`, also both latencies per window of the alerts' due
 //! times: a tail spread over the run and one made of a few stalls call for
-//! different remedies (docs/capacity.md, "Twelfth session").
+//! different remedies (docs/capacity.md, "Twelfth session"). With
+//! `--shard-outage`, one shard is killed and restarted mid-alerts
+//! (`outage`).
 //!
 //! Every node gets all shards' URLs, comma-separated, in the same order, in
 //! `REDIS_URL` — the server's sharded mode (docs/protocol.md, "Several
 //! nodes"). With one shard that is the single-Redis setup.
 
+mod outage;
 mod redis;
 
 use std::net::SocketAddr;
@@ -100,7 +103,7 @@ pub async fn run(o: &ClusterOpts) -> Result<Vec<Row>, String> {
         &spec.service_key,
         None,
     )?;
-    let rows = load(o, &ctx, &addrs, &pids, &shards).await;
+    let rows = load(o, &ctx, &addrs, &pids, &mut shards).await;
     for n in nodes {
         n.stop().await;
     }
@@ -118,7 +121,7 @@ async fn load(
     ctx: &Ctx,
     addrs: &[SocketAddr],
     pids: &[u32],
-    shards: &[Shard],
+    shards: &mut [Shard],
 ) -> Vec<Row> {
     let n = addrs.len();
     let measured = o.measured_users.min(o.sockets);
@@ -204,13 +207,13 @@ async fn load(
         o.duration.as_secs_f64()
     );
     let mut before = Vec::new();
-    for s in shards {
+    for s in shards.iter() {
         before.push(s.counters().await);
     }
     let meters: Vec<CpuMeter> = pids.iter().map(|p| CpuMeter::start(Some(*p))).collect();
     let shard_meters: Vec<CpuMeter> = shards.iter().map(|s| CpuMeter::start(s.pid())).collect();
     let t = Instant::now();
-    let range = open_loop(
+    let alerts = open_loop(
         ctx,
         tracker.clone(),
         names.clone(),
@@ -222,9 +225,19 @@ async fn load(
             deadline,
             nodes: addrs.to_vec(),
         },
+    );
+    let (range, outage) = outage::alongside(
+        alerts,
+        o.shard_outage,
+        shards.last_mut(),
+        &names,
+        &tracker,
+        o.duration / 4,
     )
     .await;
-    drain(&tracker, range.clone(), Duration::from_secs(5)).await;
+    // The catch-up after an outage takes longer than live delivery.
+    let patience = Duration::from_secs(if outage.is_some() { 60 } else { 5 });
+    drain(&tracker, range.clone(), patience).await;
     let secs = t.elapsed().as_secs_f64();
     let cpu: Vec<_> = meters.iter().map(CpuMeter::finish).collect();
     let shard_cpu: Vec<_> = shard_meters.iter().map(CpuMeter::finish).collect();
@@ -268,7 +281,8 @@ async fn load(
     );
     println!("  trigger → HTTP answer (stored, handed to delivery): {answer}");
 
-    let full = o.sockets >= 100_000 && n >= 6 && shards.len() >= 3 && o.rate >= 2_000;
+    let full =
+        o.sockets >= 100_000 && n >= 6 && shards.len() >= 3 && o.rate >= 2_000 && outage.is_none();
     let nodes_text = per_node
         .iter()
         .zip(&rss)
@@ -298,7 +312,9 @@ async fn load(
             let mem = m.map_or(String::new(), |(used, per)| {
                 format!(" (after the hold {} MiB, {per:.0} B per channel over the fresh shard)", used >> 20)
             });
+            let restarted = outage.is_some() && i + 1 == shards.len();
             match r {
+                Some(_) if restarted => format!("shard{i} killed and restarted mid-run"),
                 Some(((cmds, pubs), channels)) => format!(
                     "shard{i} {pubs:.0} publishes/s, {cmds:.0} commands/s, {channels} channels{mem}, {cores:.2} cores"
                 ),
@@ -346,6 +362,12 @@ async fn load(
         Row::new("server CPU per node during the alerts", "(no target)", format!("{cpu_text} cores"), Verdict::Info),
         Row::new("Redis per shard during the alerts", "(no target)", redis_text, Verdict::Info),
     ]
+    .into_iter()
+    .chain(outage.map(|r| match r {
+        Ok(down) => outage::row(&down, &tracker, range, measured),
+        Err(e) => Row::failed(outage::FIGURE, outage::TARGET, e),
+    }))
+    .collect()
 }
 
 /// The alerts due in each `window` from `start_ns` (the tracker's clock):

@@ -55,6 +55,7 @@ pub fn parse_info(info: &str) -> Counters {
 
 pub struct Shard {
     child: Option<Child>,
+    bin: PathBuf,
     pub port: u16,
     /// `used_memory` once the shard first answered, before any client
     /// subscribed: what the subscriptions' memory is measured against.
@@ -69,13 +70,32 @@ impl Shard {
         let dir = base.join(name);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let log = dir.join("redis.log");
-        let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        let mut shard = Self {
+            child: None,
+            bin: bin.to_owned(),
+            port,
+            fresh_memory: None,
+            dir,
+            keep,
+        };
+        shard.spawn().await?;
+        shard.fresh_memory = shard.counters().await.map(|c| c.used_memory);
+        Ok(shard)
+    }
+
+    /// Starts `redis-server` on the shard's port and waits for PONG.
+    async fn spawn(&mut self) -> Result<(), String> {
+        let log = self.dir.join("redis.log");
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let child = Command::new(&self.bin)
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
-            .arg(&dir)
+            .arg(&self.dir)
             .arg("--maxclients")
             .arg("10000")
             .stdin(Stdio::null())
@@ -83,25 +103,45 @@ impl Shard {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut shard = Self {
-            child: Some(child),
-            port,
-            fresh_memory: None,
-            dir,
-            keep,
-        };
+            .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
+        self.child = Some(child);
         let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
-            if shard.cli(&["PING"]).await.is_ok_and(|r| r.trim() == "PONG") {
-                shard.fresh_memory = shard.counters().await.map(|c| c.used_memory);
-                return Ok(shard);
+            if self.cli(&["PING"]).await.is_ok_and(|r| r.trim() == "PONG") {
+                return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Err(format!(
-            "redis on port {port} did not answer PING within 10 s"
+            "redis on port {} did not answer PING within 10 s",
+            self.port
         ))
+    }
+
+    /// Kills the shard as a crash would (SIGKILL) and waits until it is gone.
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+    }
+
+    /// Starts the shard again on its port, empty (it keeps nothing on disk).
+    pub async fn restart(&mut self) -> Result<(), String> {
+        self.kill().await;
+        self.spawn().await
+    }
+
+    /// The channels with a subscriber (`PUBSUB CHANNELS`).
+    pub async fn channels(&self) -> Result<Vec<String>, String> {
+        Ok(self
+            .cli(&["PUBSUB", "CHANNELS"])
+            .await?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
     }
 
     pub fn url(&self) -> String {
