@@ -22,8 +22,8 @@ use super::messages::push::{
     ClaimDuePushes, CreateSubscription, DeleteSubscription, ListSubscriptions, RecordPushOutcomes,
 };
 use super::messages::{
-    AlertsCreatedSince, CreateToken, ListAlerts, MarkAllRead, MarkRead, Ping, PurgeRead,
-    ReplaySince, RevokeToken, SignOutUser, SignOutsSince, TokenUser, UnreadCount,
+    CreateToken, ListAlerts, MarkAllRead, MarkRead, Missed, MissedBy, Ping, PurgeRead, ReplaySince,
+    RevokeToken, SignOutUser, SignOutsSince, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
 use crate::models::AlertRow;
@@ -94,12 +94,10 @@ handle!(ReplaySince => (Vec<AlertRow>, bool), Safe, |conn, msg| storage::replay_
     msg.since,
     msg.max
 ));
-handle!(AlertsCreatedSince => Vec<AlertRow>, Safe, |conn, msg| storage::alerts_created_since(
-    conn,
-    msg.user.as_str(),
-    msg.since,
-    msg.max
-));
+handle!(MissedBy => Missed, Safe, |conn, msg| {
+    let found = storage::missed_by(conn, &msg.users, msg.since, msg.per_user)?;
+    Ok(Missed::new(found.rows, found.counts))
+});
 handle!(TokenUser => Option<String>, Safe, |conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), Safe, |conn, _msg| storage::ping(conn));
 handle!(SignOutsSince => Vec<(String, i64)>, Safe, |conn, msg| storage::sign_outs_since(

@@ -10,8 +10,9 @@
 //! starts a new hub for the same sessions.
 //!
 //! In multi-node mode (the registry subscribes the user's Redis channel)
-//! the hub, after a Redis outage, catches up from storage on alerts other
-//! nodes created meanwhile, skipping ids it already delivered.
+//! the hub, after a Redis outage, catches up on alerts other nodes created
+//! meanwhile, skipping ids it already delivered: the registry asks storage
+//! once for a group of hubs (`CatchUpFrom`), not each hub for itself.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,12 +21,11 @@ use std::sync::atomic::Ordering;
 use actix::prelude::*;
 
 use super::messages::{
-    AlertsCreatedSince, CatchUp, Fanout, HubExited, HubStorage, Join, Leave, Outbound, Retire,
-    SessionControl, SessionLink, UnreadCount, db_result,
+    CatchUpFrom, Fanout, Found, HubExited, Join, Leave, Outbound, Retire, SessionControl,
+    SessionLink,
 };
 use crate::models::{AlertView, UserId};
 use crate::protocol::{Frame, UserEvent};
-use crate::storage::StorageError;
 
 /// Alert ids remembered for de-duplicating a catch-up.
 const REMEMBERED: usize = 1024;
@@ -34,7 +34,6 @@ const REMEMBERED: usize = 1024;
 /// shares (`Arc`), so a hub costs no copies of these handles.
 pub struct HubServices {
     pub registry: Recipient<HubExited>,
-    pub db: HubStorage,
     pub outbound_limit: usize,
 }
 
@@ -150,54 +149,40 @@ impl Handler<Fanout> for AlertHub {
     }
 }
 
-impl Handler<CatchUp> for AlertHub {
+impl Handler<CatchUpFrom> for AlertHub {
     type Result = ();
 
-    fn handle(&mut self, msg: CatchUp, ctx: &mut Context<Self>) {
-        let user = self.user.clone();
-        let db = self.services.db.clone();
+    fn handle(&mut self, msg: CatchUpFrom, ctx: &mut Context<Self>) {
+        let mut found = msg.0;
         async move {
-            let rows = db_result(
-                db.since
-                    .send(AlertsCreatedSince {
-                        user: user.clone(),
-                        since: msg.since.naive_utc(),
-                        max: 1000,
-                    })
-                    .await,
-            )?;
-            let count = db_result(db.unread.send(UnreadCount(user)).await)?;
-            Ok::<_, StorageError>((rows, count))
+            found
+                .wait_for(|f| !matches!(f, Found::Waiting))
+                .await
+                .map_or(Found::Failed, |f| f.clone())
         }
         .into_actor(self)
-        .map(|result, act, _| match result {
-            Ok((rows, count)) => {
-                let missed: Vec<_> = rows
-                    .iter()
-                    .filter(|r| !act.delivered.contains(&r.id))
-                    .collect();
-                if !missed.is_empty() {
-                    log::info!(
-                        "user {}: delivering {} alert(s) missed while Redis was away",
-                        act.user,
-                        missed.len()
-                    );
-                }
-                for row in missed {
-                    let triggered_at_ms = row.created_at.and_utc().timestamp_millis();
-                    act.fan_out(&UserEvent::Alert {
-                        alert: AlertView::from(row),
-                        triggered_at_ms,
-                    });
-                }
-                // Read-state changes made on other nodes meanwhile: at least
-                // the count is right again.
-                act.fan_out(&UserEvent::UnreadCount { count });
+        // `wait`: nothing newer reaches the sessions before what they missed.
+        .map(|found, act, _| {
+            let Found::Missed(missed) = found else {
+                return;
+            };
+            let rows: Vec<_> = missed
+                .rows_of(&act.user)
+                .iter()
+                .filter(|r| !act.delivered.contains(&r.id))
+                .collect();
+            for row in rows {
+                let triggered_at_ms = row.created_at.and_utc().timestamp_millis();
+                act.fan_out(&UserEvent::Alert {
+                    alert: AlertView::from(row),
+                    triggered_at_ms,
+                });
             }
-            Err(e) => log::warn!(
-                "user {}: catch-up after the Redis outage failed: {e}",
-                act.user
-            ),
+            // Read-state changes made on other nodes meanwhile: at least
+            // the count is right again.
+            act.fan_out(&UserEvent::UnreadCount {
+                count: missed.count_of(&act.user),
+            });
         })
         .wait(ctx);
     }

@@ -10,7 +10,7 @@
 //!                       ▼                           │ Deliver (Delivery)
 //!  http::trigger ─▶ AlertWriter (stores groups itself)  DbActor (SyncArbiter, all other storage)
 //!                                                   ▲
-//!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ AlertsCreatedSince (hub catch-up)
+//!  RedisSubscriber ──Deliver, CatchUp──▶ Registry   │ MissedBy (catch-up: one call per 500 hubs)
 //!         ▲ Subscribe / Unsubscribe ──────┘         │
 //!                                                   │
 //!  PushActor (own arbiter) ──ClaimDuePushes, RecordPushOutcomes──┘ ──▶ push services (Web Push)

@@ -24,10 +24,12 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use tokio::sync::watch;
+
 use super::messages::{
-    Admit, CatchUp, CloseAll, Control, Deliver, Depart, Fanout, HubExited, HubFactory, HubHandle,
-    Join, Leave, Listening, Retire, SessionControl, SessionLink, Stats, Subscribe,
-    SubscriberHandle, TooManySessions, Unsubscribe,
+    Admit, CatchUp, CatchUpFrom, CloseAll, Control, Deliver, Depart, Fanout, Found, HubExited,
+    HubFactory, HubHandle, Join, Leave, Listening, MissedBy, Retire, SessionControl, SessionLink,
+    Stats, Subscribe, SubscriberHandle, TooManySessions, Unsubscribe, db_result,
 };
 use crate::models::UserId;
 use crate::protocol::{Close, ControlEvent};
@@ -36,6 +38,11 @@ use crate::telemetry::metrics::Metrics;
 
 /// The fewest pending subscriptions worth pruning.
 const PRUNE_AT_LEAST: usize = 64;
+
+/// Users per storage call of a catch-up, and the most alerts delivered to
+/// each (oldest first; a session gets the rest with its next replay).
+const CATCH_UP_GROUP: usize = 500;
+const CATCH_UP_PER_USER: i64 = 1000;
 
 struct HubEntry {
     hub: HubHandle,
@@ -55,6 +62,8 @@ pub struct Registry {
     subscribers: Vec<SubscriberHandle>,
     on_control: OnControl,
     metrics: Arc<Metrics>,
+    /// Storage, for the catch-up after a Redis outage.
+    missed: Recipient<MissedBy>,
     hubs: HashMap<UserId, HubEntry>,
     /// Users whose subscription Redis has not confirmed yet: their next
     /// sessions wait for it too. Pruned when it doubles, so a confirmed
@@ -72,6 +81,7 @@ impl Registry {
         subscribers: Vec<SubscriberHandle>,
         on_control: OnControl,
         metrics: Arc<Metrics>,
+        missed: Recipient<MissedBy>,
     ) -> Self {
         Self {
             max_sessions,
@@ -79,6 +89,7 @@ impl Registry {
             subscribers,
             on_control,
             metrics,
+            missed,
             hubs: HashMap::new(),
             pending: HashMap::new(),
             prune_at: PRUNE_AT_LEAST,
@@ -300,18 +311,65 @@ impl Handler<Stats> for Registry {
     }
 }
 
+/// After a Redis outage, the hubs of the shard that returned catch up in
+/// groups of `CATCH_UP_GROUP`, one storage call per group, one group at a
+/// time: a shard of 33,000 users made each node ask storage twice per hub
+/// at once, and every trigger of every user waited seconds behind those
+/// queries (docs/capacity.md, "Seventeenth session").
 impl Handler<CatchUp> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: CatchUp, _: &mut Context<Self>) {
+        let mut groups = Vec::new();
+        let mut users = Vec::new();
+        let mut found = watch::channel(Found::Waiting);
         for (user, entry) in &self.hubs {
             if msg
                 .shard
-                .is_none_or(|(shard, of)| shard_of(user, of) == shard)
+                .is_some_and(|(shard, of)| shard_of(user, of) != shard)
             {
-                entry.hub.catch_up(msg);
+                continue;
+            }
+            entry.hub.catch_up(CatchUpFrom(found.1.clone()));
+            users.push(user.as_str().to_owned());
+            if users.len() == CATCH_UP_GROUP {
+                groups.push((std::mem::take(&mut users), found.0));
+                found = watch::channel(Found::Waiting);
             }
         }
+        if !users.is_empty() {
+            groups.push((users, found.0));
+        }
+        if groups.is_empty() {
+            return;
+        }
+        let missed = self.missed.clone();
+        let since = msg.since.naive_utc();
+        actix::spawn(async move {
+            let (mut caught_up, mut alerts) = (0, 0);
+            for (users, tell) in groups {
+                let n = users.len();
+                let ask = missed.send(MissedBy {
+                    users,
+                    since,
+                    per_user: CATCH_UP_PER_USER,
+                });
+                let _ = tell.send(match db_result(ask.await) {
+                    Ok(found) => {
+                        caught_up += n;
+                        alerts += found.len();
+                        Found::Missed(Arc::new(found))
+                    }
+                    Err(e) => {
+                        log::warn!("catch-up of {n} user(s) after the Redis outage failed: {e}");
+                        Found::Failed
+                    }
+                });
+            }
+            log::info!(
+                "caught up {caught_up} user(s) after the Redis outage: {alerts} alert(s) stored meanwhile"
+            );
+        });
     }
 }
 

@@ -12,7 +12,7 @@ use crate::actors::heartbeat::Heartbeat;
 use crate::actors::hub::{AlertHub, HubServices};
 use crate::actors::messages::push::{PushHealth, PushStorage};
 use crate::actors::messages::{
-    HeartbeatHandle, HubFactory, HubStorage, RegistryHandle, SessionStorage, SubscriberHandle,
+    HeartbeatHandle, HubFactory, RegistryHandle, SessionStorage, SubscriberHandle,
 };
 use crate::actors::messages::{SignOutsSince, db_result};
 use crate::actors::push::PushActor;
@@ -122,10 +122,6 @@ pub fn start(
     });
     let hubs = Arc::new(HubServices {
         registry: registry.clone().recipient(),
-        db: HubStorage {
-            since: db.clone().recipient(),
-            unread: db.clone().recipient(),
-        },
         outbound_limit: settings.limits.outbound_queue,
     });
     let start_hub: HubFactory = Box::new(move |user, sessions, generation| {
@@ -139,6 +135,7 @@ pub fn start(
         subscribers,
         Box::new(move |event| caches.apply(event)),
         metrics.clone(),
+        db.clone().recipient(),
     ));
 
     // Without a VAPID key nothing is scheduled, so nothing waits for a push.

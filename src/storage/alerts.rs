@@ -10,9 +10,11 @@ use crate::models::schema::{alerts, user_unread};
 use crate::models::{AlertRow, NEW_ALERT_COLUMNS, NewAlertRow};
 
 mod answers;
+mod missed;
 mod postgres;
 
 use answers::answer_per_row;
+pub use missed::{MissedRows, missed_by};
 
 /// Rows per multi-row INSERT on SQLite: as many as fit in one statement's
 /// variables (`SQLITE_MAX_VARIABLE_NUMBER`, 32,766). A statement over the
@@ -195,24 +197,6 @@ pub fn replay_since(
     rows.truncate(max as usize);
     rows.reverse();
     Ok((rows, truncated))
-}
-
-/// A user's alerts stored at or after `since`, oldest first, at most `max`:
-/// what a node may have missed while it could not hear other nodes.
-pub fn alerts_created_since(
-    conn: &mut AnyConnection,
-    user: &str,
-    since: chrono::NaiveDateTime,
-    max: i64,
-) -> Result<Vec<AlertRow>, StorageError> {
-    let rows = on_backend!(conn, |c| alerts::table
-        .filter(alerts::user_id.eq(user))
-        .filter(alerts::created_at.ge(since))
-        .order(alerts::id.asc())
-        .limit(max)
-        .select(AlertRow::as_select())
-        .load(c))?;
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -129,6 +129,17 @@ impl Manager {
             }
             DatabaseUrl::Postgres(url) => {
                 let mut c = establish_postgres(url).map_err(connect_error)?;
+                // No JIT: every query here is short, and PostgreSQL compiles
+                // one whose estimated cost passes `jit_above_cost` — a
+                // catch-up over 500 users was — at tens to hundreds of ms of
+                // CPU each: 0.4–1.5 s per query while a returning shard's
+                // catch-up ran on every node (docs/capacity.md,
+                // "Seventeenth session"). Guarded for servers older than 11,
+                // which have no `jit` setting.
+                c.batch_execute(
+                    "SELECT set_config('jit', 'off', false) \
+                     WHERE current_setting('server_version_num')::int >= 110000",
+                )?;
                 if self.generic_plans {
                     c.batch_execute("SET plan_cache_mode = force_generic_plan")?;
                 }

@@ -122,3 +122,45 @@ async fn the_first_alert_after_a_quiet_redis_restart_reaches_the_other_node() {
     let after = a.create_alert("2", "after").await;
     assert_eq!(collect_alerts(&mut fresh, &[after]).await[&after], 1);
 }
+
+/// After a Redis restart a node catches its users up with one storage call
+/// for a whole group of hubs, not two per hub: a shard of 33,000 users
+/// returning made every node ask storage tens of thousands of times at
+/// once, and every trigger, of every user, waited seconds behind that
+/// (docs/capacity.md, "Seventeenth session").
+#[actix_web::test]
+async fn a_catch_up_asks_storage_once_for_many_users() {
+    let Some(shared) = shared("a_catch_up_asks_storage_once_for_many_users") else {
+        return;
+    };
+    let mut redis = OwnRedis::start(shared.dir.path()).await;
+    let a = Node::start_with_redis(&shared, "node-a", &redis.url(), &[]).await;
+    let b = Node::start_with_redis(&shared, "node-b", &redis.url(), &[]).await;
+    const USERS: usize = 40;
+    let users: Vec<String> = (0..USERS).map(|u| format!("{}", 500 + u)).collect();
+    let mut tabs = Vec::new();
+    for user in &users {
+        tabs.push(b.connect(user).await);
+    }
+    redis.stop().await;
+    b.wait_for_ready_status(503).await;
+    let mut missed = Vec::new();
+    for user in &users {
+        missed.push(a.create_alert(user, "while-redis-was-away").await);
+    }
+    let before = b.counter("alerthub_db_queries_total").await;
+    redis.restart().await;
+    for (tab, id) in tabs.iter_mut().zip(&missed) {
+        assert_eq!(collect_alerts(tab, &[*id]).await[id], 1);
+        // Then the user's own count, from the group's one count query.
+        assert_eq!(tab.expect("unread_count").await["count"], 1);
+    }
+    let queries = b.counter("alerthub_db_queries_total").await - before;
+    // The group's two statements (the alerts, the counts), the pool's check
+    // of a connection idle for a while, and a scrape's or the sign-out
+    // poll's own; two per hub would be 80.
+    assert!(
+        queries <= 10,
+        "{queries} statements to catch up {USERS} users"
+    );
+}

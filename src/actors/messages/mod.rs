@@ -114,6 +114,21 @@ pub struct CatchUp {
     pub shard: Option<(usize, usize)>,
 }
 
+/// What a group of hubs' catch-up found, once the registry's one query for
+/// all of them has answered (`Failed`: it did not; the registry logged it).
+#[derive(Clone)]
+pub enum Found {
+    Waiting,
+    Missed(std::sync::Arc<Missed>),
+    Failed,
+}
+
+/// To a hub: catch up from what `found` will hold, and deliver nothing
+/// newer before it (the hub waits for it as it would for its own query).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CatchUpFrom(pub tokio::sync::watch::Receiver<Found>);
+
 /// Fault injection for the supervision test: the user's hub panics. Only
 /// in builds with the `fault-injection` feature (the tests').
 #[cfg(feature = "fault-injection")]
@@ -158,7 +173,7 @@ pub trait HubPort {
     fn leave(&self, msg: Leave);
     fn fanout(&self, msg: Fanout);
     fn retire(&self, msg: Retire);
-    fn catch_up(&self, msg: CatchUp);
+    fn catch_up(&self, msg: CatchUpFrom);
     #[cfg(feature = "fault-injection")]
     fn crash(&self, msg: Crash);
 }
@@ -170,7 +185,7 @@ where
         + Handler<Leave>
         + Handler<Fanout>
         + Handler<Retire>
-        + Handler<CatchUp>
+        + Handler<CatchUpFrom>
         + HubCrash,
 {
     fn join(&self, msg: Join) {
@@ -185,7 +200,7 @@ where
     fn retire(&self, msg: Retire) {
         self.do_send(msg);
     }
-    fn catch_up(&self, msg: CatchUp) {
+    fn catch_up(&self, msg: CatchUpFrom) {
         self.do_send(msg);
     }
     #[cfg(feature = "fault-injection")]

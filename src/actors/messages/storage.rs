@@ -1,6 +1,8 @@
 //! The `DbActor`'s messages: every storage call of the running server,
 //! with its result type, and the handles sessions and hubs get to storage.
 
+use std::collections::HashMap;
+
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -56,13 +58,55 @@ pub struct ReplaySince {
     pub max: i64,
 }
 
-/// A user's alerts stored at or after a time, oldest first (multi-node catch-up).
+/// What these users missed while their Redis shard was away: the alerts
+/// stored since a time and their unread counts, in one call for all of
+/// them (the registry's catch-up, `storage::missed_by`).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<AlertRow>, StorageError>")]
-pub struct AlertsCreatedSince {
-    pub user: UserId,
+#[rtype(result = "Result<Missed, StorageError>")]
+pub struct MissedBy {
+    pub users: Vec<String>,
     pub since: NaiveDateTime,
-    pub max: i64,
+    /// The most alerts per user (past them: the next replay).
+    pub per_user: i64,
+}
+
+/// `MissedBy`'s answer, by user.
+#[derive(Debug, Default)]
+pub struct Missed {
+    rows: HashMap<String, Vec<AlertRow>>,
+    counts: HashMap<String, i64>,
+}
+
+impl Missed {
+    pub fn new(rows: Vec<AlertRow>, counts: Vec<(String, i64)>) -> Self {
+        let mut by_user: HashMap<String, Vec<AlertRow>> = HashMap::new();
+        for row in rows {
+            by_user.entry(row.user_id.clone()).or_default().push(row);
+        }
+        Self {
+            rows: by_user,
+            counts: counts.into_iter().collect(),
+        }
+    }
+
+    /// The user's missed alerts, oldest first.
+    pub fn rows_of(&self, user: &UserId) -> &[AlertRow] {
+        self.rows.get(user.as_str()).map_or(&[], Vec::as_slice)
+    }
+
+    /// Alerts found, for every user.
+    pub fn len(&self) -> usize {
+        self.rows.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The user's unread count (0 if none is unread).
+    pub fn count_of(&self, user: &UserId) -> i64 {
+        self.counts.get(user.as_str()).copied().unwrap_or(0)
+    }
 }
 
 /// The user an opaque token belongs to, if it is live.
@@ -130,11 +174,4 @@ pub struct SessionStorage {
     pub unread: Recipient<UnreadCount>,
     pub mark_read: Recipient<MarkRead>,
     pub mark_all_read: Recipient<MarkAllRead>,
-}
-
-/// What a hub asks of storage (the catch-up after a Redis outage).
-#[derive(Clone)]
-pub struct HubStorage {
-    pub since: Recipient<AlertsCreatedSince>,
-    pub unread: Recipient<UnreadCount>,
 }
