@@ -12,6 +12,9 @@
 //! long as the user has a session here (a hub restart does not interrupt
 //! it), and admits a session with a `Listening` to wait on: a session is
 //! greeted only once this node hears what other nodes publish to its user.
+//! When a Redis shard returns after an outage, it asks storage what that
+//! shard's users missed — once per group of hubs — and hands each hub its
+//! group's answer (`CatchUp`).
 //!
 //! A credential that ends (`Control`, contract §5) reaches the registry
 //! from this node or, through Redis, from another: it tells this node's
@@ -23,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-
 use tokio::sync::watch;
 
 use super::messages::{

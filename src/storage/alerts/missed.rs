@@ -99,26 +99,9 @@ const MISSED_PG: &str = "SELECT a.id, a.user_id, a.breach_id, a.title, a.severit
 mod tests {
     use diesel::connection::SimpleConnection;
 
+    use super::super::tests::row_of;
     use super::*;
-    use crate::models::NewAlertRow;
     use crate::storage::insert_alerts;
-
-    fn row_of(user: &str, breach: &str) -> NewAlertRow {
-        let now = chrono::Utc::now().naive_utc();
-        NewAlertRow {
-            user_id: user.into(),
-            breach_id: breach.into(),
-            title: "t".into(),
-            severity: "LOW".into(),
-            confidence: 0.5,
-            detected_at: now,
-            description: None,
-            source: None,
-            read: false,
-            created_at: now,
-            push_due_at: None,
-        }
-    }
 
     #[test]
     fn what_users_missed_is_their_alerts_since_then_and_their_counts() {

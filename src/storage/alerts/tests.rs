@@ -183,7 +183,7 @@ fn assert_counts(conn: &mut AnyConnection, expected: [i64; 2]) {
     }
 }
 
-fn row_of(user: &str, breach: &str) -> NewAlertRow {
+pub(super) fn row_of(user: &str, breach: &str) -> NewAlertRow {
     NewAlertRow {
         user_id: user.into(),
         ..plain_row(breach)
