@@ -22,13 +22,13 @@ use super::messages::push::{
     ClaimDuePushes, CreateSubscription, DeleteSubscription, ListSubscriptions, RecordPushOutcomes,
 };
 use super::messages::{
-    CreateToken, ListAlerts, MarkAllRead, MarkRead, Missed, MissedBy, Ping, PurgeRead, ReplaySince,
+    CreateToken, ListAlerts, MarkAllRead, MarkRead, MissedBy, Ping, PurgeRead, ReplaySince,
     RevokeToken, SignOutUser, SignOutsSince, TokenUser, UnreadCount,
 };
 use crate::delivery::Delivery;
-use crate::models::AlertRow;
 use crate::models::push::SubscriptionRow;
 use crate::models::time::now_timestamp;
+use crate::models::{AlertRow, UserId};
 use crate::protocol::{UpdateType, UserEvent};
 use crate::storage::{
     self, AnyConnection, DbHealth, DbPool, HeldConnection, PurgeStep, PushJob, Retry, StorageError,
@@ -57,6 +57,25 @@ impl DbActor {
         work: impl FnMut(&mut AnyConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         self.conn.run(&self.health, retry, work)
+    }
+
+    /// A read-state change, to every session of the user on every node:
+    /// the `alert_update`, then the new `unread_count`.
+    fn tell_every_tab(
+        &self,
+        user: UserId,
+        alert_id: Option<i64>,
+        update_type: UpdateType,
+        count: i64,
+    ) {
+        let update = UserEvent::Update {
+            alert_id,
+            update_type,
+            timestamp: now_timestamp(),
+        };
+        self.delivery.publish(user.clone(), update);
+        self.delivery
+            .publish(user, UserEvent::UnreadCount { count });
     }
 }
 
@@ -94,10 +113,12 @@ handle!(ReplaySince => (Vec<AlertRow>, bool), Safe, |conn, msg| storage::replay_
     msg.since,
     msg.max
 ));
-handle!(MissedBy => Missed, Safe, |conn, msg| {
-    let found = storage::missed_by(conn, &msg.users, msg.since, msg.per_user)?;
-    Ok(Missed::new(found.rows, found.counts))
-});
+handle!(MissedBy => storage::Missed, Safe, |conn, msg| storage::missed_by(
+    conn,
+    &msg.users,
+    msg.since,
+    msg.per_user
+));
 handle!(TokenUser => Option<String>, Safe, |conn, msg| storage::user_for_token(conn, &msg.0));
 handle!(Ping => (), Safe, |conn, _msg| storage::ping(conn));
 handle!(SignOutsSince => Vec<(String, i64)>, Safe, |conn, msg| storage::sign_outs_since(
@@ -154,16 +175,7 @@ impl Handler<MarkRead> for DbActor {
         let Some((row, count)) = marked else {
             return Ok(None);
         };
-        self.delivery.publish(
-            msg.user.clone(),
-            UserEvent::Update {
-                alert_id: Some(msg.alert_id),
-                update_type: UpdateType::MarkedRead,
-                timestamp: now_timestamp(),
-            },
-        );
-        self.delivery
-            .publish(msg.user, UserEvent::UnreadCount { count });
+        self.tell_every_tab(msg.user, Some(msg.alert_id), UpdateType::MarkedRead, count);
         Ok(Some(row))
     }
 }
@@ -176,16 +188,7 @@ impl Handler<MarkAllRead> for DbActor {
         let marked = self.with_conn(Retry::Once, |conn| {
             storage::mark_all_read(conn, msg.0.as_str())
         })?;
-        self.delivery.publish(
-            msg.0.clone(),
-            UserEvent::Update {
-                alert_id: None,
-                update_type: UpdateType::MarkedAllRead,
-                timestamp: now_timestamp(),
-            },
-        );
-        self.delivery
-            .publish(msg.0, UserEvent::UnreadCount { count: 0 });
+        self.tell_every_tab(msg.0, None, UpdateType::MarkedAllRead, 0);
         Ok(marked)
     }
 }

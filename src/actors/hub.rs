@@ -167,7 +167,7 @@ impl Handler<CatchUpFrom> for AlertHub {
                 return;
             };
             let rows: Vec<_> = missed
-                .rows_of(&act.user)
+                .rows_of(act.user.as_str())
                 .iter()
                 .filter(|r| !act.delivered.contains(&r.id))
                 .collect();
@@ -181,7 +181,7 @@ impl Handler<CatchUpFrom> for AlertHub {
             // Read-state changes made on other nodes meanwhile: at least
             // the count is right again.
             act.fan_out(&UserEvent::UnreadCount {
-                count: missed.count_of(&act.user),
+                count: missed.count_of(act.user.as_str()),
             });
         })
         .wait(ctx);

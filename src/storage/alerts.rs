@@ -14,7 +14,7 @@ mod missed;
 mod postgres;
 
 use answers::answer_per_row;
-pub use missed::{MissedRows, missed_by};
+pub use missed::{Missed, missed_by};
 
 /// Rows per multi-row INSERT on SQLite: as many as fit in one statement's
 /// variables (`SQLITE_MAX_VARIABLE_NUMBER`, 32,766). A statement over the

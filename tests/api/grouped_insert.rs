@@ -44,7 +44,8 @@ struct Number {
     n: i64,
 }
 
-fn number(conn: &mut DbConn, sql: &str) -> i64 {
+/// One `bigint` named `n`, from a PostgreSQL connection.
+pub(crate) fn number(conn: &mut DbConn, sql: &str) -> i64 {
     diesel::sql_query(sql)
         .get_result::<Number>(pg(conn))
         .unwrap()

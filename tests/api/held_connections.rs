@@ -11,12 +11,12 @@ use std::time::Duration;
 use alerthub::storage::{
     DatabaseUrl, DbHealth, HeldConnection, PoolOptions, Retry, StorageError, connect_pools,
 };
-use diesel::sql_types::BigInt;
-use diesel::{QueryableByName, RunQueryDsl};
 use serde_json::json;
 
 use alerthub_test_support::metric_count as metric;
 use alerthub_test_support::*;
+
+use crate::grouped_insert::number;
 
 const DB_QUERIES: &str = "alerthub_db_queries_total";
 
@@ -123,12 +123,6 @@ async fn postgresql_a_busy_readers_calls_skip_the_pools_check() {
     assert!(read <= 3, "{read} statements for one read");
 }
 
-#[derive(QueryableByName)]
-struct Number {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 #[actix_web::test]
 async fn postgresql_calls_of_both_kinds_answer_right_after_the_held_connections_died() {
     let Some(app) = postgresql_with_one_reader(
@@ -147,17 +141,11 @@ async fn postgresql_calls_of_both_kinds_answer_right_after_the_held_connections_
         // PostgreSQL ends every connection the server holds on its database
         // (as a restart or an administrator would) and waits until they are
         // gone.
-        let mut admin = app.storage();
-        let ended = diesel::sql_query(
+        let ended = number(
+            &mut app.storage(),
             "SELECT count(pg_terminate_backend(pid, 5000))::bigint AS n FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .get_result::<Number>(match &mut *admin {
-            alerthub::storage::AnyConnection::Postgresql(pg) => pg,
-            alerthub::storage::AnyConnection::Sqlite(_) => unreachable!(),
-        })
-        .unwrap()
-        .n;
+        );
         assert!(ended >= 1, "the reader's connection was open");
     };
 

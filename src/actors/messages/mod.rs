@@ -119,7 +119,7 @@ pub struct CatchUp {
 #[derive(Clone)]
 pub enum Found {
     Waiting,
-    Missed(std::sync::Arc<Missed>),
+    Missed(std::sync::Arc<crate::storage::Missed>),
     Failed,
 }
 

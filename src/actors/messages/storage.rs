@@ -1,13 +1,11 @@
 //! The `DbActor`'s messages: every storage call of the running server,
 //! with its result type, and the handles sessions and hubs get to storage.
 
-use std::collections::HashMap;
-
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::models::{AlertRow, UserId};
-use crate::storage::{AlertFilter, PurgeStep, StorageError};
+use crate::storage::{AlertFilter, Missed, PurgeStep, StorageError};
 
 /// One stored alert and whether this request created it.
 pub type Stored = (AlertRow, bool);
@@ -68,45 +66,6 @@ pub struct MissedBy {
     pub since: NaiveDateTime,
     /// The most alerts per user (past them: the next replay).
     pub per_user: i64,
-}
-
-/// `MissedBy`'s answer, by user.
-#[derive(Debug, Default)]
-pub struct Missed {
-    rows: HashMap<String, Vec<AlertRow>>,
-    counts: HashMap<String, i64>,
-}
-
-impl Missed {
-    pub fn new(rows: Vec<AlertRow>, counts: Vec<(String, i64)>) -> Self {
-        let mut by_user: HashMap<String, Vec<AlertRow>> = HashMap::new();
-        for row in rows {
-            by_user.entry(row.user_id.clone()).or_default().push(row);
-        }
-        Self {
-            rows: by_user,
-            counts: counts.into_iter().collect(),
-        }
-    }
-
-    /// The user's missed alerts, oldest first.
-    pub fn rows_of(&self, user: &UserId) -> &[AlertRow] {
-        self.rows.get(user.as_str()).map_or(&[], Vec::as_slice)
-    }
-
-    /// Alerts found, for every user.
-    pub fn len(&self) -> usize {
-        self.rows.values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The user's unread count (0 if none is unread).
-    pub fn count_of(&self, user: &UserId) -> i64 {
-        self.counts.get(user.as_str()).copied().unwrap_or(0)
-    }
 }
 
 /// The user an opaque token belongs to, if it is live.

@@ -2,6 +2,8 @@
 //! catch-up when it returns (`actors::registry`): one call for hundreds of
 //! users, planned so that each user costs one index range.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text, Timestamp};
 
@@ -27,8 +29,8 @@ pub fn missed_by(
     users: &[String],
     since: chrono::NaiveDateTime,
     per_user: i64,
-) -> Result<MissedRows, StorageError> {
-    let (mut rows, counts): (Vec<AlertRow>, _) = match conn {
+) -> Result<Missed, StorageError> {
+    let (mut rows, counts): (Vec<AlertRow>, Vec<(String, i64)>) = match conn {
         AnyConnection::Sqlite(c) => (
             alerts::table
                 .filter(alerts::user_id.eq_any(users))
@@ -57,19 +59,45 @@ pub fn missed_by(
         ),
     };
     rows.sort_unstable_by_key(|r| r.id);
-    let mut kept: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    rows.retain(|r| {
-        let n = kept.entry(r.user_id.clone()).or_default();
-        *n += 1;
-        *n <= per_user
-    });
-    Ok(MissedRows { rows, counts })
+    let mut by_user: HashMap<String, Vec<AlertRow>> = HashMap::new();
+    for row in rows {
+        let theirs = by_user.entry(row.user_id.clone()).or_default();
+        if (theirs.len() as i64) < per_user {
+            theirs.push(row);
+        }
+    }
+    Ok(Missed {
+        rows: by_user,
+        counts: counts.into_iter().collect(),
+    })
 }
 
-/// `missed_by`'s answer: the rows, oldest first, and (user, unread count).
-pub struct MissedRows {
-    pub rows: Vec<AlertRow>,
-    pub counts: Vec<(String, i64)>,
+/// `missed_by`'s answer, by user.
+#[derive(Debug, Default)]
+pub struct Missed {
+    rows: HashMap<String, Vec<AlertRow>>,
+    counts: HashMap<String, i64>,
+}
+
+impl Missed {
+    /// The user's missed alerts, oldest first.
+    pub fn rows_of(&self, user: &str) -> &[AlertRow] {
+        self.rows.get(user).map_or(&[], Vec::as_slice)
+    }
+
+    /// The user's unread count (0 if none is unread).
+    pub fn count_of(&self, user: &str) -> i64 {
+        self.counts.get(user).copied().unwrap_or(0)
+    }
+
+    /// Alerts found, for every user.
+    pub fn len(&self) -> usize {
+        self.rows.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// The most rows one `missed_by` returns, whatever the users: its memory
@@ -118,31 +146,25 @@ mod tests {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .unwrap();
         let users = ["1".to_string(), "2".to_string(), "4".to_string()];
-        let MissedRows { rows, mut counts } = missed_by(&mut conn, &users, since, 100).unwrap();
-        let ids: Vec<(String, i64)> = rows.iter().map(|r| (r.user_id.clone(), r.id)).collect();
-        assert_eq!(
-            ids,
-            [
-                ("1".to_string(), stored[1].0.id),
-                ("2".to_string(), stored[2].0.id)
-            ]
-        );
-        counts.sort();
+        let missed = missed_by(&mut conn, &users, since, 100).unwrap();
+        let ids =
+            |m: &Missed, user: &str| -> Vec<i64> { m.rows_of(user).iter().map(|r| r.id).collect() };
+        assert_eq!(ids(&missed, "1"), [stored[1].0.id]);
+        assert_eq!(ids(&missed, "2"), [stored[2].0.id]);
+        assert_eq!((ids(&missed, "3"), ids(&missed, "4")), (vec![], vec![]));
+        assert_eq!(missed.len(), 2);
         // Both of user 1's alerts are unread, the old one too; user 4 has none.
-        assert_eq!(counts, [("1".to_string(), 2), ("2".to_string(), 1)]);
+        let counts = ["1", "2", "4"].map(|u| missed.count_of(u));
+        assert_eq!(counts, [2, 1, 0]);
         // At most `per_user` each, the oldest.
         conn.batch_execute(&format!(
             "UPDATE alerts SET created_at = '2022-01-01 00:00:00' WHERE id = {}",
             stored[0].0.id
         ))
         .unwrap();
-        let oldest: Vec<i64> = missed_by(&mut conn, &users, since, 1)
-            .unwrap()
-            .rows
-            .iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(oldest, [stored[0].0.id, stored[2].0.id]);
+        let oldest = missed_by(&mut conn, &users, since, 1).unwrap();
+        assert_eq!(ids(&oldest, "1"), [stored[0].0.id]);
+        assert_eq!(ids(&oldest, "2"), [stored[2].0.id]);
     }
 
     #[test]
